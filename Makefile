@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh Python 3.11 machine:
+#   make demo   - install, then run the main job (a short RNA1 design run)
+#   make test   - install, then run the test suite
+# GPU users: make demo TORCH="torch==2.13.0" TORCH_INDEX="--index-url <your CUDA wheel index>"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)" $(TORCH_INDEX)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/molgfn design --task rna1 --rounds 150 --num-candidates 200 --out runs/demo --seed 0 --overwrite
+
+test: $(STAMP)
+	$(PY) -m pytest -q -rs
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,438 @@
+"""molgfn command line: a thin layer over molgfn/ and tasks/."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Design molecules and biological sequences with GFlowNets.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Third-party data assets: list, fetch, import.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+out = Console()
+
+
+def friendly(fn):
+    """Print MolgfnError (and bad values) as one clear line and exit 2, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from molgfn.errors import MolgfnError
+
+        try:
+            return fn(*args, **kwargs)
+        except MolgfnError as e:
+            console.print(f"[bold red]error:[/] {e}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+# ---- shared options ---------------------------------------------------------------------
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Task name (see `molgfn tasks`).")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option(help="Folder with asset files; searched before $MOLGFN_DATA and the cache.")]
+OracleOpt = Annotated[str | None, typer.Option(
+    help="Your oracle as package.module:function (list[str] -> list[float]); use with --task custom.")]
+AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one character per token).")]
+LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
+ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task: R = R_max * (r/raw_max)^b.")]
+WorkersOpt = Annotated[int | None, typer.Option(help="Processes for CPU oracles (default: all cores).")]
+
+
+def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_exponent: float,
+          workers: int | None):
+    from tasks import get_task
+
+    opts: dict = {}
+    if task == "custom" or oracle:
+        if not oracle:
+            from molgfn.errors import InputError
+
+            raise InputError("--task custom needs --oracle package.module:function")
+        task = "custom"
+        opts = {"oracle": oracle, "alphabet": alphabet, "length": length, "reward_exponent": reward_exponent}
+        if workers is not None:
+            opts["workers"] = workers
+    elif workers is not None and task.startswith("rna"):
+        opts["workers"] = workers
+    return task, opts, get_task(task, **opts)
+
+
+def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    from molgfn.errors import InputError
+    from molgfn.runs import CHECKPOINT
+
+    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+        if not overwrite:
+            raise InputError(f"run directory {out_dir} is not empty: pass --resume to continue it, "
+                             "--overwrite to start again, or choose another --out")
+        shutil.rmtree(out_dir)
+    if resume and not (out_dir / CHECKPOINT).exists():
+        raise InputError(f"--resume: no checkpoint in {out_dir}; start a new run without --resume")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from molgfn.runs import CONFIG
+    from molgfn.trainer import Trainer
+
+    trainer = Trainer(cfg, task, out_dir)
+    if resume and trainer.resume():
+        console.print(f"resumed {out_dir} at round {trainer.round}")
+    cfg.save(out_dir / CONFIG)
+    cols = [TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}")]
+    with Progress(*cols, console=console, disable=quiet, transient=False) as prog:
+        bar = prog.add_task("train", total=cfg.rounds, completed=trainer.round, info="")
+
+        def on_round(row: dict) -> None:
+            if row["round"] % 5 == 0 or row["round"] == cfg.rounds:
+                modes = f" modes {row['modes']}" if task.num_modes() else ""
+                prog.update(bar, completed=row["round"], info=(
+                    f"loss {row['loss']:.3g} logZ {row['log_z']:.3g} best {row['best_raw']:.4g}"
+                    f"{modes} calls {row['reward_calls']} {row['round_ms']:.0f} ms/round"))
+
+        trainer.train(on_round=on_round)
+    return trainer
+
+
+def _make_config(task_name, task_opts, **kw):
+    from molgfn.config import TrainConfig
+
+    return TrainConfig(task=task_name, task_options=task_opts, **kw)
+
+
+@app.command("tasks")
+@friendly
+def tasks_cmd(data_dir: DataDirOpt = None) -> None:
+    """List the tasks: name, kind, object space, reward exponent, assets and their status."""
+    from molgfn import assets
+    from tasks import registry
+
+    assets.set_data_dir(data_dir)
+    table = Table("task", "kind", "objects", "b", "assets", "description")
+    for name, cls in sorted(registry().items()):
+        if not isinstance(cls, type):
+            table.add_row(name, "plugin", "?", "?", "?", f"entry point {cls.value}")
+            continue
+        space = f"{len(cls.alphabet)}^{cls.length}" if name != "custom" else "your alphabet^L"
+        st = ", ".join(f"{a}: {assets.status(a)[0]}" for a in cls.assets) or "none needed"
+        table.add_row(name, cls.kind, space, f"{cls.reward_exponent:g}" if name != "custom" else "--reward-exponent",
+                      st, cls.description)
+    out.print(table)
+
+
+def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, objective, lr, lr_logz, epsilon,
+                hidden, layers, conditioning, beta_dist, local_search, ls_iterations, ls_backtrack, ls_filter,
+                uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
+                length, reward_exponent, workers, quiet):
+    from molgfn import assets
+    from molgfn.config import TrainConfig
+
+    assets.set_data_dir(data_dir)
+    _prepare_run_dir(out_dir, resume, overwrite)
+    from molgfn.runs import CONFIG
+
+    if resume:
+        cfg = TrainConfig.load(out_dir / CONFIG)
+        cfg.rounds = max(rounds, cfg.rounds) if rounds else cfg.rounds
+        from tasks import get_task
+
+        task_obj = get_task(cfg.task, **cfg.task_options)
+    else:
+        task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers)
+        cfg = _make_config(task_name, opts, rounds=rounds, batch_size=batch_size, replay_size=replay_size,
+                           grad_steps=grad_steps, objective=objective, lr=lr, lr_logz=lr_logz, epsilon=epsilon,
+                           hidden=hidden, n_layers=layers, conditioning=conditioning, beta_dist=beta_dist,
+                           local_search=local_search, ls_iterations=ls_iterations, ls_backtrack=ls_backtrack,
+                           ls_filter=ls_filter, uniform_pb=uniform_pb, seed=seed, device=device,
+                           checkpoint_every=checkpoint_every)
+    for a in getattr(task_obj, "assets", ()):
+        assets.resolve(a)  # fail now, with the fetch command, not mid-run
+    return _run_training(cfg, task_obj, out_dir, resume, quiet)
+
+
+@app.command()
+@friendly
+def train(
+    task: TaskOpt = "rna1",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory (config, metrics, checkpoint).")]
+    = Path("runs/latest"),
+    rounds: Annotated[int, typer.Option(help="Training rounds; each spends --batch-size reward calls.")] = 1000,
+    batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
+    replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
+    grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
+    objective: Annotated[str, typer.Option(help="Training objective (see the README's table); tb: "
+                                           "trajectory balance.")] = "tb",
+    lr: Annotated[float, typer.Option(help="Policy learning rate.")] = 1e-3,
+    lr_logz: Annotated[float, typer.Option(help="log Z learning rate.")] = 1e-2,
+    epsilon: Annotated[float, typer.Option(help="Epsilon-uniform exploration when sampling.")] = 0.01,
+    hidden: Annotated[int, typer.Option(help="Hidden width of the policy MLP.")] = 128,
+    layers: Annotated[int, typer.Option(help="Hidden layers of the policy MLP.")] = 2,
+    conditioning: Annotated[str, typer.Option(help="Temperature conditioning: none, logit (Logit-GFN) or "
+                                              "layer.")] = "none",
+    beta_dist: Annotated[str, typer.Option(help="Training inverse temperature: fixed:B, uniform:LO,HI or "
+                                           "loguniform:LO,HI.")] = "fixed:1",
+    local_search: Annotated[bool, typer.Option(help="LS-GFN local search (destroy K steps, rebuild, filter).")]
+    = False,
+    ls_iterations: Annotated[int, typer.Option(help="Local-search iterations I per round.")] = 7,
+    ls_backtrack: Annotated[int, typer.Option(help="Steps K to destroy; 0 means (L+1)//2.")] = 0,
+    ls_filter: Annotated[str, typer.Option(help="Acceptance: greedy, mh (Metropolis-Hastings) or barker.")]
+    = "greedy",
+    uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform instead of learning it.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    data_dir: DataDirOpt = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Delete a non-empty --out and start again.")] = False,
+    checkpoint_every: Annotated[int, typer.Option(help="Rounds between checkpoints.")] = 50,
+    oracle: OracleOpt = None,
+    alphabet: AlphabetOpt = "ACGT",
+    length: LengthOpt = 8,
+    reward_exponent: ExpOpt = 1.0,
+    workers: WorkersOpt = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Train a GFlowNet sampler on a task; writes config.json, metrics.csv, checkpoint.pt in --out."""
+    tr = _train_like(**locals())
+    console.print(f"trained {tr.round} rounds, {tr.reward_calls} reward calls -> {out_dir}")
+
+
+@app.command()
+@friendly
+def design(
+    task: TaskOpt = "rna1",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory; candidates.csv goes here.")]
+    = Path("runs/design"),
+    rounds: Annotated[int, typer.Option(help="Training rounds; each spends --batch-size reward calls.")] = 1000,
+    num_candidates: Annotated[int, typer.Option(help="Rows in candidates.csv (best first).")] = 100,
+    num_samples: Annotated[int, typer.Option(help="Samples drawn from the trained sampler, added to the "
+                                             "objects seen in training before ranking.")] = 1000,
+    beta: Annotated[float, typer.Option(help="Inverse temperature of the final sampling.")] = 1.0,
+    batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
+    replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
+    grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
+    objective: Annotated[str, typer.Option(help="Training objective; tb: trajectory balance.")] = "tb",
+    lr: Annotated[float, typer.Option(help="Policy learning rate.")] = 1e-3,
+    lr_logz: Annotated[float, typer.Option(help="log Z learning rate.")] = 1e-2,
+    epsilon: Annotated[float, typer.Option(help="Epsilon-uniform exploration when sampling.")] = 0.01,
+    hidden: Annotated[int, typer.Option(help="Hidden width of the policy MLP.")] = 128,
+    layers: Annotated[int, typer.Option(help="Hidden layers of the policy MLP.")] = 2,
+    conditioning: Annotated[str, typer.Option(help="none, logit (Logit-GFN) or layer.")] = "none",
+    beta_dist: Annotated[str, typer.Option(help="fixed:B, uniform:LO,HI or loguniform:LO,HI.")] = "fixed:1",
+    local_search: Annotated[bool, typer.Option(help="LS-GFN local search.")] = False,
+    ls_iterations: Annotated[int, typer.Option(help="Local-search iterations I per round.")] = 7,
+    ls_backtrack: Annotated[int, typer.Option(help="Steps K to destroy; 0 means (L+1)//2.")] = 0,
+    ls_filter: Annotated[str, typer.Option(help="greedy, mh or barker.")] = "greedy",
+    uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    data_dir: DataDirOpt = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Delete a non-empty --out and start again.")] = False,
+    checkpoint_every: Annotated[int, typer.Option(help="Rounds between checkpoints.")] = 50,
+    oracle: OracleOpt = None,
+    alphabet: AlphabetOpt = "ACGT",
+    length: LengthOpt = 8,
+    reward_exponent: ExpOpt = 1.0,
+    workers: WorkersOpt = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
+) -> None:
+    """Train, then write a ranked table of unique candidates (candidates.csv) and print the best."""
+    kw = {k: v for k, v in locals().items() if k not in ("num_candidates", "num_samples", "beta", "show")}
+    tr = _train_like(**kw)
+    _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show)
+
+
+def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: float, show: int) -> None:
+    from molgfn.candidates import candidate_table
+    from molgfn.runs import CANDIDATES, atomic_write_csv
+
+    samples = tr.sample(num_samples, beta=beta)
+    df = candidate_table(tr, samples, top=num_candidates)
+    atomic_write_csv(out_dir / CANDIDATES, df)
+    tr.task.close()
+    table = Table(*df.columns)
+    for row in df.head(show).itertuples(index=False):
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    out.print(table)
+    console.print(f"{len(df)} ranked candidates -> {out_dir / CANDIDATES}")
+
+
+def _load_run(run: Path, data_dir: Path | None, device: str):
+    from molgfn import assets
+    from molgfn.config import TrainConfig
+    from molgfn.errors import InputError
+    from molgfn.runs import CHECKPOINT, CONFIG
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+
+    assets.set_data_dir(data_dir)
+    if not (run / CONFIG).exists() or not (run / CHECKPOINT).exists():
+        raise InputError(f"{run} is not a trained run (needs {CONFIG} and {CHECKPOINT}); train one with "
+                         "`molgfn train --out DIR`")
+    cfg = TrainConfig.load(run / CONFIG)
+    cfg.device = device
+    tr = Trainer(cfg, get_task(cfg.task, **cfg.task_options), run)
+    tr.resume()
+    return tr
+
+
+@app.command()
+@friendly
+def sample(
+    run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
+    n: Annotated[int, typer.Option("--n", "-n", help="Number of samples.")] = 100,
+    beta: Annotated[float, typer.Option(help="Inverse temperature to sample at.")] = 1.0,
+    output: Annotated[str, typer.Option("--output", help="CSV path, or - for stdout.")] = "-",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Draw N samples from a trained sampler (with their raw scores and rewards)."""
+    import pandas as pd
+
+    tr = _load_run(run, data_dir, device)
+    tr.gen.manual_seed(seed)
+    toks = tr.sample(n, beta=beta)
+    objs = tr.env.to_strings(toks)
+    raw, logr = tr.task.evaluate(toks.cpu())
+    tr.task.close()
+    df = pd.DataFrame({tr.task.object_column: objs, "raw_score": raw.numpy(), "reward": logr.exp().numpy()})
+    _emit(df, output)
+
+
+def _emit(df, output: str) -> None:
+    from molgfn.runs import atomic_write_csv
+
+    if output == "-":
+        sys.stdout.write(df.to_csv(index=False))
+    else:
+        atomic_write_csv(Path(output), df)
+        console.print(f"{len(df)} rows -> {output}")
+
+
+@app.command()
+@friendly
+def score(
+    task: TaskOpt,
+    input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")],
+    column: Annotated[str | None, typer.Option(help="CSV column holding the objects (default: the task's "
+                                               "object column, else the first).")] = None,
+    output: Annotated[str, typer.Option("--output", help="CSV path, or - for stdout.")] = "-",
+    data_dir: DataDirOpt = None,
+    oracle: OracleOpt = None,
+    alphabet: AlphabetOpt = "ACGT",
+    length: LengthOpt = 8,
+    reward_exponent: ExpOpt = 1.0,
+    workers: WorkersOpt = None,
+) -> None:
+    """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
+    import pandas as pd
+    import torch
+
+    from molgfn import assets
+    from molgfn.errors import InputError
+
+    assets.set_data_dir(data_dir)
+    _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers)
+    if not input.exists():
+        raise InputError(f"input file {input} does not exist")
+    text = input.read_text()
+    lines = [ln.strip() for ln in text.splitlines()]
+    first = lines[0] if lines else ""
+    if "," in first or input.suffix.lower() == ".csv":
+        df_in = pd.read_csv(input, dtype=str, keep_default_na=False)
+        col = column or (t.object_column if t.object_column in df_in.columns else df_in.columns[0])
+        if col not in df_in.columns:
+            raise InputError(f"column {col!r} not in {input}; columns: {', '.join(df_in.columns)}")
+        objs = [s.strip() for s in df_in[col].tolist()]
+        row_offset = 2  # header is line 1
+    else:
+        objs = [ln for ln in lines if ln]
+        row_offset = 1
+    if not objs:
+        raise InputError(f"{input} holds no objects")
+    env = t.env
+    bad = [(i, o) for i, o in enumerate(objs) if len(o) != env.length or any(c not in env.alphabet for c in o)]
+    if bad:
+        shown = "; ".join(f"row {i + row_offset}: {o!r}" for i, o in bad[:10])
+        raise InputError(f"{len(bad)} invalid object(s) for task {t.name} (need length {env.length} over "
+                         f"{env.alphabet!r}): {shown}")
+    toks = env.from_strings(objs)
+    raw, logr = t.evaluate(toks)
+    t.close()
+    df = pd.DataFrame({t.object_column: objs, "raw_score": raw.numpy(), "reward": torch.exp(logr).numpy()})
+    smiles = t.smiles(objs)
+    if smiles is not None:
+        df.insert(1, "smiles", smiles)
+    _emit(df, output)
+
+
+@data_app.command("list")
+@friendly
+def data_list(data_dir: DataDirOpt = None) -> None:
+    """Show every asset, its status (ok, missing, bad-checksum) and where it was found."""
+    from molgfn import assets
+
+    assets.set_data_dir(data_dir)
+    table = Table("asset", "status", "path", "licence", "description")
+    for name, a in assets.manifest().items():
+        st, p = assets.status(name)
+        table.add_row(name, st, str(p or ""), a.licence, a.description)
+    out.print(table)
+    console.print("searched: " + ", ".join(str(d) for d in assets.search_dirs()))
+
+
+@data_app.command("fetch")
+@friendly
+def data_fetch(names: Annotated[list[str], typer.Argument(help="Asset names, or 'all'.")]) -> None:
+    """Download assets from their public sources into the user cache, verifying sha256."""
+    from molgfn import assets
+
+    todo = list(assets.manifest()) if names == ["all"] else names
+    for name in todo:
+        p = assets.fetch(name)
+        console.print(f"{name}: ok -> {p}")
+
+
+@data_app.command("import")
+@friendly
+def data_import(src: Annotated[Path, typer.Argument(help="Folder laid out like the manifest's file paths.")]) \
+        -> None:
+    """Copy assets from a local folder into the user cache, verifying each sha256."""
+    from molgfn import assets
+    from molgfn.errors import InputError
+
+    if not src.is_dir():
+        raise InputError(f"{src} is not a folder")
+    for name, outcome in assets.import_dir(src):
+        console.print(f"{name}: {outcome}")
+
+
+@app.command()
+@friendly
+def info(run: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Print a run's config and its last metrics."""
+    from molgfn.runs import CONFIG, METRICS
+
+    out.print_json(json.dumps(json.loads((run / CONFIG).read_text())))
+    if (run / METRICS).exists():
+        out.print((run / METRICS).read_text().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    app()

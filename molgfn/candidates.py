@@ -1,0 +1,55 @@
+"""Ranked candidate tables: unique objects, best first."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+
+
+def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int | None = None,
+                    beta: float | None = None) -> pd.DataFrame:
+    """Every object seen in training plus ``final_samples``, unique, sorted by reward.
+
+    Objects first drawn by the final sampling get ``first_round`` = the number of rounds
+    trained; ``times_sampled`` counts training and final draws together.
+    """
+    task, env, seen = trainer.task, trainer.env, trainer.seen
+    counts = dict(seen.count)
+    first = dict(seen.first_round)
+    raw = dict(seen.raw)
+    if final_samples is not None and final_samples.shape[0] > 0:
+        objs = env.to_strings(final_samples)
+        new = [o for o in dict.fromkeys(objs) if o not in raw]
+        if new:
+            r, _ = task.evaluate(env.from_strings(new))
+            raw.update(zip(new, r.tolist(), strict=True))
+            for o in new:
+                first[o] = trainer.round
+        for o in objs:
+            counts[o] = counts.get(o, 0) + 1
+    objs = list(raw)
+    raw_t = torch.tensor([raw[o] for o in objs], dtype=torch.float64)
+    logr = task.log_reward(raw_t)
+    df = pd.DataFrame({
+        task.object_column: objs,
+        "raw_score": raw_t.numpy(),
+        "reward": torch.exp(logr).numpy(),
+        "times_sampled": [counts.get(o, 0) for o in objs],
+        "first_round": [first[o] for o in objs],
+    })
+    smiles = task.smiles(objs) if objs else None
+    if smiles is not None:
+        df.insert(1, "smiles", smiles)
+    if beta is not None:
+        df.insert(1, "beta", beta)
+    df = df.sort_values(["reward", "raw_score", "times_sampled"], ascending=False, kind="stable")
+    if top is not None:
+        df = df.head(top)
+    df.insert(0, "rank", range(1, len(df) + 1))
+    return df.reset_index(drop=True)
+
+
+def fmt(x: float) -> str:
+    return f"{x:.4g}" if math.isfinite(x) else str(x)

@@ -1,0 +1,95 @@
+"""Run configuration: one dataclass, saved as JSON in the run directory."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+
+@dataclass
+class TrainConfig:
+    task: str = "rna1"
+    task_options: dict = field(default_factory=dict)
+    objective: str = "tb"
+    objective_options: dict = field(default_factory=dict)
+    rounds: int = 1000
+    batch_size: int = 32  # on-policy trajectories (reward calls) per round
+    replay_size: int = 32  # replayed trajectories per round (no reward calls)
+    grad_steps: int = 3
+    hidden: int = 128
+    n_layers: int = 2
+    lr: float = 1e-4
+    lr_logz: float = 1e-2
+    epsilon: float = 0.01
+    conditioning: str = "none"
+    beta_dist: str = "fixed:1"
+    uniform_pb: bool = False
+    local_search: bool = False
+    ls_iterations: int = 7
+    ls_backtrack: int = 0  # 0: (L + 1) // 2 as in the papers
+    ls_filter: str = "greedy"
+    replay_top_frac: float = 0.1
+    checkpoint_every: int = 50
+    seed: int = 0
+    device: str = "auto"
+
+    def save(self, path: Path) -> None:
+        from .runs import atomic_write_text
+
+        atomic_write_text(path, json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        raw = json.loads(Path(path).read_text())
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from .errors import InputError
+
+        raise InputError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        from .errors import InputError
+
+        raise InputError(f"--device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+class BetaDist:
+    """Inverse-temperature distribution: ``fixed:B``, ``uniform:LO,HI`` or ``loguniform:LO,HI``."""
+
+    def __init__(self, spec: str) -> None:
+        from .errors import InputError
+
+        self.spec = spec
+        kind, _, args = spec.partition(":")
+        try:
+            vals = [float(v) for v in args.split(",")] if args else []
+        except ValueError as e:
+            raise InputError(f"bad --beta-dist {spec!r}: {e}") from e
+        ok = (kind == "fixed" and len(vals) == 1) or (kind in ("uniform", "loguniform") and len(vals) == 2)
+        if not ok or any(v <= 0 for v in vals) or (len(vals) == 2 and vals[0] > vals[1]):
+            raise InputError(f"bad --beta-dist {spec!r}: use fixed:B, uniform:LO,HI or loguniform:LO,HI "
+                             "with 0 < LO <= HI")
+        self.kind, self.vals = kind, vals
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.kind == "fixed"
+
+    def sample(self, n: int, device, gen: torch.Generator | None = None) -> torch.Tensor:
+        if self.kind == "fixed":
+            return torch.full((n,), self.vals[0], device=device)
+        u = torch.rand(n, generator=gen, device=device)
+        lo, hi = self.vals
+        if self.kind == "uniform":
+            return lo + (hi - lo) * u
+        return torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * u)

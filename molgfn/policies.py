@@ -1,0 +1,114 @@
+"""Policy networks: forward/backward logits, log Z and optional state flows.
+
+Temperature conditioning (Kim et al., ICML 2024, "Learning to Scale Logits for
+Temperature-Conditional GFlowNets"):
+  * ``logit``: P_F(.|s; beta) = softmax(g(beta) * f(s)); f is the unconditional trunk,
+    g a small MLP of beta (1->32->32->32 encoder, 32->32->32->1 decoder, leaky ReLU, not
+    forced positive), log Z(beta) an MLP 1->32->32->1.
+  * ``layer``: a 32-d embedding of beta is concatenated to the trunk input (the baseline).
+  * ``none``: unconditional, log Z a scalar.
+P_B is not temperature-conditioned: it only has to be a valid backward kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+CONDITIONINGS = ("none", "logit", "layer")
+
+
+def mlp(sizes: list[int], act: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class LogitScaler(nn.Module):
+    """g(beta): the Logit-GFN scaling network."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(mlp([1, width, width, width]), nn.LeakyReLU(), mlp([width, width, width, 1]))
+
+    def forward(self, beta: torch.Tensor) -> torch.Tensor:
+        return self.net(beta[:, None])[:, 0]
+
+
+class LogZ(nn.Module):
+    """log Z, a scalar or an MLP of beta."""
+
+    def __init__(self, conditional: bool, init: float = 0.0) -> None:
+        super().__init__()
+        self.conditional = conditional
+        if conditional:
+            self.net = mlp([1, 32, 32, 1])
+            with torch.no_grad():
+                self.net[-1].bias.fill_(init)
+        else:
+            self.value = nn.Parameter(torch.tensor(float(init)))
+
+    def forward(self, beta: torch.Tensor) -> torch.Tensor:
+        if self.conditional:
+            return self.net(beta[:, None])[:, 0]
+        return self.value.expand(beta.shape[0])
+
+
+@dataclass
+class PolicyOutput:
+    fwd_logits: torch.Tensor  # (N, n_fwd), already temperature-scaled
+    bwd_logits: torch.Tensor  # (N, n_bwd)
+    log_flow: torch.Tensor | None  # (N,) when the policy has a flow head
+
+
+class MLPPolicy(nn.Module):
+    """MLP on a flat state encoding, as in the papers' sequence experiments."""
+
+    def __init__(
+        self,
+        state_dim: int,
+        n_fwd: int,
+        n_bwd: int,
+        hidden: int = 128,
+        n_layers: int = 2,
+        conditioning: str = "none",
+        flow_head: bool = False,
+        uniform_pb: bool = False,
+    ) -> None:
+        super().__init__()
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+        self.conditioning = conditioning
+        self.uniform_pb = uniform_pb
+        self.n_fwd, self.n_bwd = n_fwd, n_bwd
+        extra = 32 if conditioning == "layer" else 0
+        self.beta_embed = mlp([1, 32, 32]) if conditioning == "layer" else None
+        self.trunk = nn.Sequential(mlp([state_dim + extra] + [hidden] * n_layers), nn.LeakyReLU())
+        self.head = nn.Linear(hidden, n_fwd + n_bwd + (1 if flow_head else 0))
+        self.scaler = LogitScaler() if conditioning == "logit" else None
+        self.log_z = LogZ(conditional=conditioning != "none")
+        self.flow_head = flow_head
+
+    def forward(self, x: torch.Tensor, beta: torch.Tensor) -> PolicyOutput:
+        if self.beta_embed is not None:
+            x = torch.cat([x, self.beta_embed(beta[:, None])], dim=-1)
+        out = self.head(self.trunk(x))
+        fwd = out[:, : self.n_fwd]
+        if self.scaler is not None:
+            fwd = fwd * self.scaler(beta)[:, None]
+        bwd = out[:, self.n_fwd : self.n_fwd + self.n_bwd]
+        if self.uniform_pb:
+            bwd = torch.zeros_like(bwd)
+        flow = out[:, -1] if self.flow_head else None
+        return PolicyOutput(fwd, bwd, flow)
+
+    def param_groups(self, lr: float, lr_logz: float) -> list[dict]:
+        logz = list(self.log_z.parameters())
+        ids = {id(p) for p in logz}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [{"params": rest, "lr": lr}, {"params": logz, "lr": lr_logz}]

@@ -1,0 +1,70 @@
+"""Samplers: forward (on-policy, epsilon-uniform exploration) and backward (P_B) rollouts."""
+
+from __future__ import annotations
+
+import torch
+
+from .trajectories import Trajectories, masked_log_softmax
+
+
+def _sample_categorical(logp: torch.Tensor, mask: torch.Tensor, epsilon: float,
+                        gen: torch.Generator | None) -> torch.Tensor:
+    # Gumbel-max: one fused op instead of a multinomial per row
+    u = torch.rand(logp.shape, generator=gen, device=logp.device).clamp_(1e-20, 1.0)
+    gumbel = -torch.log(-torch.log(u))
+    a = (logp + gumbel).argmax(-1)
+    if epsilon > 0:
+        u2 = torch.rand(logp.shape, generator=gen, device=logp.device)
+        uniform = torch.where(mask, u2, -1.0).argmax(-1)
+        explore = torch.rand(logp.shape[0], generator=gen, device=logp.device) < epsilon
+        a = torch.where(explore, uniform, a)
+    return a
+
+
+@torch.no_grad()
+def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
+                   start: torch.Tensor | None = None, steps: int | None = None,
+                   gen: torch.Generator | None = None) -> Trajectories:
+    """Roll out P_F (mixed with epsilon-uniform exploration) from ``start`` (default s_0)."""
+    n = beta.shape[0]
+    s = env.initial(n, beta.device) if start is None else start
+    steps = env.traj_len if steps is None else steps
+    states, fa, ba = [s], [], []
+    for _ in range(steps):
+        out = policy(env.encode(s), beta)
+        mask = env.forward_mask(s)
+        a = _sample_categorical(masked_log_softmax(out.fwd_logits, mask), mask, epsilon, gen)
+        fa.append(a)
+        ba.append(env.backward_of(a))
+        s = env.step(s, a)
+        states.append(s)
+    return Trajectories(torch.stack(states, 1), _stack(fa, n, beta.device), _stack(ba, n, beta.device), beta)
+
+
+@torch.no_grad()
+def sample_backward(env, policy, terminals: torch.Tensor, beta: torch.Tensor, steps: int | None = None,
+                    gen: torch.Generator | None = None) -> Trajectories:
+    """Roll out P_B from ``terminals`` for ``steps`` steps (default: back to s_0).
+
+    Returned in forward order: states[:, -1] are the terminals.
+    """
+    n = terminals.shape[0]
+    steps = env.traj_len if steps is None else steps
+    s = terminals
+    states, fa, ba = [s], [], []
+    for _ in range(steps):
+        out = policy(env.encode(s), beta)
+        mask = env.backward_mask(s)
+        b = _sample_categorical(masked_log_softmax(out.bwd_logits, mask), mask, 0.0, gen)
+        ba.append(b)
+        fa.append(env.forward_of(s, b))
+        s = env.backward_step(s, b)
+        states.append(s)
+    states.reverse()
+    fa.reverse()
+    ba.reverse()
+    return Trajectories(torch.stack(states, 1), _stack(fa, n, beta.device), _stack(ba, n, beta.device), beta)
+
+
+def _stack(xs: list[torch.Tensor], n: int, device) -> torch.Tensor:
+    return torch.stack(xs, 1) if xs else torch.zeros((n, 0), dtype=torch.long, device=device)

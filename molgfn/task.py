@@ -1,0 +1,109 @@
+"""The task interface: what a plugin in ``tasks/`` provides.
+
+A sequence task states its alphabet and length, its raw-score oracle, its reward
+exponent b and R_max, and optionally its modes. The reward is
+
+    R(x) = scale * max(r(x), 1e-3)^b,  scale = R_max / raw_max^b,
+
+so that an object with the best raw score ``raw_max`` gets R_max (the papers' choice).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .envs import SequenceEnv
+from .oracle import call_oracle
+
+RAW_FLOOR = 1e-3
+
+
+class SequenceTask:
+    name: str = "sequence"
+    kind: str = "sequence"
+    description: str = ""
+    alphabet: str = "ACGT"
+    length: int = 8
+    reward_exponent: float = 1.0
+    r_max: float = 10.0
+    raw_max: float = 1.0
+    allow_negative: bool = False  # a negative raw score is an oracle error unless allowed
+    assets: tuple[str, ...] = ()
+    object_column: str = "sequence"
+    append_only: bool = False
+
+    def __init__(self) -> None:
+        self.env = SequenceEnv(self.alphabet, self.length, self.append_only)
+        self.reward_calls = 0
+
+    # -- the oracle ----------------------------------------------------------------------
+    def raw_scores(self, seqs: list[str]) -> Sequence[float]:
+        """Raw score r(x) of each sequence. Plugins override this (or ``score_tokens``)."""
+        raise NotImplementedError
+
+    def score_strings(self, seqs: list[str]) -> np.ndarray:
+        return call_oracle(self.name, self.raw_scores, seqs, self.allow_negative)
+
+    def score_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Raw scores of full-length token tensors. Tabular tasks override this with a lookup."""
+        return torch.as_tensor(self.score_strings(self.env.to_strings(tokens)), dtype=torch.float64)
+
+    def evaluate(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(raw, log R) for a batch; counts reward calls (the oracle budget)."""
+        raw = self.score_tokens(tokens).to(torch.float64)
+        self.reward_calls += tokens.shape[0]
+        return raw, self.log_reward(raw)
+
+    # -- reward transform ------------------------------------------------------------------
+    @property
+    def log_scale(self) -> float:
+        return math.log(self.r_max) - self.reward_exponent * math.log(max(self.raw_max, RAW_FLOOR))
+
+    def log_reward(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.log_scale + self.reward_exponent * torch.log(raw.clamp(min=RAW_FLOOR))
+
+    # -- optional extras -----------------------------------------------------------------
+    def mode_mask(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        """Which objects are modes, or None when the task defines no modes."""
+        return None
+
+    def num_modes(self) -> int | None:
+        return None
+
+    def smiles(self, seqs: list[str]) -> list[str] | None:
+        return None
+
+    def energy(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        """Energy E(s) of partial states (forward-looking objectives); None if undefined."""
+        return None
+
+    def close(self) -> None:
+        """Release oracle resources (worker processes)."""
+
+
+class TabularSequenceTask(SequenceTask):
+    """A task whose raw score is a table over all A^L objects (tfbind8, qm9str)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._table: torch.Tensor | None = None
+
+    def build_table(self) -> torch.Tensor:
+        """float64 tensor of shape (A^L,), indexed by ``env.index``."""
+        raise NotImplementedError
+
+    @property
+    def table(self) -> torch.Tensor:
+        if self._table is None:
+            self._table = self.build_table()
+        return self._table
+
+    def score_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.table.to(tokens.device)[self.env.index(tokens)]
+
+    def raw_scores(self, seqs: list[str]) -> Sequence[float]:
+        return self.score_tokens(self.env.from_strings(seqs)).tolist()

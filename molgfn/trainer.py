@@ -1,0 +1,232 @@
+"""The training loop: sample, evaluate, (local search), replay, gradient steps, checkpoint.
+
+One round spends ``batch_size`` reward calls whatever the method: with local search,
+M = batch_size // (I + 1) chains each make I proposals (LS-GFN's accounting).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import runs
+from .config import BetaDist, TrainConfig, resolve_device
+from .local_search import local_search_step
+from .objectives import get_objective, needs_flow_head
+from .policies import MLPPolicy
+from .replay import ReplayBuffer
+from .sampling import sample_backward, sample_forward
+from .trajectories import Trajectories, score
+
+
+@dataclass
+class SeenStats:
+    """Every object evaluated during training: times sampled, first round, raw score, log R."""
+
+    count: dict[str, int] = field(default_factory=dict)
+    first_round: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, float] = field(default_factory=dict)
+    log_reward: dict[str, float] = field(default_factory=dict)
+
+    def update(self, objs: list[str], raw: list[float], logr: list[float], rnd: int) -> list[bool]:
+        new = []
+        for o, r, lr in zip(objs, raw, logr, strict=True):
+            c = self.count.get(o)
+            if c is None:
+                self.count[o] = 1
+                self.first_round[o] = rnd
+                self.raw[o] = r
+                self.log_reward[o] = lr
+                new.append(True)
+            else:
+                self.count[o] = c + 1
+                new.append(False)
+        return new
+
+
+def build_policy(cfg: TrainConfig, env) -> MLPPolicy:
+    return MLPPolicy(env.state_dim, env.n_fwd, env.n_bwd, hidden=cfg.hidden, n_layers=cfg.n_layers,
+                     conditioning=cfg.conditioning, flow_head=needs_flow_head(cfg.objective),
+                     uniform_pb=cfg.uniform_pb)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, task, run_dir: Path | None = None) -> None:
+        self.cfg, self.task, self.run_dir = cfg, task, run_dir
+        self.env = task.env
+        self.device = resolve_device(cfg.device)
+        self.beta_dist = BetaDist(cfg.beta_dist)
+        if cfg.conditioning == "none" and not self.beta_dist.is_fixed:
+            from .errors import InputError
+
+            raise InputError("a beta distribution needs a temperature-conditional policy: "
+                             "add --conditioning logit (or layer), or use --beta-dist fixed:B")
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(cfg.seed)
+        self.policy = build_policy(cfg, self.env).to(self.device)
+        self.opt = torch.optim.Adam(self.policy.param_groups(cfg.lr, cfg.lr_logz))
+        self.objective = get_objective(cfg.objective, **cfg.objective_options)
+        self.buffer = ReplayBuffer((self.env.length,), self.device, cfg.replay_top_frac)
+        self.seen = SeenStats()
+        self.round = 0
+        self.reward_calls = 0
+        self.modes_found: set[str] = set()
+        self.metrics: list[dict] = []
+        self.energy_fn: Callable | None = None
+
+    # -- oracle ------------------------------------------------------------------------
+    def _evaluate(self, tokens: torch.Tensor) -> torch.Tensor:
+        raw, logr = self.task.evaluate(tokens.cpu())
+        self.reward_calls += tokens.shape[0]
+        objs = self.env.to_strings(tokens)
+        self._round_new.extend(self.seen.update(objs, raw.tolist(), logr.tolist(), self.round))
+        mm = self.task.mode_mask(tokens.cpu())
+        if mm is not None:
+            self.modes_found.update(o for o, m in zip(objs, mm.tolist(), strict=True) if m)
+        self._round_raw.append(raw)
+        return logr.to(self.device)
+
+    # -- one round ---------------------------------------------------------------------
+    def collect(self) -> list[Trajectories]:
+        cfg = self.cfg
+        trajs: list[Trajectories] = []
+        if cfg.local_search:
+            m = max(1, cfg.batch_size // (cfg.ls_iterations + 1))
+            beta = self.beta_dist.sample(m, self.device, self.gen)
+            cur = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
+            cur = cur.with_reward(self._evaluate(cur.terminals))
+            trajs.append(cur)
+            k = cfg.ls_backtrack or (self.env.traj_len + 1) // 2
+            acc = []
+            for _ in range(cfg.ls_iterations):
+                prop, cur, a = local_search_step(self.env, self.policy, self._evaluate, cur, k, cfg.ls_filter,
+                                                 self.gen)
+                trajs.append(prop)
+                acc.append(a.float().mean())
+            self._round_info["ls_accept"] = float(torch.stack(acc).mean()) if acc else 0.0
+        else:
+            beta = self.beta_dist.sample(cfg.batch_size, self.device, self.gen)
+            t = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
+            trajs.append(t.with_reward(self._evaluate(t.terminals)))
+        return trajs
+
+    def train_round(self) -> dict:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        self._round_raw: list[torch.Tensor] = []
+        self._round_info: dict = {}
+        self._round_new: list[bool] = []
+        self.policy.eval()
+        fresh = self.collect()
+        batch = Trajectories.cat(fresh)
+        # only objects never seen before enter the buffer: it holds unique objects
+        nm = torch.tensor(self._round_new, device=self.device)
+        if nm.any():
+            self.buffer.add(batch.terminals[nm], batch.log_reward[nm])
+        if cfg.replay_size > 0 and self.buffer.size > 0:
+            objs, logr = self.buffer.sample(cfg.replay_size, self.gen)
+            beta = self.beta_dist.sample(cfg.replay_size, self.device, self.gen)
+            rep = sample_backward(self.env, self.policy, objs, beta, gen=self.gen).with_reward(
+                logr.to(batch.log_reward))
+            batch = Trajectories.cat([batch, rep])
+        self.policy.train()
+        losses = []
+        for _ in range(cfg.grad_steps):
+            s = score(self.env, self.policy, batch, self.energy_fn)
+            loss, _info = self.objective(s)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            losses.append(loss.detach())
+        raw = torch.cat(self._round_raw)
+        self.round += 1
+        row = {
+            "round": self.round,
+            "reward_calls": self.reward_calls,
+            "loss": float(torch.stack(losses).mean()),
+            "log_z": float(self.policy.log_z(torch.ones(1, device=self.device))[0].detach()),
+            "mean_raw": float(raw.mean()),
+            "max_raw": float(raw.max()),
+            "best_raw": max(self.seen.raw.values()),
+            "unique_objects": len(self.seen.count),
+            "modes": len(self.modes_found),
+            "round_ms": (time.perf_counter() - t0) * 1e3,
+            **self._round_info,
+        }
+        self.metrics.append(row)
+        return row
+
+    # -- checkpoints -------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "round": self.round,
+            "reward_calls": self.reward_calls,
+            "policy": self.policy.state_dict(),
+            "opt": self.opt.state_dict(),
+            "buffer": self.buffer.state_dict(),
+            "seen": self.seen.__dict__,
+            "modes_found": sorted(self.modes_found),
+            "metrics": self.metrics,
+            "rng": {"gen": self.gen.get_state(), "torch": torch.get_rng_state(),
+                    "numpy": np.random.get_state(), "python": random.getstate()},
+        }
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.round, self.reward_calls = sd["round"], sd["reward_calls"]
+        self.policy.load_state_dict(sd["policy"])
+        self.opt.load_state_dict(sd["opt"])
+        self.buffer.load_state_dict(sd["buffer"])
+        self.seen = SeenStats(**sd["seen"])
+        self.modes_found = set(sd["modes_found"])
+        self.metrics = list(sd["metrics"])
+        self.gen.set_state(sd["rng"]["gen"])
+        torch.set_rng_state(sd["rng"]["torch"])
+        np.random.set_state(sd["rng"]["numpy"])
+        random.setstate(sd["rng"]["python"])
+
+    def checkpoint(self) -> None:
+        if self.run_dir is None:
+            return
+        import pandas as pd
+
+        runs.atomic_torch_save(self.run_dir / runs.CHECKPOINT, self.state_dict())
+        runs.atomic_write_csv(self.run_dir / runs.METRICS, pd.DataFrame(self.metrics))
+
+    def resume(self) -> bool:
+        if self.run_dir is None or not (self.run_dir / runs.CHECKPOINT).exists():
+            return False
+        sd = torch.load(self.run_dir / runs.CHECKPOINT, map_location=self.device, weights_only=False)
+        self.load_state_dict(sd)
+        return True
+
+    def train(self, rounds: int | None = None, on_round: Callable[[dict], None] | None = None) -> None:
+        """Train until ``rounds`` rounds in total have run (a resumed run continues)."""
+        target = self.cfg.rounds if rounds is None else rounds
+        try:
+            while self.round < target:
+                row = self.train_round()
+                if on_round is not None:
+                    on_round(row)
+                if self.round % self.cfg.checkpoint_every == 0 or self.round == target:
+                    self.checkpoint()
+        finally:
+            self.task.close()
+
+    # -- sampling from the trained policy ---------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, beta: float = 1.0, batch: int = 4096) -> torch.Tensor:
+        self.policy.eval()
+        out = []
+        for i in range(0, n, batch):
+            b = torch.full((min(batch, n - i),), float(beta), device=self.device)
+            out.append(sample_forward(self.env, self.policy, b, 0.0, gen=self.gen).terminals)
+        return torch.cat(out) if out else self.env.initial(0, self.device)

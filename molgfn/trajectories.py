@@ -1,0 +1,87 @@
+"""The shared trajectory container and its scoring by a policy.
+
+Objectives never see environments or networks: they consume ``TrajectoryScores``
+(per-transition log P_F, log P_B, a validity mask, log Z, tempered log-rewards and,
+where the policy has a flow head, log F(s)), so one objective serves every environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+
+
+@dataclass
+class Trajectories:
+    states: torch.Tensor  # (B, T+1, *state) states s_0 .. s_T
+    fwd_actions: torch.Tensor  # (B, T) forward action taken from s_t
+    bwd_actions: torch.Tensor  # (B, T) backward action that undoes it (applied to s_t+1)
+    beta: torch.Tensor  # (B,) inverse temperature the trajectory is trained at
+    log_reward: torch.Tensor | None = None  # (B,) untempered log R(s_T), when known
+
+    @property
+    def terminals(self) -> torch.Tensor:
+        return self.states[:, -1]
+
+    def __len__(self) -> int:
+        return self.states.shape[0]
+
+    @staticmethod
+    def cat(items: list[Trajectories]) -> Trajectories:
+        kw = {}
+        for f in fields(Trajectories):
+            vals = [getattr(t, f.name) for t in items]
+            kw[f.name] = None if any(v is None for v in vals) else torch.cat(vals)
+        return Trajectories(**kw)
+
+    def with_reward(self, log_reward: torch.Tensor) -> Trajectories:
+        return replace(self, log_reward=log_reward)
+
+    def to(self, device: torch.device | str) -> Trajectories:
+        kw = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name).to(device))
+              for f in fields(self)}
+        return Trajectories(**kw)
+
+
+@dataclass
+class TrajectoryScores:
+    log_pf: torch.Tensor  # (B, T) log P_F(s_t+1 | s_t)
+    log_pb: torch.Tensor  # (B, T) log P_B(s_t | s_t+1)
+    mask: torch.Tensor  # (B, T) bool, real transitions
+    log_z: torch.Tensor  # (B,) log Z(beta)
+    log_reward: torch.Tensor  # (B,) beta * log R(x)
+    log_flow: torch.Tensor | None = None  # (B, T+1) log F(s_t); the terminal entry is the reward
+    energy: torch.Tensor | None = None  # (B, T+1) tempered energy E(s_t) for forward-looking objectives
+
+
+def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    logits = logits.masked_fill(~mask, float("-inf"))
+    out = torch.log_softmax(logits, dim=-1)
+    # rows with no valid action (terminal states) would be NaN; they are never indexed
+    return torch.nan_to_num(out, nan=0.0, neginf=-1e9)
+
+
+def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
+    """Run the policy once over every state of every trajectory, gather transition log-probs."""
+    if traj.log_reward is None:
+        raise ValueError("trajectories must carry log rewards before they are scored")
+    B, T1 = traj.states.shape[:2]
+    flat = traj.states.reshape(B * T1, *traj.states.shape[2:])
+    beta_flat = traj.beta.repeat_interleave(T1)
+    out = policy(env.encode(flat), beta_flat)
+    fwd = masked_log_softmax(out.fwd_logits, env.forward_mask(flat)).reshape(B, T1, -1)
+    bwd = masked_log_softmax(out.bwd_logits, env.backward_mask(flat)).reshape(B, T1, -1)
+    log_pf = fwd[:, :-1].gather(2, traj.fwd_actions[..., None])[..., 0]
+    log_pb = bwd[:, 1:].gather(2, traj.bwd_actions[..., None])[..., 0]
+    mask = torch.ones_like(log_pf, dtype=torch.bool)
+    log_reward = traj.beta * traj.log_reward
+    log_flow = None
+    if out.log_flow is not None:
+        log_flow = out.log_flow.reshape(B, T1).clone()
+        log_flow[:, -1] = log_reward
+    energy = None
+    if energy_fn is not None:
+        energy = traj.beta[:, None] * energy_fn(flat).reshape(B, T1)
+        energy[:, -1] = -log_reward
+    return TrajectoryScores(log_pf, log_pb, mask, policy.log_z(traj.beta), log_reward, log_flow, energy)

