@@ -21,9 +21,13 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
     raw = dict(seen.raw)
     if final_samples is not None and final_samples.shape[0] > 0:
         objs = env.to_strings(final_samples)
-        new = [o for o in dict.fromkeys(objs) if o not in raw]
-        if new:
-            r, _ = task.evaluate(env.from_strings(new))
+        first_pos: dict[str, int] = {}
+        for i, o in enumerate(objs):
+            if o not in raw:
+                first_pos.setdefault(o, i)
+        if first_pos:  # score each new object once, from its state tensor (no string parsing)
+            new = list(first_pos)
+            r, _ = task.evaluate(final_samples[list(first_pos.values())].cpu())
             raw.update(zip(new, r.tolist(), strict=True))
             for o in new:
                 first[o] = trainer.round

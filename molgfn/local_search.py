@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from .sampling import sample_backward, sample_forward
-from .trajectories import Trajectories, masked_log_softmax
+from .trajectories import Trajectories, masked_log_softmax, valid_transitions
 
 FILTERS = ("greedy", "mh", "barker")
 
@@ -34,8 +34,9 @@ def _segment_logprobs(env, policy, traj: Trajectories, start: int) -> tuple[torc
     out = policy(env.encode(flat), traj.beta.repeat_interleave(T1))
     fwd = masked_log_softmax(out.fwd_logits, env.forward_mask(flat)).reshape(B, T1, -1)
     bwd = masked_log_softmax(out.bwd_logits, env.backward_mask(flat)).reshape(B, T1, -1)
-    lpf = fwd[:, :-1].gather(2, traj.fwd_actions[:, start:, None])[..., 0].sum(1)
-    lpb = bwd[:, 1:].gather(2, traj.bwd_actions[:, start:, None])[..., 0].sum(1)
+    m = valid_transitions(seg)
+    lpf = (fwd[:, :-1].gather(2, traj.fwd_actions[:, start:, None])[..., 0] * m).sum(1)
+    lpb = (bwd[:, 1:].gather(2, traj.bwd_actions[:, start:, None])[..., 0] * m).sum(1)
     return lpf, lpb
 
 

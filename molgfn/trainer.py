@@ -75,7 +75,7 @@ class Trainer:
         self.policy = build_policy(cfg, self.env).to(self.device)
         self.opt = torch.optim.Adam(self.policy.param_groups(cfg.lr, cfg.lr_logz))
         self.objective = get_objective(cfg.objective, **cfg.objective_options)
-        self.buffer = ReplayBuffer((self.env.length,), self.device, cfg.replay_top_frac)
+        self.buffer = ReplayBuffer(tuple(self.env.state_shape), self.device, cfg.replay_top_frac)
         self.seen = SeenStats()
         self.round = 0
         self.reward_calls = 0

@@ -62,6 +62,14 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     return torch.nan_to_num(out, nan=0.0, neginf=-1e9)
 
 
+def valid_transitions(states: torch.Tensor) -> torch.Tensor:
+    """(B, T) mask of real transitions: a real step always changes the state, so padding
+    (a terminal repeated after a stop, or s_0 repeated before a shorter trajectory
+    sampled backwards) shows up as s_t+1 == s_t."""
+    diff = states[:, 1:] != states[:, :-1]
+    return diff.flatten(2).any(-1) if diff.dim() > 2 else diff
+
+
 def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
     """Run the policy once over every state of every trajectory, gather transition log-probs."""
     if traj.log_reward is None:
@@ -74,7 +82,7 @@ def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
     bwd = masked_log_softmax(out.bwd_logits, env.backward_mask(flat)).reshape(B, T1, -1)
     log_pf = fwd[:, :-1].gather(2, traj.fwd_actions[..., None])[..., 0]
     log_pb = bwd[:, 1:].gather(2, traj.bwd_actions[..., None])[..., 0]
-    mask = torch.ones_like(log_pf, dtype=torch.bool)
+    mask = valid_transitions(traj.states)
     log_reward = traj.beta * traj.log_reward
     log_flow = None
     if out.log_flow is not None:

@@ -61,6 +61,10 @@ class SequenceEnv:
         return self.length
 
     @property
+    def state_shape(self) -> tuple[int, ...]:
+        return (self.length,)
+
+    @property
     def num_objects(self) -> int:
         return self.A**self.length
 
