@@ -31,7 +31,9 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except MolgfnError as e:
-            console.print(f"[bold red]error:[/] {e}", highlight=False)
+            from rich.markup import escape
+
+            console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

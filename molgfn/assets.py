@@ -146,6 +146,9 @@ def atomic_write_bytes(dest: Path, payload: bytes) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a data file should read like any other
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()

@@ -1,0 +1,156 @@
+"""The command line, end to end, as a user runs it."""
+
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cli import app
+from molgfn.errors import OracleError
+
+from .conftest import need_assets
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_unknown_task_lists_known_ones():
+    r = run("score", "--task", "nope", "--input", "x.txt")
+    assert r.exit_code == 2
+    assert "unknown task 'nope'" in r.output and "tfbind8" in r.output and "rna1" in r.output
+
+
+def test_score_tfbind8_file_and_invalid_rows(tmp_path):
+    need_assets("tfbind8-table")
+    f = tmp_path / "in.txt"
+    f.write_text("GATATCAA\nAAAAAAAA\n")
+    r = run("score", "--task", "tfbind8", "--input", f)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "sequence,raw_score,reward"
+    assert lines[1].startswith("GATATCAA,0.99")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sequence,note\nGATATCAA,ok\nGATATCAN,typo\nGATA,short\n")
+    r = run("score", "--task", "tfbind8", "--input", bad)
+    assert r.exit_code == 2
+    assert "row 3: 'GATATCAN'" in r.output and "row 4: 'GATA'" in r.output
+
+
+def test_missing_asset_names_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOLGFN_DATA", str(tmp_path))
+    f = tmp_path / "in.txt"
+    f.write_text("GATATCAA\n")
+    r = run("score", "--task", "tfbind8", "--input", f)
+    assert r.exit_code == 2
+    assert "molgfn data fetch tfbind8-table" in r.output
+
+
+def test_checksum_mismatch_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "tfbind8").mkdir()
+    (tmp_path / "tfbind8" / "SIX6_REF_R1_8mers.txt").write_text("8-mer\t8-mer\tE-score\nAAAAAAAA\tTTTTTTTT\t0.1\n")
+    monkeypatch.setenv("MOLGFN_DATA", str(tmp_path))
+    f = tmp_path / "in.txt"
+    f.write_text("GATATCAA\n")
+    r = run("score", "--task", "tfbind8", "--input", f)
+    assert r.exit_code == 2 and "does not match its sha256" in r.output and "refusing" in r.output
+
+
+@pytest.mark.parametrize("fn,msg", [
+    ("returns_nan", "NaN/inf or negative scores for"),
+    ("raises", "raised RuntimeError: docking server unreachable"),
+    ("wrong_count", "returned 3 values for 2 objects"),
+    ("negative", "-1.0"),
+])
+def test_bad_oracle_output_is_named(tmp_path, fn, msg):
+    f = tmp_path / "in.txt"
+    f.write_text("ACGT\nCCGG\n")
+    r = run("score", "--task", "custom", "--oracle", f"tests.oracles:{fn}", "--length", 4, "--input", f)
+    assert r.exit_code == 2, r.output
+    assert f"tests.oracles:{fn}" in r.output and msg in r.output
+
+
+def test_design_custom_oracle_writes_ranked_unique_candidates(tmp_path):
+    out = tmp_path / "run"
+    r = run("design", "--task", "custom", "--oracle", "tests.oracles:gc_content", "--length", 6,
+            "--reward-exponent", 4, "--rounds", 30, "--num-samples", 200, "--num-candidates", 50,
+            "--out", out, "--quiet", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out / "candidates.csv", dtype={"sequence": str})
+    assert list(df.columns) == ["rank", "sequence", "raw_score", "reward", "times_sampled", "first_round"]
+    assert df["sequence"].is_unique and len(df) == 50
+    assert df["rank"].tolist() == list(range(1, 51))
+    assert df["reward"].is_monotonic_decreasing
+    gc = df["sequence"].map(lambda s: sum(c in "GC" for c in s) / 6)
+    assert (gc - df["raw_score"]).abs().max() < 1e-12
+    assert df["raw_score"].iloc[0] == 1.0  # an all-GC sequence is easy to find
+    assert (df["times_sampled"] >= 1).all() and df["first_round"].between(0, 30).all()
+    for name in ("config.json", "metrics.csv", "checkpoint.pt"):
+        assert (out / name).exists()
+    # a non-empty run directory is not overwritten by accident
+    r = run("train", "--task", "custom", "--oracle", "tests.oracles:gc_content", "--length", 6, "--rounds", 1,
+            "--out", out, "--quiet")
+    assert r.exit_code == 2 and "--resume" in r.output
+
+
+def test_sample_from_trained_run(tmp_path):
+    out = tmp_path / "run"
+    r = run("train", "--task", "custom", "--oracle", "tests.oracles:gc_content", "--length", 5, "--rounds", 5,
+            "--out", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    r = run("sample", out, "-n", 7)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "sequence,raw_score,reward" and len(lines) == 8
+
+
+def _trainer(tmp_path, rounds, checkpoint_every=5):
+    from molgfn.config import TrainConfig
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+
+    cfg = TrainConfig(task="custom", task_options={"oracle": "tests.oracles:flaky", "length": 6},
+                      rounds=rounds, checkpoint_every=checkpoint_every, device="cpu", seed=3, local_search=True)
+    return Trainer(cfg, get_task("custom", oracle="tests.oracles:flaky", length=6), tmp_path)
+
+
+def test_resumed_run_continues_exactly_where_it_stopped(tmp_path):
+    from tests import oracles
+
+    oracles.CALLS.update(n=0, fail_after=None)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    full = _trainer(tmp_path / "a", 12)
+    full.train()
+    part = _trainer(tmp_path / "b", 6)
+    part.train()
+    resumed = _trainer(tmp_path / "b", 12)
+    assert resumed.resume() and resumed.round == 6
+    resumed.train()
+    a = pd.DataFrame(full.metrics).drop(columns="round_ms")
+    b = pd.DataFrame(resumed.metrics).drop(columns="round_ms")
+    pd.testing.assert_frame_equal(a, b)
+    for k, v in full.policy.state_dict().items():
+        assert torch.equal(v, resumed.policy.state_dict()[k])
+
+
+def test_failing_oracle_leaves_last_checkpoint_intact(tmp_path):
+    from tests import oracles
+
+    oracles.CALLS.update(n=0, fail_after=None)
+    tr = _trainer(tmp_path, 10, checkpoint_every=5)
+    tr.train(rounds=5)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    metrics_before = (tmp_path / "metrics.csv").read_text()
+    oracles.CALLS.update(fail_after=oracles.CALLS["n"] + 3)
+    with pytest.raises(OracleError, match="oracle went away"):
+        tr.train(rounds=10)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    assert (tmp_path / "metrics.csv").read_text() == metrics_before
+    oracles.CALLS.update(fail_after=None)
+    again = _trainer(tmp_path, 10)
+    assert again.resume() and again.round == 5
+    again.train()
+    assert again.round == 10
