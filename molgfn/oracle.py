@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -71,8 +72,11 @@ class CachedOracle:
         if self.workers <= 1 or len(objs) < self.min_parallel:
             return list(self.fn(objs))
         if self._pool is None:
-            # spawn, not fork: the parent holds torch's OpenMP threads, which fork cannot copy
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            # fork on Linux: workers start in milliseconds and a user's script needs no
+            # `if __name__ == "__main__"` guard. Workers only run the oracle, never torch, so
+            # the parent's OpenMP threads (which fork does not copy) are never needed there.
+            ctx = mp.get_context("fork" if sys.platform == "linux" else "spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         chunks = [objs[i :: self.workers] for i in range(self.workers)]
         results = list(self._pool.map(self.fn, chunks))
         out = [0.0] * len(objs)

@@ -8,10 +8,12 @@ from importlib.metadata import entry_points
 from molgfn.errors import TaskError
 
 from .custom import CustomSequenceTask
+from .qm9str import QM9Str
 from .rna import RNA1, RNA2, RNA3, RNA4
+from .sehstr import SEHStr
 from .tfbind8 import TFBind8
 
-BUILTIN = {cls.name: cls for cls in (RNA1, RNA2, RNA3, RNA4, TFBind8, CustomSequenceTask)}
+BUILTIN = {cls.name: cls for cls in (RNA1, RNA2, RNA3, RNA4, TFBind8, QM9Str, SEHStr, CustomSequenceTask)}
 
 
 def registry() -> dict[str, type]:

@@ -11,9 +11,17 @@ from __future__ import annotations
 import json
 from functools import cache
 
+import torch
+
 from molgfn.assets import PROJECT_ROOT
+from molgfn.modes import local_optimum_mask
 from molgfn.oracle import CachedOracle
 from molgfn.task import SequenceTask
+
+
+@cache
+def mode_thresholds() -> dict:
+    return json.loads((PROJECT_ROOT / "data" / "rna_mode_thresholds.json").read_text())
 
 
 @cache
@@ -69,6 +77,14 @@ class RNABinding(SequenceTask):
 
     def close(self) -> None:
         self.oracle.close()
+
+    def mode_mask(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Top-0.5% (estimated quantile, data/rna_mode_thresholds.json) Hamming-1 local optima."""
+        threshold = mode_thresholds()["threshold"][self.name]
+        return local_optimum_mask(self, tokens, self.score_tokens(tokens), threshold)
+
+    def num_modes(self) -> int | None:
+        return None  # unknown: the space (4^14) is too large to count them
 
 
 def _make(k: int) -> type[RNABinding]:

@@ -1,0 +1,1 @@
+"""Chemistry helpers: building-block vocabularies, chain assembly and the sehstr tree proxy."""

@@ -1,0 +1,71 @@
+"""The papers' metrics: modes discovered, top-k score and diversity.
+
+Diversity is the true mean pairwise distance over the n(n-1)/2 unordered pairs. (The
+LS-GFN reference code divides the pair sum by n(n-1), i.e. reports half of it.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def top_k_unique(objects: Sequence[str], raw: Sequence[float], k: int = 100) -> tuple[list[str], np.ndarray]:
+    best: dict[str, float] = {}
+    for o, r in zip(objects, raw, strict=True):
+        best[o] = r
+    order = sorted(best, key=lambda o: best[o], reverse=True)[:k]
+    return order, np.array([best[o] for o in order], dtype=np.float64)
+
+
+def mean_pairwise_levenshtein(seqs: Sequence[str]) -> float:
+    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.process import cdist
+
+    n = len(seqs)
+    if n < 2:
+        return float("nan")
+    d = cdist(seqs, seqs, scorer=Levenshtein.distance, dtype=np.int32)
+    return float(d.sum() / (n * (n - 1)))  # diagonal is zero; each unordered pair counted twice
+
+
+def morgan_fingerprints(smiles: Sequence[str]):
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    fps = []
+    for s in smiles:
+        m = Chem.MolFromSmiles(s)
+        if m is None:
+            raise ValueError(f"cannot parse SMILES {s!r}")
+        fps.append(gen.GetFingerprint(m))
+    return fps
+
+
+def mean_pairwise_tanimoto_distance(smiles: Sequence[str]) -> float:
+    from rdkit import DataStructs
+
+    fps = morgan_fingerprints(smiles)
+    n = len(fps)
+    if n < 2:
+        return float("nan")
+    total = 0.0
+    for i in range(n - 1):
+        sims = DataStructs.BulkTanimotoSimilarity(fps[i], fps[i + 1 :])
+        total += float(np.sum(1.0 - np.asarray(sims)))
+    return total / (n * (n - 1) / 2)
+
+
+def top_k_report(objects: Sequence[str], raw: Sequence[float], k: int = 100,
+                 smiles_fn=None) -> dict:
+    """Mean raw score of the k best distinct objects and their mean pairwise distance."""
+    top, scores = top_k_unique(objects, raw, k)
+    out = {"top_k": len(top), "top_k_mean_raw": float(scores.mean()) if len(top) else float("nan"),
+           "top_k_diversity_levenshtein": mean_pairwise_levenshtein(top)}
+    if smiles_fn is not None:
+        smi = smiles_fn(top)
+        if smi is not None:
+            out["top_k_diversity_tanimoto"] = mean_pairwise_tanimoto_distance(smi)
+    return out

@@ -1,0 +1,228 @@
+"""Block chains (qm9str / sehstr) and the sehstr tree proxy, checked against facts from SOURCES.md."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+
+from molgfn.assets import PROJECT_ROOT, resolve
+from molgfn.chem.blocks import Block, blocks_from_asset, chain_smiles, load_blocks, string_to_smiles
+from molgfn.chem.trees import (
+    TreeEnsemble,
+    load_tree_arrays,
+    one_hot,
+    score_strings,
+    strings_to_tokens,
+    trees_from_sklearn_pickle,
+)
+from molgfn.derive import DERIVERS
+from molgfn.errors import AssetError
+from molgfn.safe_pickle import safe_load
+
+SEH_ALPHABET = "0123456789abcdefgh"
+QM9_ALPHABET = "0123456789a"
+SEH_MAX, SEH_ARGMAX = 7.0333, "ag550c"  # SOURCES.md: max over all 18^6 strings
+
+
+@pytest.fixture(autouse=True)
+def data_dir(monkeypatch):
+    d = os.environ.get("MOLGFN_DATA") or str(PROJECT_ROOT.parent / "shared" / "data")
+    monkeypatch.setenv("MOLGFN_DATA", d)
+    return Path(d)
+
+
+def need(name: str) -> Path:
+    try:
+        return resolve(name)
+    except AssetError as e:
+        pytest.skip(f"asset {name!r} unavailable: {e}")
+
+
+@pytest.fixture
+def qm9():
+    need("qm9str-blocks")
+    return blocks_from_asset("qm9str-blocks")
+
+
+@pytest.fixture
+def seh():
+    need("sehstr-blocks")
+    return blocks_from_asset("sehstr-blocks")
+
+
+@pytest.fixture
+def ens():
+    return TreeEnsemble.from_npz(need("sehstr-trees"))
+
+
+def heavy_and_h(smiles: str) -> Counter:
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    return Counter(a.GetSymbol() for a in mol.GetAtoms()) + Counter(charge=Chem.GetFormalCharge(mol))
+
+
+# ------------------------------------------------------------------------------ blocks
+
+
+def test_vocabularies_load(qm9, seh):
+    assert len(qm9) == 11 and len(seh) == 18
+    assert [b.index for b in seh] == list(range(18))
+    assert qm9[7].smiles == "c1ccccc1" and qm9[7].r == (0, 3)
+    assert seh[0].smiles == "CO" and seh[0].r == (1, 0)
+
+
+def test_single_blocks_give_their_own_smiles(qm9, seh):
+    for blocks, alphabet in ((qm9, QM9_ALPHABET), (seh, SEH_ALPHABET)):
+        for i, c in enumerate(alphabet):
+            assert string_to_smiles(c, blocks) == Chem.CanonSmiles(blocks[i].smiles)
+
+
+@pytest.mark.parametrize("s, smiles", [
+    ("00", "CC"), ("000", "CCC"), ("01", "CO"), ("10", "CO"), ("010", "COC"),
+    ("aa", "CCCCCC"), ("55", "C=CC=C"), ("44", "O=CC=O"), ("77", "c1ccc(-c2ccccc2)cc1"),
+    ("07", "Cc1ccccc1"), ("70", "Cc1ccccc1"), ("777", "c1ccc(-c2ccc(-c3ccccc3)cc2)cc1"),  # para: r = (0, 3)
+])
+def test_qm9str_hand_checked_chains(qm9, s, smiles):
+    assert string_to_smiles(s, qm9) == Chem.CanonSmiles(smiles)
+
+
+@pytest.mark.parametrize("s, smiles", [
+    ("22", "SS"), ("55", "c1ccc(-c2ccccc2)cc1"), ("00", "COCO"),
+    ("555", "c1ccc(-c2cccc(-c3ccccc3)c2)cc1"),  # meta: r = (0, 2)
+])
+def test_sehstr_hand_checked_chains(seh, s, smiles):
+    assert string_to_smiles(s, seh) == Chem.CanonSmiles(smiles)
+
+
+def test_all_two_block_qm9str_strings_are_valid(qm9):
+    for a, b in itertools.product(QM9_ALPHABET, repeat=2):
+        smi = string_to_smiles(a + b, qm9)
+        assert Chem.MolFromSmiles(smi) is not None, (a + b, smi)
+
+
+def test_three_block_qm9str_strings_share_molecules(qm9):
+    mols = {chain_smiles(k, qm9) for k in itertools.product(range(11), repeat=3)}
+    assert 1 < len(mols) < 11 ** 3
+
+
+def test_random_sehstr_strings_are_valid_and_conserve_atoms(seh):
+    rng = random.Random(0)
+    for _ in range(200):
+        s = "".join(rng.choice(SEH_ALPHABET) for _ in range(6))
+        smi = string_to_smiles(s, seh)
+        assert Chem.MolFromSmiles(smi) is not None, (s, smi)
+        # each of the 5 bonds removes one H from each side; heavy atoms and charge add up
+        want = sum((heavy_and_h(seh[SEH_ALPHABET.index(c)].smiles) for c in s), Counter())
+        want["H"] -= 2 * (len(s) - 1)
+        got = heavy_and_h(smi)
+        assert +got == +want, (s, smi)
+
+
+def test_chain_without_hydrogen_to_give_raises():
+    fluor = [Block(0, "F", "F", (0, 0))]
+    assert chain_smiles([0, 0], fluor) == "FF"
+    with pytest.raises(ValueError, match="hydrogen"):
+        chain_smiles([0, 0, 0], fluor)  # the middle F would need two bonds
+    with pytest.raises(ValueError, match="hydrogen"):
+        chain_smiles([0, 0], [Block(0, "CF4", "FC(F)(F)F", (1, 1))])
+
+
+def test_bad_strings_raise(qm9):
+    with pytest.raises(ValueError):
+        string_to_smiles("0b", qm9)  # 'b' = block 11, qm9str has 11 blocks
+    with pytest.raises(ValueError):
+        string_to_smiles("", qm9)
+
+
+def test_load_blocks_reads_vocabulary_json(tmp_path):
+    p = tmp_path / "v.json"
+    p.write_text('{"block_name": {"1": "O", "0": "C"}, "block_smi": {"1": "O", "0": "C"},'
+                 ' "block_r": {"0": [0, 0], "1": [0, 0]}}')
+    blocks = load_blocks(p)
+    assert [b.smiles for b in blocks] == ["C", "O"]
+    assert string_to_smiles("101", blocks) == "OCO"
+
+
+# ------------------------------------------------------------------------------ trees
+
+
+def naive_predict(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Reference: walk each tree node by node for each sample."""
+    out = np.full(len(x), float(arrays["baseline"][0]))
+    for i, row in enumerate(x):
+        for t in range(arrays["value"].shape[0]):
+            n = 0
+            while not arrays["is_leaf"][t, n]:
+                v = row[arrays["feature_idx"][t, n]]
+                left = v <= arrays["num_threshold"][t, n] or (np.isnan(v) and arrays["missing_go_to_left"][t, n])
+                n = arrays["left"][t, n] if left else arrays["right"][t, n]
+            out[i] += arrays["value"][t, n]
+    return out
+
+
+def test_global_max_string(ens):
+    assert ens.score_strings([SEH_ARGMAX]).item() == pytest.approx(SEH_MAX, abs=5e-5)
+    assert score_strings([SEH_ARGMAX]).item() == pytest.approx(SEH_MAX, abs=5e-5)
+
+
+def test_sehstr_modes_have_proxy_values_in_stated_range(ens):
+    modes = safe_load(need("sehstr-modes"))
+    assert isinstance(modes, list) and len(modes) == 159 == len(set(modes))
+    v = ens.score_strings(modes)
+    assert v.min().item() >= 6.699 - 5e-4 and v.max().item() <= 6.880 + 5e-4
+    assert v.max().item() < SEH_MAX
+
+
+def test_pickle_trees_equal_npz():
+    npz = load_tree_arrays(need("sehstr-trees"))
+    from_pkl = trees_from_sklearn_pickle(need("sehstr-proxy"))
+    buf = io.BytesIO()
+    DERIVERS["sehstr-trees"](need("sehstr-proxy"), buf)
+    buf.seek(0)
+    derived = load_tree_arrays(buf)
+    assert set(from_pkl) == set(npz) == set(derived)
+    for k in npz:
+        np.testing.assert_array_equal(from_pkl[k], npz[k], err_msg=k)
+        np.testing.assert_array_equal(derived[k], npz[k], err_msg=k)
+        assert derived[k].dtype == npz[k].dtype, k
+    assert npz["baseline"][0] == pytest.approx(4.494288, abs=1e-6)
+
+
+def test_vectorised_paths_match_naive_walk(ens):
+    arrays = load_tree_arrays(need("sehstr-trees"))
+    tok = torch.randint(0, 18, (300, 6), generator=torch.Generator().manual_seed(1))
+    x = one_hot(tok)
+    ref = naive_predict(arrays, x.numpy())
+    np.testing.assert_allclose(ens.predict_tokens(tok).numpy(), ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ens(x).numpy(), ref, rtol=0, atol=1e-12)
+    walked = ens._chunks(ens._walk_tokens, tok)  # the depth walk, used when leaf masks do not fit
+    np.testing.assert_allclose(walked.numpy(), ref, rtol=0, atol=1e-12)
+    # features that are not one-hot, and missing values
+    xr = np.random.default_rng(2).uniform(-1, 2, (50, 108))
+    xr[np.random.default_rng(3).random(xr.shape) < 0.1] = np.nan
+    np.testing.assert_allclose(ens(xr).numpy(), naive_predict(arrays, xr), rtol=0, atol=1e-12)
+    strings = ["".join(SEH_ALPHABET[i] for i in row) for row in tok.tolist()]
+    assert torch.equal(strings_to_tokens(strings), tok)
+    np.testing.assert_allclose(ens.score_strings(strings).numpy(), ref, rtol=0, atol=1e-12)
+
+
+def test_strings_to_tokens_rejects_bad_input():
+    with pytest.raises(ValueError):
+        strings_to_tokens(["ag550"])
+    with pytest.raises(ValueError):
+        strings_to_tokens(["ag550z"])
+
+
+def test_random_million_strings_stay_below_global_max(ens):
+    tok = torch.randint(0, 18, (1_000_000, 6), generator=torch.Generator().manual_seed(0))
+    v = ens.predict_tokens(tok)
+    assert v.max().item() <= SEH_MAX + 1e-4
+    assert v.max().item() > 6.5  # the top 0.05% (>= 6.69886) holds ~500 of a million

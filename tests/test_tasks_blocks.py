@@ -1,0 +1,47 @@
+"""qm9str and sehstr tasks against the facts published with their data."""
+
+import pytest
+import torch
+
+from tasks import get_task
+
+from .conftest import need_assets
+
+
+def test_qm9str_modes_are_the_top_half_percent():
+    need_assets("qm9str-table", "qm9str-modes", "qm9str-blocks")
+    t = get_task("qm9str")
+    table = t.table
+    assert table.shape == (11**5,)
+    modes = t.mode_sets()["modes"]
+    assert int(modes.sum()) == 805 == t.num_modes()
+    # the 805 modes are exactly the strings with raw >= 9.1303 (top 0.5% of 161,051)
+    assert torch.equal(modes, table >= float(table[modes].min()))
+    assert float(table[modes].min()) == pytest.approx(9.1303, abs=1e-4)
+    diverse = t.mode_sets()["modes_div_threshold_05"]
+    assert int(diverse.sum()) == 364 and bool((diverse <= modes).all())
+    assert float(torch.exp(t.log_reward(table)).max()) == pytest.approx(100.0)
+    assert get_task("qm9str", modes="diverse").num_modes() == 364
+
+
+def test_qm9str_smiles_follow_chain_rule():
+    need_assets("qm9str-table", "qm9str-blocks")
+    t = get_task("qm9str")
+    assert t.smiles(["00000", "00001"]) == ["CCCCC", "CCCCO"]
+
+
+def test_sehstr_scores_and_reward_scale():
+    need_assets("sehstr-trees", "sehstr-modes", "sehstr-blocks")
+    t = get_task("sehstr")
+    raw = t.score_strings(["ag550c"])
+    assert raw[0] == pytest.approx(7.0333, abs=1e-4)
+    assert float(torch.exp(t.log_reward(torch.tensor(raw)))[0]) == pytest.approx(10.0, rel=1e-4)
+    pub = sorted(t.published_modes())
+    assert len(pub) == 159
+    toks = t.env.from_strings(pub)
+    assert bool(t.mode_mask(toks).all())  # every published mode clears the top-0.05% threshold
+    assert bool(get_task("sehstr", modes="published").mode_mask(toks).all())
+    smi = t.smiles(pub[:5])
+    from rdkit import Chem
+
+    assert all(Chem.MolFromSmiles(s) is not None for s in smi)
