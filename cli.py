@@ -222,7 +222,9 @@ def design(
     num_candidates: Annotated[int, typer.Option(help="Rows in candidates.csv (best first).")] = 100,
     num_samples: Annotated[int, typer.Option(help="Samples drawn from the trained sampler, added to the "
                                              "objects seen in training before ranking.")] = 1000,
-    beta: Annotated[float, typer.Option(help="Inverse temperature of the final sampling.")] = 1.0,
+    beta: Annotated[str, typer.Option(help="Inverse temperature(s) of the final sampling, e.g. 1 or 1,5,10 "
+                                      "(several: one merged list with a beta column, ranked within each beta).")]
+    = "1",
     batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
     replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
     grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
@@ -259,12 +261,30 @@ def design(
     _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show)
 
 
-def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: float, show: int) -> None:
+def parse_betas(spec: str) -> list[float]:
+    from molgfn.errors import InputError
+
+    try:
+        betas = [float(b) for b in spec.split(",") if b.strip()]
+    except ValueError:
+        betas = []
+    if not betas or any(b <= 0 for b in betas):
+        raise InputError(f"--beta must be positive numbers separated by commas, got {spec!r}")
+    return betas
+
+
+def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str, show: int) -> None:
+    import pandas as pd
+
     from molgfn.candidates import candidate_table
     from molgfn.runs import CANDIDATES, atomic_write_csv
 
-    samples = tr.sample(num_samples, beta=beta)
-    df = candidate_table(tr, samples, top=num_candidates)
+    betas = parse_betas(beta)
+    if len(betas) == 1:
+        df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates)
+    else:  # each beta's own samples, ranked within that beta
+        df = pd.concat([candidate_table(tr, tr.sample(num_samples, beta=b), top=num_candidates, beta=b,
+                                        samples_only=True) for b in betas], ignore_index=True)
     atomic_write_csv(out_dir / CANDIDATES, df)
     tr.task.close()
     table = Table(*df.columns)
@@ -382,6 +402,34 @@ def score(
     if smiles is not None:
         df.insert(1, "smiles", smiles)
     _emit(df, output)
+
+
+@app.command()
+@friendly
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
+    n: Annotated[int, typer.Option("--n", "-n", help="Final samples for the top-k metrics.")] = 1000,
+    beta: Annotated[float, typer.Option(help="Inverse temperature of the final samples.")] = 1.0,
+    k: Annotated[int, typer.Option(help="k of the top-k score and diversity.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed of the final sampling.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The papers' metrics for a run: modes found, top-k score and diversity, and (enumerable
+    tasks) the exact L1 distance to R^beta/Z, log p vs log R correlation and log Z error.
+    Written to RUN/evaluation.json."""
+    from molgfn.evaluation import evaluate_trainer
+    from molgfn.runs import atomic_write_text
+
+    tr = _load_run(run, data_dir, device)
+    tr.gen.manual_seed(seed)
+    res = evaluate_trainer(tr, n=n, beta=beta, k=k)
+    tr.task.close()
+    atomic_write_text(run / "evaluation.json", json.dumps(res, indent=2))
+    table = Table("metric", "value")
+    for key, v in res.items():
+        table.add_row(key, f"{v:.5g}" if isinstance(v, float) else str(v))
+    out.print(table)
 
 
 @data_app.command("list")

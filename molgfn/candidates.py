@@ -9,16 +9,20 @@ import torch
 
 
 def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int | None = None,
-                    beta: float | None = None) -> pd.DataFrame:
+                    beta: float | None = None, samples_only: bool = False) -> pd.DataFrame:
     """Every object seen in training plus ``final_samples``, unique, sorted by reward.
 
     Objects first drawn by the final sampling get ``first_round`` = the number of rounds
-    trained; ``times_sampled`` counts training and final draws together.
+    trained; ``times_sampled`` counts training and final draws together. With
+    ``samples_only`` only the final samples are ranked (e.g. one table per beta).
     """
     task, env, seen = trainer.task, trainer.env, trainer.seen
     counts = dict(seen.count)
     first = dict(seen.first_round)
     raw = dict(seen.raw)
+    if samples_only and final_samples is not None:
+        keep = set(env.to_strings(final_samples))
+        raw = {o: r for o, r in raw.items() if o in keep}
     if final_samples is not None and final_samples.shape[0] > 0:
         objs = env.to_strings(final_samples)
         first_pos: dict[str, int] = {}
@@ -47,8 +51,13 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
     if smiles is not None:
         df.insert(1, "smiles", smiles)
     if beta is not None:
-        df.insert(1, "beta", beta)
+        df.insert(0, "beta", beta)
     df = df.sort_values(["reward", "raw_score", "times_sampled"], ascending=False, kind="stable")
+    if smiles is not None:
+        # different strings can build the same molecule: a chemist wants each molecule once
+        # (its best-ranked string), with the draws of all its strings counted
+        total = df.groupby("smiles")["times_sampled"].transform("sum")
+        df = df.assign(times_sampled=total).drop_duplicates("smiles", keep="first")
     if top is not None:
         df = df.head(top)
     df.insert(0, "rank", range(1, len(df) + 1))
