@@ -432,6 +432,39 @@ def evaluate(
     out.print(table)
 
 
+@app.command()
+@friendly
+def bench(
+    preset: Annotated[str, typer.Option(help="small (minutes on 2 cores) or paper (the papers' budgets).")]
+    = "small",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for curves.csv, results.csv, "
+                                          "results.md and PNG plots.")] = Path("bench/results"),
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the preset's).")] = None,
+    methods: Annotated[str | None, typer.Option(help="Comma-separated methods: tb, tb-ls, logit-ls, layer-ls, "
+                                                "logit, layer.")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds (default 0,1,2).")] = None,
+    rounds: Annotated[int | None, typer.Option(help="Rounds per run, overriding the preset.")] = None,
+    workers: Annotated[int, typer.Option(help="Runs in parallel (processes).")] = 2,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run a grid of tasks x methods x seeds at equal reward calls; write CSV, Markdown and plots."""
+    from molgfn import assets
+    from molgfn import bench as B
+    from molgfn.errors import InputError
+
+    assets.set_data_dir(data_dir)
+    if preset not in B.PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose from {', '.join(B.PRESETS)}")
+    split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None  # noqa: E731
+    bad = [m for m in (split(methods) or []) if m not in B.METHODS]
+    if bad:
+        raise InputError(f"unknown method(s) {bad}; choose from {', '.join(B.METHODS)}")
+    B.run_grid(B.PRESETS[preset], out_dir, workers, split(tasks), split(methods),
+               [int(x) for x in split(seeds)] if seeds else None, rounds)
+    md = B.write_report(out_dir, "molgfn bench " + " ".join(sys.argv[2:]))
+    sys.stdout.write(md)
+
+
 @data_app.command("list")
 @friendly
 def data_list(data_dir: DataDirOpt = None) -> None:

@@ -1,0 +1,182 @@
+"""`molgfn bench`: a grid of tasks x methods x seeds at a fixed oracle budget.
+
+Writes one CSV of curves (modes and top-100 score versus reward calls), one CSV of final
+metrics, a Markdown table and PNG plots. Every method spends the same reward calls per
+round (LS-GFN's accounting), so rows are compared at equal oracle budgets.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+METHODS: dict[str, dict] = {
+    "tb": {},
+    "tb-ls": {"local_search": True},
+    "logit-ls": {"local_search": True, "conditioning": "logit", "beta_dist": "uniform:1,3"},
+    "layer-ls": {"local_search": True, "conditioning": "layer", "beta_dist": "uniform:1,3"},
+    "logit": {"conditioning": "logit", "beta_dist": "uniform:1,3"},
+    "layer": {"conditioning": "layer", "beta_dist": "uniform:1,3"},
+}
+
+# task settings of the LS-GFN paper: width, exploration, grad steps, K
+PAPER_SETTINGS = {
+    "tfbind8": {"hidden": 128, "epsilon": 0.01, "grad_steps": 3, "ls_backtrack": 4},
+    "rna1": {"hidden": 128, "epsilon": 0.01, "grad_steps": 3, "ls_backtrack": 7},
+    "qm9str": {"hidden": 1024, "epsilon": 0.1, "grad_steps": 1, "ls_backtrack": 3},
+    "sehstr": {"hidden": 1024, "epsilon": 0.05, "grad_steps": 1, "ls_backtrack": 3},
+}
+
+
+@dataclass
+class Preset:
+    tasks: list[str]
+    methods: list[str]
+    seeds: list[int]
+    rounds: dict[str, int]
+    hidden_override: int | None = None  # small preset: narrower nets to finish in minutes
+
+
+PRESETS = {
+    "small": Preset(["tfbind8", "qm9str", "rna1"], ["tb", "tb-ls", "logit-ls", "layer-ls", "logit", "layer"],
+                    [0, 1, 2], {"tfbind8": 100, "qm9str": 100, "rna1": 50, "sehstr": 100}, hidden_override=128),
+    # the budgets behind bench/RESULTS.md: papers' widths, tens of minutes on 2 cores
+    "results": Preset(["tfbind8", "qm9str", "rna1"], ["tb", "tb-ls", "logit-ls", "layer-ls", "logit", "layer"],
+                      [0, 1, 2], {"tfbind8": 500, "qm9str": 500, "rna1": 200, "sehstr": 500}),
+    "paper": Preset(["tfbind8", "qm9str", "sehstr", "rna1"], ["tb", "tb-ls", "logit-ls", "layer-ls"], [0, 1, 2],
+                    {"tfbind8": 2000, "qm9str": 2000, "sehstr": 2000, "rna1": 5000}),
+}
+
+
+def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | None, eval_every: int = 10,
+            lr: float = 1e-3) -> tuple[list[dict], dict]:
+    import torch
+
+    from tasks import get_task
+
+    from .config import TrainConfig
+    from .evaluation import evaluate_trainer
+    from .trainer import Trainer
+
+    torch.set_num_threads(1)
+    settings = dict(PAPER_SETTINGS.get(task_name, {}))
+    if hidden:
+        settings["hidden"] = hidden
+    cfg = TrainConfig(task=task_name, rounds=rounds, seed=seed, device="cpu", lr=lr, **settings,
+                      **METHODS[method])
+    task = get_task(task_name)
+    tr = Trainer(cfg, task)
+    curve: list[dict] = []
+    t0 = time.perf_counter()
+
+    def on_round(row: dict) -> None:
+        if row["round"] % eval_every == 0 or row["round"] == rounds:
+            raws = sorted(tr.seen.raw.values(), reverse=True)[:100]
+            curve.append({"task": task_name, "method": method, "seed": seed, "round": row["round"],
+                          "reward_calls": row["reward_calls"], "modes": row["modes"],
+                          "top100_seen": float(np.mean(raws)), "wall_s": time.perf_counter() - t0})
+
+    tr.train(on_round=on_round)
+    wall = time.perf_counter() - t0
+    final = {"task": task_name, "method": method, "seed": seed, "wall_s": wall,
+             "ms_per_round": 1e3 * wall / rounds}
+    ev = evaluate_trainer(tr, n=1000, beta=1.0, k=100)
+    final.update({k: v for k, v in ev.items() if isinstance(v, (int, float)) or v is None})
+    if METHODS[method].get("conditioning") and hasattr(task, "table"):
+        from .exact import distribution_report
+
+        for b in (1.0, 2.0, 3.0):
+            rep = distribution_report(tr.env, tr.policy, task.log_reward(task.table), b)
+            final[f"l1_beta{b:g}"] = rep["l1"]
+    task.close()
+    return curve, final
+
+
+def _job(args):
+    return run_one(*args)
+
+
+def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] | None = None,
+             methods: list[str] | None = None, seeds: list[int] | None = None, rounds: int | None = None) -> Path:
+    import multiprocessing as mp
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(t, m, s, rounds or preset.rounds[t], preset.hidden_override)
+            for t in (tasks or preset.tasks) for m in (methods or preset.methods) for s in (seeds or preset.seeds)]
+    if workers > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            results = pool.map(_job, jobs, chunksize=1)
+    else:
+        results = [_job(j) for j in jobs]
+    curves = pd.DataFrame([r for c, _ in results for r in c])
+    finals = pd.DataFrame([f for _, f in results])
+    curves.to_csv(out_dir / "curves.csv", index=False)
+    finals.to_csv(out_dir / "results.csv", index=False)
+    plot(curves, out_dir)
+    return out_dir
+
+
+def plot(curves: pd.DataFrame, out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for task, df in curves.groupby("task"):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for method, dm in df.groupby("method"):
+            g = dm.groupby("reward_calls")
+            for ax, col in zip(axes, ("modes", "top100_seen"), strict=True):
+                med = g[col].median()
+                ax.plot(med.index, med.values, label=method)
+                ax.fill_between(med.index, g[col].min().values, g[col].max().values, alpha=0.15)
+        axes[0].set_ylabel("modes discovered")
+        axes[1].set_ylabel("top-100 mean raw score (all samples so far)")
+        for ax in axes:
+            ax.set_xlabel("reward calls")
+            ax.legend()
+        fig.suptitle(f"{task}: median over seeds (band: min-max)")
+        fig.tight_layout()
+        fig.savefig(out_dir / f"{task}.png", dpi=110)
+        plt.close(fig)
+
+
+def markdown(finals: pd.DataFrame, command: str) -> str:
+    cols = ["modes_found", "num_modes", "reward_calls", "top_k_mean_raw", "top_k_diversity_levenshtein",
+            "l1", "wall_s", "ms_per_round"]
+    cols += [c for c in finals.columns if c.startswith("l1_beta")]
+    cols += [c for c in finals.columns if c.startswith("modes_found_") or c == "top_k_diversity_tanimoto"]
+    lines = [f"command: `{command}`", "",
+             "Medians over seeds (per-seed values in brackets for modes). Final-sample metrics use 1,000 "
+             "samples at beta = 1; top-100 diversity is the true mean pairwise distance.", ""]
+    present = [c for c in dict.fromkeys(cols) if c in finals.columns]
+    lines.append("| task | method | " + " | ".join(present) + " |")
+    lines.append("|---|---|" + "---|" * len(present))
+    for (task, method), df in finals.groupby(["task", "method"], sort=False):
+        cells = []
+        for c in present:
+            vals = [v for v in df[c].tolist() if v is not None and not (isinstance(v, float) and np.isnan(v))]
+            if not vals:
+                cells.append("")
+                continue
+            med = statistics.median(vals)
+            cell = f"{med:.4g}"
+            if c == "modes_found":
+                cell += " (" + ", ".join(f"{v:g}" for v in vals) + ")"
+            cells.append(cell)
+        lines.append(f"| {task} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out_dir: Path, command: str) -> str:
+    finals = pd.read_csv(out_dir / "results.csv")
+    md = markdown(finals, command)
+    (out_dir / "results.md").write_text(md)
+    (out_dir / "meta.json").write_text(json.dumps({"command": command}))
+    return md
