@@ -18,15 +18,18 @@ import subprocess
 import sys
 import time
 
+# (task, label, local search, hidden width, grad steps): the LS-GFN paper's settings per task
 CONFIGS = [
-    ("tfbind8", "tb", False),
-    ("tfbind8", "tb+ls", True),
-    ("rna1", "tb", False),
-    ("rna1", "tb+ls", True),
+    ("tfbind8", "tb", False, 128, 3),
+    ("tfbind8", "tb+ls", True, 128, 3),
+    ("rna1", "tb", False, 128, 3),
+    ("rna1", "tb+ls", True, 128, 3),
+    ("qm9str", "tb", False, 1024, 1),
+    ("qm9str", "tb+ls", True, 1024, 1),
 ]
 
 
-def one(task: str, ls: bool, rounds: int, seed: int) -> dict:
+def one(task: str, ls: bool, hidden: int, grad_steps: int, rounds: int, seed: int) -> dict:
     import resource
 
     import torch
@@ -38,7 +41,9 @@ def one(task: str, ls: bool, rounds: int, seed: int) -> dict:
 
     torch.set_num_threads(1)
     t = get_task(task)
-    tr = Trainer(TrainConfig(task=task, rounds=rounds, local_search=ls, seed=seed, device="cpu"), t)
+    cfg = TrainConfig(task=task, rounds=rounds, local_search=ls, seed=seed, device="cpu", hidden=hidden,
+                      grad_steps=grad_steps)
+    tr = Trainer(cfg, t)
     tr.train_round()  # warm-up: lazy tables, worker processes
     t0 = time.perf_counter()
     times = []
@@ -63,31 +68,37 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--child", nargs=4)
+    ap.add_argument("--child", nargs=6)
     a = ap.parse_args()
     if a.child:
-        task, ls, rounds, seed = a.child
-        print(json.dumps(one(task, ls == "1", int(rounds), int(seed))))
+        task, ls, hidden, gs, rounds, seed = a.child
+        print(json.dumps(one(task, ls == "1", int(hidden), int(gs), int(rounds), int(seed))))
         return
     rows = []
-    for task, name, ls in CONFIGS:
+    for task, name, ls, hidden, gs in CONFIGS:
         res = []
         for rep in range(a.repeats):
-            out = subprocess.run([sys.executable, __file__, "--child", task, str(int(ls)), str(a.rounds), str(rep)],
-                                 capture_output=True, text=True, check=True)
+            args = [task, str(int(ls)), str(hidden), str(gs), str(a.rounds), str(rep)]
+            out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
+                                 check=True)
             res.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        med = lambda k: statistics.median(r[k] for r in res)  # noqa: E731
+        def med(k: str, res: list[dict] = res) -> float:
+            return statistics.median(r[k] for r in res)
+
         modes = [r["modes"] for r in res if r["modes"] is not None]
-        rows.append((task, name, med("median_ms"), med("calls_per_s"), med("peak_rss_mb"),
+        calls = res[0]["reward_calls"]
+        rows.append((task, f"{name} (width {hidden}, {gs} grad step{'s' if gs > 1 else ''})", med("median_ms"),
+                     med("calls_per_s"), med("peak_rss_mb"),
                      f"{statistics.median(modes):.0f} ({', '.join(map(str, modes))})" if modes else "n/a",
-                     res[0]["reward_calls"]))
+                     f"{1000 * statistics.median(modes) / calls:.1f}" if modes else "n/a", calls))
     cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
     print(f"# throughput ({a.rounds} rounds after 1 warm-up, {a.repeats} runs each, medians; 1 torch thread)\n")
     print(f"command: `{cmd.strip()}`\n")
-    print("| task | method | ms / round | reward calls / s | peak RSS (MB) | modes after run (per seed) | calls |")
-    print("|---|---|---|---|---|---|---|")
+    print("| task | method | ms / round | reward calls / s | peak RSS (MB) | modes (per seed) | modes / 1000 calls "
+          "| calls |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.0f} | {r[4]:.0f} | {r[5]} | {r[6]} |")
+        print(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.0f} | {r[4]:.0f} | {r[5]} | {r[6]} | {r[7]} |")
 
 
 if __name__ == "__main__":

@@ -154,3 +154,33 @@ def test_failing_oracle_leaves_last_checkpoint_intact(tmp_path):
     assert again.resume() and again.round == 5
     again.train()
     assert again.round == 10
+
+
+def test_evaluate_reports_exact_metrics(tmp_path):
+    need_assets("tfbind8-table", "tfbind8-modes")
+    import json
+
+    from tasks import get_task
+
+    out = tmp_path / "run"
+    r = run("train", "--task", "tfbind8", "--rounds", 10, "--out", out, "--quiet", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    r = run("evaluate", out, "-n", 300, "--k", 50)
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "evaluation.json").read_text())
+    t = get_task("tfbind8")
+    assert res["log_z_exact"] == pytest.approx(float(torch.logsumexp(t.log_reward(t.table), 0)), rel=1e-9)
+    assert 0 < res["l1"] < 2 and res["top_k"] == 50 and res["reward_calls"] == 320
+    assert res["modes_found"] <= 328
+    assert 0 < res["top_k_diversity_levenshtein"] <= 8
+
+
+def test_bench_writes_table_and_plot(tmp_path):
+    need_assets("tfbind8-table", "tfbind8-modes")
+    r = run("bench", "--tasks", "tfbind8", "--methods", "tb,logit", "--seeds", "0", "--rounds", 10,
+            "--workers", 1, "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert set(df["method"]) == {"tb", "logit"} and (df["reward_calls"] == 320).all()
+    assert "l1_beta3" in df.columns and (tmp_path / "tfbind8.png").stat().st_size > 1000
+    assert "| tfbind8 | tb |" in (tmp_path / "results.md").read_text()
