@@ -37,6 +37,35 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
 
+    def validate(self) -> None:
+        """Reject bad settings before any work is done, naming the option and the choices."""
+        from .errors import InputError
+        from .local_search import FILTERS
+        from .objectives import OBJECTIVES
+        from .policies import CONDITIONINGS
+
+        checks = [
+            (self.objective in OBJECTIVES, f"--objective must be one of {', '.join(OBJECTIVES)}"),
+            (self.conditioning in CONDITIONINGS, f"--conditioning must be one of {', '.join(CONDITIONINGS)}"),
+            (self.ls_filter in FILTERS, f"--ls-filter must be one of {', '.join(FILTERS)}"),
+            (self.rounds >= 0, "--rounds must be >= 0"),
+            (self.batch_size >= 1, "--batch-size must be >= 1"),
+            (self.replay_size >= 0, "--replay-size must be >= 0"),
+            (self.grad_steps >= 1, "--grad-steps must be >= 1"),
+            (0.0 <= self.epsilon <= 1.0, "--epsilon must lie in [0, 1]"),
+            (self.lr > 0 and self.lr_logz > 0, "learning rates must be > 0"),
+            (self.hidden >= 1 and self.n_layers >= 1, "--hidden and --layers must be >= 1"),
+            (self.ls_iterations >= 1, "--ls-iterations must be >= 1"),
+            (self.ls_backtrack >= 0, "--ls-backtrack must be >= 0 (0: (L+1)//2)"),
+            (self.checkpoint_every >= 1, "--checkpoint-every must be >= 1"),
+            (not self.local_search or self.batch_size >= self.ls_iterations + 1,
+             "--local-search needs --batch-size >= --ls-iterations + 1"),
+        ]
+        bad = [msg for ok, msg in checks if not ok]
+        if bad:
+            raise InputError("; ".join(bad))
+        BetaDist(self.beta_dist)
+
     def save(self, path: Path) -> None:
         from .runs import atomic_write_text
 
