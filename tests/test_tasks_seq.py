@@ -90,3 +90,20 @@ def test_rna_parallel_and_cache_agree_with_serial():
     par.close()
     assert torch.equal(a, b)
     assert par.oracle.calls == len(set(par.env.to_strings(toks)))
+
+
+def test_entry_point_plugins_are_listed_and_loaded(monkeypatch):
+    import importlib.metadata as md
+
+    import tasks
+
+    ep = md.EntryPoint(name="gc-plugin", value="tests.helpers:TableTask", group="molgfn.tasks")
+    broken = md.EntryPoint(name="broken", value="no_such_module:Task", group="molgfn.tasks")
+    monkeypatch.setattr(tasks, "entry_points", lambda group: [ep, broken] if group == "molgfn.tasks" else [])
+    assert {"gc-plugin", "broken", "tfbind8"} <= set(tasks.registry())
+    t = get_task("gc-plugin", alphabet="AB", length=3)
+    assert t.env.num_objects == 8
+    from molgfn.errors import TaskError
+
+    with pytest.raises(TaskError, match="'broken' failed to load"):
+        get_task("broken")
