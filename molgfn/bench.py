@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .runs import atomic_write_csv
+
 METHODS: dict[str, dict] = {
     "tb": {},
     "tb-ls": {"local_search": True},
@@ -109,16 +111,24 @@ def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] |
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(t, m, s, rounds or preset.rounds[t], preset.hidden_override)
             for t in (tasks or preset.tasks) for m in (methods or preset.methods) for s in (seeds or preset.seeds)]
+    results: list = []
+
+    def save() -> None:  # after every finished run: a crash or Ctrl-C keeps what was done
+        curves = pd.DataFrame([r for c, _ in results for r in c])
+        finals = pd.DataFrame([f for _, f in results])
+        atomic_write_csv(out_dir / "curves.csv", curves)
+        atomic_write_csv(out_dir / "results.csv", finals)
+
     if workers > 1:
         with mp.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_job, jobs, chunksize=1)
+            for res in pool.imap_unordered(_job, jobs, chunksize=1):
+                results.append(res)
+                save()
     else:
-        results = [_job(j) for j in jobs]
-    curves = pd.DataFrame([r for c, _ in results for r in c])
-    finals = pd.DataFrame([f for _, f in results])
-    curves.to_csv(out_dir / "curves.csv", index=False)
-    finals.to_csv(out_dir / "results.csv", index=False)
-    plot(curves, out_dir)
+        for j in jobs:
+            results.append(_job(j))
+            save()
+    plot(pd.read_csv(out_dir / "curves.csv"), out_dir)
     return out_dir
 
 

@@ -69,7 +69,8 @@ class CachedOracle:
         self.calls = 0  # objects actually evaluated (cache misses)
 
     def _evaluate(self, objs: list[str]) -> list[float]:
-        if self.workers <= 1 or len(objs) < self.min_parallel:
+        # a daemonic process (e.g. a multiprocessing.Pool worker) may not start children
+        if self.workers <= 1 or len(objs) < self.min_parallel or mp.current_process().daemon:
             return list(self.fn(objs))
         if self._pool is None:
             # fork on Linux: workers start in milliseconds and a user's script needs no
