@@ -49,14 +49,46 @@ AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one c
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
 ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task: R = R_max * (r/raw_max)^b.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Processes for CPU oracles (default: all cores).")]
+VocabOpt = Annotated[Path | None, typer.Option(help="Fragment tasks: your block vocabulary JSON (block_smi, block_r; "
+                                               "default: the 105 blocks of seh-frag-blocks).")]
+MaxBlocksOpt = Annotated[int, typer.Option(help="Fragment tasks: most blocks per molecule.")]
+# one line per objective (molgfn.objectives.OBJECTIVES; tests/test_objectives.py keeps them in sync)
+OBJECTIVE_HELP = "\n\n".join([
+    "Training objective:",
+    "tb: trajectory balance (Malkin et al. 2022)",
+    "db: detailed balance (Bengio et al. 2023)",
+    "subtb: SubTB(lambda), --subtb-lambda (Madan et al. 2023)",
+    "fldb: forward-looking DB, --fldb-partial (Pan et al. 2023)",
+    "rkl: reverse KL(q||pi), REINFORCE (Zimmermann et al. 2023)",
+    "fkl: forward KL(pi||q), SNIS (Zimmermann et al. 2023)",
+    "kl-mix: mix of both KLs, --kl-mix-lambda (Zimmermann et al. 2023)",
+    "renyi: Renyi-alpha D(q||pi), --alpha (da Silva et al. 2024)",
+    "tsallis: Tsallis-alpha T(q||pi), --alpha (da Silva et al. 2024)",
+])
+ObjectiveOpt = Annotated[str, typer.Option(help=OBJECTIVE_HELP)]
+SubTBLambdaOpt = Annotated[float, typer.Option(help="SubTB: weight lambda^(j-i) of a sub-trajectory (subtb).")]
+AlphaOpt = Annotated[float, typer.Option(help="Order alpha of the renyi / tsallis divergences (not 1).")]
+KLMixOpt = Annotated[float, typer.Option(help="kl-mix: weight lambda of KL(pi||q) in [0, 1].")]
+ControlVariateOpt = Annotated[str, typer.Option(
+    help="Score-function objectives (rkl, fkl, kl-mix, renyi, tsallis): none, loo (leave-one-out batch "
+         "baseline) or logz (the learned log Z).")]
+FLDBPartialOpt = Annotated[bool, typer.Option(help="fldb: train on incomplete (randomly cut) trajectories.")]
 
 
 def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_exponent: float,
-          workers: int | None):
+          workers: int | None, frag: dict | None = None):
     from tasks import get_task
 
     opts: dict = {}
-    if task == "custom" or oracle:
+    if task == "custom-frag":  # fragment molecules scored by the user's function of SMILES
+        if not oracle:
+            from molgfn.errors import InputError
+
+            raise InputError("--task custom-frag needs --oracle package.module:function (list of SMILES -> floats)")
+        opts = {"oracle": oracle, "reward_exponent": reward_exponent}
+        if workers is not None:
+            opts["workers"] = workers
+    elif task == "custom" or oracle:
         if not oracle:
             from molgfn.errors import InputError
 
@@ -67,6 +99,11 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
             opts["workers"] = workers
     elif workers is not None and task.startswith("rna"):
         opts["workers"] = workers
+    if frag:  # --vocab / --max-blocks go to fragment tasks only
+        from tasks import registry
+
+        if getattr(registry().get(task), "kind", None) == "fragment":
+            opts.update(frag)
     return task, opts, get_task(task, **opts)
 
 
@@ -129,7 +166,8 @@ def tasks_cmd(data_dir: DataDirOpt = None) -> None:
         if not isinstance(cls, type):
             table.add_row(name, "plugin", "?", "?", "?", f"entry point {cls.value}")
             continue
-        space = f"{len(cls.alphabet)}^{cls.length}" if name != "custom" else "your alphabet^L"
+        space = getattr(cls, "space", None) or (f"{len(cls.alphabet)}^{cls.length}" if name != "custom"
+                                                 else "your alphabet^L")
         st = ", ".join(f"{a}: {assets.status(a)[0]}" for a in cls.assets) or "none needed"
         table.add_row(name, cls.kind, space, f"{cls.reward_exponent:g}" if name != "custom" else "--reward-exponent",
                       st, cls.description)
@@ -139,7 +177,8 @@ def tasks_cmd(data_dir: DataDirOpt = None) -> None:
 def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, objective, lr, lr_logz, epsilon,
                 hidden, layers, conditioning, beta_dist, local_search, ls_iterations, ls_backtrack, ls_filter,
                 uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
-                length, reward_exponent, workers, quiet):
+                length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
+                control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8):
     from molgfn import assets
     from molgfn.config import TrainConfig
 
@@ -154,13 +193,20 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
 
         task_obj = get_task(cfg.task, **cfg.task_options)
     else:
-        task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers)
+        frag = {"max_blocks": max_blocks} if max_blocks != 8 else {}
+        if vocab is not None:
+            frag["vocab"] = str(Path(vocab).resolve())
+        task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers, frag)
         cfg = _make_config(task_name, opts, rounds=rounds, batch_size=batch_size, replay_size=replay_size,
                            grad_steps=grad_steps, objective=objective, lr=lr, lr_logz=lr_logz, epsilon=epsilon,
                            hidden=hidden, n_layers=layers, conditioning=conditioning, beta_dist=beta_dist,
                            local_search=local_search, ls_iterations=ls_iterations, ls_backtrack=ls_backtrack,
                            ls_filter=ls_filter, uniform_pb=uniform_pb, seed=seed, device=device,
-                           checkpoint_every=checkpoint_every)
+                           checkpoint_every=checkpoint_every,
+                           objective_options={"subtb_lambda": subtb_lambda, "alpha": alpha,
+                                              "kl_mix_lambda": kl_mix_lambda, "control_variate": control_variate,
+                                              "fldb_partial": fldb_partial})
+    cfg.validate()
     for a in getattr(task_obj, "assets", ()):
         assets.resolve(a)  # fail now, with the fetch command, not mid-run
     return _run_training(cfg, task_obj, out_dir, resume, quiet)
@@ -176,8 +222,12 @@ def train(
     batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
     replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
     grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
-    objective: Annotated[str, typer.Option(help="Training objective (see the README's table); tb: "
-                                           "trajectory balance.")] = "tb",
+    objective: ObjectiveOpt = "tb",
+    subtb_lambda: SubTBLambdaOpt = 0.9,
+    alpha: AlphaOpt = 0.5,
+    kl_mix_lambda: KLMixOpt = 0.5,
+    control_variate: ControlVariateOpt = "loo",
+    fldb_partial: FLDBPartialOpt = False,
     lr: Annotated[float, typer.Option(help="Policy learning rate.")] = 1e-3,
     lr_logz: Annotated[float, typer.Option(help="log Z learning rate.")] = 1e-2,
     epsilon: Annotated[float, typer.Option(help="Epsilon-uniform exploration when sampling.")] = 0.01,
@@ -205,6 +255,8 @@ def train(
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
     workers: WorkersOpt = None,
+    vocab: VocabOpt = None,
+    max_blocks: MaxBlocksOpt = 8,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a GFlowNet sampler on a task; writes config.json, metrics.csv, checkpoint.pt in --out."""
@@ -228,7 +280,12 @@ def design(
     batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
     replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
     grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
-    objective: Annotated[str, typer.Option(help="Training objective; tb: trajectory balance.")] = "tb",
+    objective: ObjectiveOpt = "tb",
+    subtb_lambda: SubTBLambdaOpt = 0.9,
+    alpha: AlphaOpt = 0.5,
+    kl_mix_lambda: KLMixOpt = 0.5,
+    control_variate: ControlVariateOpt = "loo",
+    fldb_partial: FLDBPartialOpt = False,
     lr: Annotated[float, typer.Option(help="Policy learning rate.")] = 1e-3,
     lr_logz: Annotated[float, typer.Option(help="log Z learning rate.")] = 1e-2,
     epsilon: Annotated[float, typer.Option(help="Epsilon-uniform exploration when sampling.")] = 0.01,
@@ -252,6 +309,8 @@ def design(
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
     workers: WorkersOpt = None,
+    vocab: VocabOpt = None,
+    max_blocks: MaxBlocksOpt = 8,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
 ) -> None:
@@ -286,6 +345,11 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
         df = pd.concat([candidate_table(tr, tr.sample(num_samples, beta=b), top=num_candidates, beta=b,
                                         samples_only=True) for b in betas], ignore_index=True)
     atomic_write_csv(out_dir / CANDIDATES, df)
+    if "smiles" in df.columns:  # molecules: a picture of the best ones
+        from molgfn.report import MOLECULES_PNG, molecule_grid
+
+        if molecule_grid(df, out_dir / MOLECULES_PNG) is not None:
+            console.print(f"top molecules -> {out_dir / MOLECULES_PNG}")
     tr.task.close()
     table = Table(*df.columns)
     for row in df.head(show).itertuples(index=False):
@@ -388,6 +452,11 @@ def score(
         row_offset = 1
     if not objs:
         raise InputError(f"{input} holds no objects")
+    if hasattr(t, "score_table"):  # fragment tasks: molecules given as SMILES
+        df = t.score_table(objs, row_offset)
+        t.close()
+        _emit(df, output)
+        return
     env = t.env
     bad = [(i, o) for i, o in enumerate(objs) if len(o) != env.length or any(c not in env.alphabet for c in o)]
     if bad:
@@ -504,6 +573,21 @@ def data_import(src: Annotated[Path, typer.Argument(help="Folder laid out like t
         raise InputError(f"{src} is not a folder")
     for name, outcome in assets.import_dir(src):
         console.print(f"{name}: {outcome}")
+
+
+@app.command()
+@friendly
+def report(
+    run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the PNGs (default: the run).")]
+    = None,
+    top: Annotated[int, typer.Option(help="Molecules in the grid (from candidates.csv).")] = 24,
+) -> None:
+    """PNG report of a run: training curves (metrics.csv) and a grid of the top molecules (candidates.csv)."""
+    from molgfn.report import make_report
+
+    for p in make_report(run, out_dir, top):
+        console.print(f"wrote {p}")
 
 
 @app.command()

@@ -38,6 +38,8 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
         for o in objs:
             counts[o] = counts.get(o, 0) + 1
     objs = list(raw)
+    if hasattr(task, "is_candidate"):  # e.g. fragment states whose molecule failed sanitisation
+        objs = [o for o in objs if task.is_candidate(o)]
     raw_t = torch.tensor([raw[o] for o in objs], dtype=torch.float64)
     logr = task.log_reward(raw_t)
     df = pd.DataFrame({
@@ -60,6 +62,10 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
         df = df.assign(times_sampled=total).drop_duplicates("smiles", keep="first")
     if top is not None:
         df = df.head(top)
+    if hasattr(task, "extra_columns"):  # task-specific columns (molecules: QED, weight, blocks), top rows only
+        at = df.columns.get_loc("reward") + 1
+        for k, (name, col) in enumerate(task.extra_columns(df[task.object_column].tolist()).items()):
+            df.insert(at + k, name, col)
     df.insert(0, "rank", range(1, len(df) + 1))
     return df.reset_index(drop=True)
 

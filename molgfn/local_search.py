@@ -26,18 +26,28 @@ FILTERS = ("greedy", "mh", "barker")
 
 
 @torch.no_grad()
-def _segment_logprobs(env, policy, traj: Trajectories, start: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum of log P_F and of log P_B over transitions start..T-1 of each trajectory."""
-    seg = traj.states[:, start:]
+def _segment_logprobs(env, policy, traj: Trajectories, start) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of log P_F and of log P_B over transitions start..T-1 of each trajectory
+    (``start``: an int, or a (B,) tensor of per-trajectory starts)."""
+    first = start if isinstance(start, int) else int(start.min())
+    seg = traj.states[:, first:]
     B, T1 = seg.shape[:2]
     flat = seg.reshape(B * T1, *seg.shape[2:])
     out = policy(env.encode(flat), traj.beta.repeat_interleave(T1))
     fwd = masked_log_softmax(out.fwd_logits, env.forward_mask(flat)).reshape(B, T1, -1)
     bwd = masked_log_softmax(out.bwd_logits, env.backward_mask(flat)).reshape(B, T1, -1)
     m = valid_transitions(seg)
-    lpf = (fwd[:, :-1].gather(2, traj.fwd_actions[:, start:, None])[..., 0] * m).sum(1)
-    lpb = (bwd[:, 1:].gather(2, traj.bwd_actions[:, start:, None])[..., 0] * m).sum(1)
+    if not isinstance(start, int):
+        m = m & (torch.arange(first, first + T1 - 1, device=m.device)[None] >= start[:, None])
+    lpf = (fwd[:, :-1].gather(2, traj.fwd_actions[:, first:, None])[..., 0] * m).sum(1)
+    lpb = (bwd[:, 1:].gather(2, traj.bwd_actions[:, first:, None])[..., 0] * m).sum(1)
     return lpf, lpb
+
+
+def _take(states: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """states[b, idx[b, t]] for (B, T+1, *state) states and (B, T') indices."""
+    view = idx.view(*idx.shape, *([1] * (states.dim() - 2))).expand(*idx.shape, *states.shape[2:])
+    return states.gather(1, view)
 
 
 def _where(mask: torch.Tensor, a: Trajectories, b: Trajectories) -> Trajectories:
@@ -63,11 +73,26 @@ def local_search_step(env, policy, evaluate, current: Trajectories, backtrack: i
     cut = T - K
     beta = current.beta
     back = sample_backward(env, policy, current.terminals, beta, gen=gen).with_reward(current.log_reward)
-    rebuild = sample_forward(env, policy, beta, 0.0, start=back.states[:, cut], steps=K, gen=gen)
+    # Variable-length trajectories (fragments) are padded by repeating s_0 at the start of a
+    # backward sample and the terminal after a stop. Keep the p = n_real - K real prefix steps,
+    # left-aligned, and rebuild from s = back.states[:, cut] until stop (the rebuild may take
+    # more or fewer than K steps); for fixed-length sequences p = cut and the rebuild is K steps.
+    n_real = valid_transitions(back.states).sum(1)
+    off = T - n_real
+    p = (n_real - K).clamp(min=0)
+    steps = T - int(p.min())
+    rebuild = sample_forward(env, policy, beta, 0.0, start=back.states[:, cut], steps=steps, gen=gen)
+    t = torch.arange(T + 1, device=p.device)[None]
+    pc, oc = p[:, None], off[:, None]
+    s_back = (t <= pc).view(-1, T + 1, *([1] * (back.states.dim() - 2)))
+    states = torch.where(s_back, _take(back.states, (t + oc).clamp(max=T)),
+                         _take(rebuild.states, (t - pc).clamp(0, steps)))
+    ta = t[:, :T]
+    a_back, ia_back, ia_new = ta < pc, (ta + oc).clamp(max=T - 1), (ta - pc).clamp(0, steps - 1)
     proposal = Trajectories(
-        torch.cat([back.states[:, : cut + 1], rebuild.states[:, 1:]], 1),
-        torch.cat([back.fwd_actions[:, :cut], rebuild.fwd_actions], 1),
-        torch.cat([back.bwd_actions[:, :cut], rebuild.bwd_actions], 1),
+        states,
+        torch.where(a_back, back.fwd_actions.gather(1, ia_back), rebuild.fwd_actions.gather(1, ia_new)),
+        torch.where(a_back, back.bwd_actions.gather(1, ia_back), rebuild.bwd_actions.gather(1, ia_new)),
         beta,
     )
     proposal = proposal.with_reward(evaluate(proposal.terminals).to(current.log_reward))
@@ -75,8 +100,12 @@ def local_search_step(env, policy, evaluate, current: Trajectories, backtrack: i
         accept = proposal.log_reward >= current.log_reward
     else:
         lpf_old, lpb_old = _segment_logprobs(env, policy, back, cut)
-        lpf_new, lpb_new = _segment_logprobs(env, policy, proposal, cut)
+        lpf_new, lpb_new = _segment_logprobs(env, policy, proposal, p)
         a = (beta * proposal.log_reward + lpb_new + lpf_old) - (beta * back.log_reward + lpb_old + lpf_new)
+        # The reverse move destroys min(K, n_real') steps of x'; it can only retrace the rebuild
+        # (m steps) when that is exactly m, otherwise the reverse proposal has probability 0.
+        m = valid_transitions(proposal.states).sum(1) - p
+        a = torch.where(torch.minimum(torch.full_like(m, K), p + m) == m, a, torch.full_like(a, -float("inf")))
         u = torch.rand(a.shape, generator=gen, device=a.device, dtype=a.dtype)
         accept = torch.log(u) < (a if filter == "mh" else torch.nn.functional.logsigmoid(a))
     return proposal, _where(accept, proposal, back), accept

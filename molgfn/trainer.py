@@ -17,8 +17,9 @@ import torch
 
 from . import runs
 from .config import BetaDist, TrainConfig, resolve_device
+from .energies import energy_function
 from .local_search import local_search_step
-from .objectives import get_objective, needs_flow_head
+from .objectives import get_objective, is_on_policy_only, needs_energy, needs_flow_head
 from .policies import MLPPolicy
 from .replay import ReplayBuffer
 from .sampling import sample_backward, sample_forward
@@ -51,6 +52,8 @@ class SeenStats:
 
 
 def build_policy(cfg: TrainConfig, env) -> MLPPolicy:
+    if hasattr(env, "make_policy"):  # e.g. the fragment env's graph-transformer policy
+        return env.make_policy(cfg)
     return MLPPolicy(env.state_dim, env.n_fwd, env.n_bwd, hidden=cfg.hidden, n_layers=cfg.n_layers,
                      conditioning=cfg.conditioning, flow_head=needs_flow_head(cfg.objective),
                      uniform_pb=cfg.uniform_pb)
@@ -58,6 +61,7 @@ def build_policy(cfg: TrainConfig, env) -> MLPPolicy:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, task, run_dir: Path | None = None) -> None:
+        cfg.validate()
         self.cfg, self.task, self.run_dir = cfg, task, run_dir
         self.env = task.env
         self.device = resolve_device(cfg.device)
@@ -82,6 +86,12 @@ class Trainer:
         self.modes_found: set[str] = set()
         self.metrics: list[dict] = []
         self.energy_fn: Callable | None = None
+        if needs_energy(cfg.objective):  # FL-DB: the task's energy hook (tabular tasks: max-completion)
+            self.energy_fn = energy_function(task)
+            if self.energy_fn is None:
+                from .errors import InputError
+
+                raise InputError(f"--objective {cfg.objective} needs state energies; task {task.name!r} defines none")
 
     # -- oracle ------------------------------------------------------------------------
     def _evaluate(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -104,19 +114,19 @@ class Trainer:
             beta = self.beta_dist.sample(m, self.device, self.gen)
             cur = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
             cur = cur.with_reward(self._evaluate(cur.terminals))
-            trajs.append(cur)
+            trajs.append(cur.mark(True))
             k = cfg.ls_backtrack or (self.env.traj_len + 1) // 2
             acc = []
             for _ in range(cfg.ls_iterations):
                 prop, cur, a = local_search_step(self.env, self.policy, self._evaluate, cur, k, cfg.ls_filter,
                                                  self.gen)
-                trajs.append(prop)
+                trajs.append(prop.mark(False))
                 acc.append(a.float().mean())
             self._round_info["ls_accept"] = float(torch.stack(acc).mean()) if acc else 0.0
         else:
             beta = self.beta_dist.sample(cfg.batch_size, self.device, self.gen)
             t = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
-            trajs.append(t.with_reward(self._evaluate(t.terminals)))
+            trajs.append(t.with_reward(self._evaluate(t.terminals)).mark(True))
         return trajs
 
     def train_round(self) -> dict:
@@ -132,11 +142,12 @@ class Trainer:
         nm = torch.tensor(self._round_new, device=self.device)
         if nm.any():
             self.buffer.add(batch.terminals[nm], batch.log_reward[nm])
-        if cfg.replay_size > 0 and self.buffer.size > 0:
+        # score-function objectives are on-policy: no replay batch (it would be excluded anyway)
+        if cfg.replay_size > 0 and self.buffer.size > 0 and not is_on_policy_only(self.objective):
             objs, logr = self.buffer.sample(cfg.replay_size, self.gen)
             beta = self.beta_dist.sample(cfg.replay_size, self.device, self.gen)
             rep = sample_backward(self.env, self.policy, objs, beta, gen=self.gen).with_reward(
-                logr.to(batch.log_reward))
+                logr.to(batch.log_reward)).mark(False)
             batch = Trajectories.cat([batch, rep])
         self.policy.train()
         losses = []

@@ -19,6 +19,7 @@ class Trajectories:
     bwd_actions: torch.Tensor  # (B, T) backward action that undoes it (applied to s_t+1)
     beta: torch.Tensor  # (B,) inverse temperature the trajectory is trained at
     log_reward: torch.Tensor | None = None  # (B,) untempered log R(s_T), when known
+    on_policy: torch.Tensor | None = None  # (B,) bool, sampled from P_F (score-function objectives); None: unknown
 
     @property
     def terminals(self) -> torch.Tensor:
@@ -38,6 +39,11 @@ class Trajectories:
     def with_reward(self, log_reward: torch.Tensor) -> Trajectories:
         return replace(self, log_reward=log_reward)
 
+    def mark(self, on_policy: bool) -> Trajectories:
+        """Record whether these trajectories were sampled from P_F (on-policy)."""
+        return replace(self, on_policy=torch.full((len(self),), on_policy, dtype=torch.bool,
+                                                  device=self.states.device))
+
     def to(self, device: torch.device | str) -> Trajectories:
         kw = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name).to(device))
               for f in fields(self)}
@@ -53,6 +59,7 @@ class TrajectoryScores:
     log_reward: torch.Tensor  # (B,) beta * log R(x)
     log_flow: torch.Tensor | None = None  # (B, T+1) log F(s_t); the terminal entry is the reward
     energy: torch.Tensor | None = None  # (B, T+1) tempered energy E(s_t) for forward-looking objectives
+    on_policy: torch.Tensor | None = None  # (B,) bool, from Trajectories.on_policy
 
 
 def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -92,4 +99,5 @@ def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
     if energy_fn is not None:
         energy = traj.beta[:, None] * energy_fn(flat).reshape(B, T1)
         energy[:, -1] = -log_reward
-    return TrajectoryScores(log_pf, log_pb, mask, policy.log_z(traj.beta), log_reward, log_flow, energy)
+    return TrajectoryScores(log_pf, log_pb, mask, policy.log_z(traj.beta), log_reward, log_flow, energy,
+                            traj.on_policy)

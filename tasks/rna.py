@@ -75,6 +75,26 @@ class RNABinding(SequenceTask):
     def raw_scores(self, seqs: list[str]) -> list[float]:
         return self.oracle(seqs).tolist()
 
+    def energy(self, tokens):
+        """FL-DB energy of partial sequences s (length n, 0 <= n <= L):
+
+            E(s) = -(n / L) * log R~(s),  log R~(s) = log_scale + b * log max(r_n(s), 1e-3),
+            r_n(s) = duplexfold(target, s).energy / norm_energy(target, n),
+
+        r_n normalised like the raw score but by the best energy a length-n sequence could
+        reach. E(s_0) = 0 and E(x) = -log R(x) at length L. Computed in-process, cached.
+        """
+        import RNA
+        import torch
+
+        cache = self.__dict__.setdefault("_energy_cache", {"": 0.0})
+        seqs = self.env.to_strings(tokens.cpu())
+        for s in set(seqs) - cache.keys():
+            r = RNA.duplexfold(self.target, s).energy / norm_energy(self.target, len(s))
+            logr = float(self.log_reward(torch.tensor(r, dtype=torch.float64)))
+            cache[s] = -len(s) / self.length * logr
+        return torch.tensor([cache[s] for s in seqs], dtype=torch.float32, device=tokens.device)
+
     def close(self) -> None:
         self.oracle.close()
 

@@ -1,0 +1,124 @@
+"""Helpers shared by the objectives: boundary flows, on-policy rows, control variates.
+
+Conventions used by every objective in this package:
+  * log F(s_0) is the policy's log Z (so TB is the full-trajectory case of SubTB) and
+    log F(x) = beta * log R(x) at the terminal state;
+  * states that merely repeat s_0 (leading padding of a short backward rollout) or the
+    terminal (trailing padding) take those boundary values;
+  * ``TrajectoryScores.on_policy`` (B,) bool marks trajectories sampled from P_F; ``None``
+    means all of them are.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..trajectories import TrajectoryScores
+
+CONTROL_VARIATES = ("none", "loo", "logz")
+
+
+def head_tail(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T+1) masks of states equal to s_0 (no real transition before) and to the terminal
+    (no real transition after)."""
+    m = mask.long()
+    true = torch.ones_like(m[:, :1], dtype=torch.bool)
+    head = torch.cat([true, m.cumsum(1) == 0], 1)
+    tail = torch.cat([m.flip(1).cumsum(1).flip(1) == 0, true], 1)
+    return head, tail
+
+
+def boundary_flow(s: TrajectoryScores, log_flow: torch.Tensor, start: torch.Tensor,
+                  end: torch.Tensor) -> torch.Tensor:
+    """``log_flow`` (B, T+1) with ``start`` (B,) at s_0-states and ``end`` (B,) at terminal states."""
+    head, tail = head_tail(s.mask)
+    out = torch.where(head, start[:, None].to(log_flow), log_flow)
+    return torch.where(tail, end[:, None].to(log_flow), out)
+
+
+def traj_logs(s: TrajectoryScores) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per trajectory: log q(tau) = sum log P_F, log P_B(tau|x), log w = log R + log P_B - log q."""
+    m = s.mask.to(s.log_pf.dtype)
+    log_q = (s.log_pf * m).sum(1)
+    log_pb = (s.log_pb * m).sum(1)
+    return log_q, log_pb, s.log_reward.to(log_q) + log_pb - log_q
+
+
+def select_on_policy(s: TrajectoryScores) -> TrajectoryScores:
+    """The rows sampled from P_F (score-function estimators are valid only on them)."""
+    op = getattr(s, "on_policy", None)
+    if op is None or bool(op.all()):
+        return s
+    idx = op.nonzero()[:, 0]
+    kw = {}
+    for k, v in vars(s).items():
+        kw[k] = v[idx] if isinstance(v, torch.Tensor) else v
+    return type(s)(**kw)
+
+
+def loo_mean(c: torch.Tensor) -> torch.Tensor:
+    """Leave-one-out mean: b_i = mean_{j != i} c_j (independent of sample i)."""
+    n = c.shape[0]
+    if n < 2:
+        return torch.zeros_like(c)
+    return (c.sum() - c) / (n - 1)
+
+
+def baseline(c: torch.Tensor, kind: str, at_target: torch.Tensor | float) -> torch.Tensor:
+    """Control variate for a REINFORCE coefficient ``c`` (B,): ``none`` 0, ``loo`` the
+    leave-one-out batch mean, ``logz`` the value ``c`` takes at the target (where
+    w(tau) = Z for every tau), computed with the learned log Z where ``c`` involves Z."""
+    if kind == "none":
+        return torch.zeros_like(c)
+    if kind == "loo":
+        return loo_mean(c)
+    if kind == "logz":
+        return torch.as_tensor(at_target, dtype=c.dtype, device=c.device).expand_as(c)
+    raise ValueError(f"control variate must be one of {CONTROL_VARIATES}, got {kind!r}")
+
+
+def check_cv(kind: str) -> str:
+    if kind not in CONTROL_VARIATES:
+        raise ValueError(f"control variate must be one of {CONTROL_VARIATES}, got {kind!r}")
+    return kind
+
+
+def batch_weights(log_v: torch.Tensor, log_z: torch.Tensor, power: float = 1.0) -> torch.Tensor:
+    """Detached importance weights of mean one, W_i = B * v_i^p / sum_j v_j^p (self-normalised).
+
+    With a temperature distribution the rows target different pi_beta and cannot share a
+    normaliser: then W_i = (v_i / Z(beta_i))^p with the learned log Z(beta)."""
+    lv = log_v.detach()
+    if log_z.numel() > 1 and not torch.allclose(log_z, log_z[:1].expand_as(log_z)):
+        return torch.exp(power * (lv - log_z.detach()))
+    return torch.softmax(power * lv, 0) * lv.shape[0]
+
+
+class ScoreFunctionObjective:
+    """Base of the divergence objectives (on-policy, REINFORCE-style surrogates).
+
+    ``__call__`` keeps the on-policy rows, forms per-trajectory log q, log P_B, log w, and
+    returns ``surrogate + (log Z - stopgrad(log w))^2``: the second term only trains log Z
+    (to E_q[log w], the ELBO, which is log Z at the optimum; it is the ``logz`` control
+    variate and the weight normaliser under a temperature distribution). The surrogate's
+    gradient is the divergence's gradient for every network parameter (P_F and P_B share a
+    trunk, so both parts are always included); log Z does not enter it.
+    """
+
+    on_policy_only = True
+
+    def __init__(self, control_variate: str = "loo") -> None:
+        self.cv = check_cv(control_variate)
+
+    def surrogate(self, log_q, log_pb, log_w, log_z) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, s: TrajectoryScores) -> tuple[torch.Tensor, dict]:
+        s = select_on_policy(s)
+        log_q, log_pb, log_w = traj_logs(s)
+        log_z = s.log_z.to(log_q)
+        sur = self.surrogate(log_q, log_pb, log_w, log_z)
+        z_loss = ((log_z - log_w.detach()) ** 2).mean()
+        with torch.no_grad():
+            ess = float(torch.exp(2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)))
+        return sur + z_loss, {"log_w_mean": float(log_w.detach().mean()), "ess": ess}

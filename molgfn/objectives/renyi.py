@@ -1,0 +1,38 @@
+"""Renyi-alpha divergence (da Silva et al., NeurIPS 2024, "On divergence measures for
+training GFlowNets"), in the direction D_alpha(q || pi), q = P_F, pi = R P_B / Z:
+
+    D_alpha(q || pi) = 1/(alpha - 1) log E_q[ (q/pi)^(alpha-1) ]
+                     = 1/(alpha - 1) log E_q[ w^(1-alpha) ] + log Z,   w = R P_B / q.
+
+Z only shifts it, so no normaliser is needed. alpha -> 1 gives KL(q || pi); alpha > 1 is
+mode-seeking, alpha < 0 mass-covering; alpha = 0.5 (default) is 2 x the negative log
+Bhattacharyya coefficient (symmetric). The gradient is
+
+    grad D = E_q[ v (alpha/(alpha-1) grad log q - grad log P_B) ],  v = w^(1-alpha) / E_q[w^(1-alpha)],
+
+estimated with self-normalised weights W_i = B w_i^(1-alpha) / sum_j w_j^(1-alpha) (consistent,
+O(1/B) biased; under a temperature distribution (w_i/Z(beta_i))^(1-alpha) with the learned Z).
+Surrogate: mean_i[ (alpha/(alpha-1) W_i - b_i) log q_i - W_i log P_B_i ]; control variates
+``loo`` (mean of the coefficient over j != i, as in the paper) or ``logz`` alpha/(alpha-1),
+the coefficient at the target. P_B by the same divergence; log Z by regression to E_q[log w];
+replayed rows are excluded. alpha = 1 is refused (use ``rkl``).
+"""
+
+from __future__ import annotations
+
+from .common import ScoreFunctionObjective, baseline, batch_weights
+
+
+class Renyi(ScoreFunctionObjective):
+    def __init__(self, alpha: float = 0.5, control_variate: str = "loo") -> None:
+        super().__init__(control_variate)
+        if alpha == 1.0:
+            raise ValueError("alpha = 1 is the KL limit: use --objective rkl")
+        self.alpha = float(alpha)
+
+    def surrogate(self, log_q, log_pb, log_w, log_z):
+        a = self.alpha
+        W = batch_weights(log_w, log_z, 1 - a)
+        c = a / (a - 1) * W
+        b = baseline(c, self.cv, a / (a - 1))
+        return ((c - b) * log_q - W * log_pb).mean()

@@ -1,0 +1,254 @@
+"""Fragment-graph molecules: environment, GNN policy, tasks, local search, CLI."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+
+from molgfn.config import TrainConfig
+from molgfn.envs.fragments import FragmentEnv, exact_terminal_distribution, load_vocab
+from molgfn.gnn import FragmentGNNPolicy
+from molgfn.local_search import local_search_step
+from molgfn.sampling import sample_backward, sample_forward
+from molgfn.trainer import Trainer
+from molgfn.trajectories import masked_log_softmax, valid_transitions
+
+from .conftest import need_assets
+from .fragment_helpers import TinyFragTask, write_vocab
+
+
+@pytest.fixture(scope="module")
+def seh_env():
+    from pathlib import Path
+
+    from .conftest import SHARED
+
+    path = SHARED / "seh_frag" / "blocks_PDB_105.json"
+    if not path.exists():
+        pytest.skip("seh-frag-blocks not available")
+    return FragmentEnv(load_vocab(Path(path)), 8)
+
+
+def _random_rollout(env, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    s = env.initial(n)
+    states = [s]
+    for _ in range(env.traj_len):
+        m = env.forward_mask(s)
+        a = torch.where(m, torch.rand(m.shape, generator=g), -1.0).argmax(1)
+        s = env.step(s, a)
+        states.append(s)
+    return torch.stack(states, 1)
+
+
+def test_vocabulary_and_sizes(seh_env):
+    env = seh_env
+    assert env.V == 105 and env.S == 6 and env.traj_len == 9
+    assert env.state_shape == (25,)
+    # duplicate SMILES: roots with the same stem multiset are added once (81 distinct roots)
+    assert int(env._cache["root_ok"].sum()) == 81
+
+
+def test_every_emitted_smiles_parses(seh_env):
+    traj = _random_rollout(seh_env, 256, 0)
+    term = traj[:, -1]
+    assert bool((term[:, -1] == 1).all())  # every rollout stopped within traj_len steps
+    smiles = seh_env.to_strings(term)
+    assert all(s and Chem.MolFromSmiles(s) is not None for s in smiles)
+    assert len(set(smiles)) > 200
+
+
+def test_forward_and_backward_actions_undo_each_other(seh_env):
+    env = seh_env
+    traj = _random_rollout(env, 128, 1)
+    g = torch.Generator().manual_seed(2)
+    for t in range(env.traj_len):
+        s, s2 = traj[:, t], traj[:, t + 1]
+        real = (s2 != s).any(1)
+        m = env.forward_mask(s)
+        a = torch.where(m, torch.rand(m.shape, generator=g), -1.0).argmax(1)
+        s2 = env.step(s, a)
+        real = m.any(1)
+        b = env.backward_of(a)
+        assert bool(env.backward_mask(s2).gather(1, b[:, None])[real].all())
+        assert torch.equal(env.backward_step(s2, b)[real], s[real])  # removes exactly what was added
+        assert torch.equal(env.forward_of(s2, b)[real], a[real])
+    # and from terminals backwards: every backward action undoes a valid forward action
+    cur = traj[:, -1]
+    for _ in range(env.traj_len):
+        bm = env.backward_mask(cur)
+        b = torch.where(bm, torch.rand(bm.shape, generator=g), -1.0).argmax(1)
+        prev = env.backward_step(cur, b)
+        real = bm.any(1)
+        a = env.forward_of(cur, b)
+        assert bool(env.forward_mask(prev).gather(1, a[:, None])[real].all())
+        assert torch.equal(env.backward_of(a)[real], b[real])
+        redo = env.step(prev, a)
+        for r in real.nonzero()[:, 0].tolist():
+            assert env.tree_key(redo[r].tolist()) == env.tree_key(cur[r].tolist())
+        cur = prev
+    assert bool((env.num_blocks(cur) == 0).all())
+    # the number of backward edges into each parent equals its forward edges (one-to-one)
+    s = traj[:, 4]
+    fm = env.forward_mask(s)
+    for r in range(8):
+        acts = fm[r].nonzero()[:, 0]
+        kids = env.step(s[r : r + 1].expand(len(acts), -1), acts)
+        keys = [env.tree_key(k.tolist()) for k in kids]
+        assert len(set(keys)) == len(keys)  # distinct forward actions give distinct children
+
+
+def _permute_slots(env, s, perm):
+    """Same states with filled slot k moved to perm[k]."""
+    M = env.M
+    blk, par, pst = s[:, :M], s[:, M : 2 * M], s[:, 2 * M : 3 * M]
+    out = s.clone()
+    out[:, perm] = blk
+    out[:, M + perm] = torch.where(par >= 0, perm[par.clamp(min=0)], par)
+    out[:, 2 * M + perm] = pst
+    return out
+
+
+def test_gnn_policy_is_invariant_to_slot_order(seh_env):
+    env = seh_env
+    torch.manual_seed(0)
+    traj = _random_rollout(env, 64, 3)
+    n = env.num_blocks(traj[:, -2])
+    s = traj[:, -2][n == 5][:8].clone()  # partial molecules with 5 blocks, not done
+    s[:, -1] = 0
+    assert s.shape[0] > 0
+    perm = torch.tensor([3, 0, 4, 1, 2, 5, 6, 7])  # root no longer in slot 0
+    s2 = _permute_slots(env, s, perm)
+    assert env.to_strings(s) == env.to_strings(s2)
+    pol = FragmentGNNPolicy(env, hidden=32, n_layers=2, conditioning="logit").eval()
+    beta = torch.full((s.shape[0],), 2.0)
+    o1, o2 = pol(s, beta), pol(s2, beta)
+    M, S, V = env.M, env.S, env.V
+    lp1 = masked_log_softmax(o1.fwd_logits, env.forward_mask(s))
+    lp2 = masked_log_softmax(o2.fwd_logits, env.forward_mask(s2))
+    a1, a2 = lp1[:, 1 + V :].view(-1, M, S, V), lp2[:, 1 + V :].view(-1, M, S, V)
+    assert torch.allclose(a2[:, perm], a1, atol=1e-4)
+    assert torch.allclose(lp2[:, : 1 + V], lp1[:, : 1 + V], atol=1e-4)
+    b1 = masked_log_softmax(o1.bwd_logits, env.backward_mask(s))[:, 2:].view(-1, M, S)
+    b2 = masked_log_softmax(o2.bwd_logits, env.backward_mask(s2))[:, 2:].view(-1, M, S)
+    assert torch.allclose(b2[:, perm], b1, atol=1e-4)
+    assert (env.backward_mask(s)[:, 2:].sum(1) >= 1).all()
+
+
+def test_seh_proxy_gives_finite_scores(seh_env):
+    need_assets("seh-frag-proxy", "seh-frag-blocks")
+    from tasks import get_task
+
+    task = get_task("seh-frag")
+    term = _random_rollout(task.env, 16, 4)[:, -1]
+    raw, logr = task.evaluate(term)
+    assert torch.isfinite(raw).all() and torch.isfinite(logr).all()
+    assert float(raw.min()) > -20 and float(raw.max()) < 20
+    assert float(logr.max()) <= 10 * math.log(20 / 8)
+    cols = task.extra_columns(task.env.to_strings(term))
+    assert all(0 < q < 1 for q in cols["qed"]) and all(1 <= b <= 8 for b in cols["num_blocks"])
+
+
+def _tiny(tmp_path, max_blocks=3):
+    return TinyFragTask(max_blocks=max_blocks, vocab=str(write_vocab(tmp_path)))
+
+
+def test_tb_matches_reward_on_enumerable_fragment_space(tmp_path):
+    task = _tiny(tmp_path)
+    cfg = TrainConfig(task="tiny-frag", rounds=600, batch_size=32, replay_size=0, grad_steps=1, lr=3e-3,
+                      lr_logz=3e-2, epsilon=0.0, hidden=32, n_layers=2, seed=0, device="cpu")
+    tr = Trainer(cfg, task)
+    tr.train()
+    p, rows = exact_terminal_distribution(task.env, tr.policy)
+    keys = list(p)
+    assert len(keys) == 66 and abs(sum(p.values()) - 1) < 1e-9
+    _, logr = task.evaluate(torch.stack([rows[k] for k in keys]))
+    target = torch.softmax(logr, 0)
+    q = torch.tensor([p[k] for k in keys], dtype=torch.float64)
+    l1 = float((q - target).abs().sum())
+    assert l1 < 0.05, l1
+    assert abs(float(tr.policy.log_z(torch.ones(1))[0].detach()) - float(torch.logsumexp(logr, 0))) < 0.1
+
+
+def test_mh_local_search_leaves_target_invariant_on_fragments(tmp_path):
+    # x ~ R/Z over terminal states; one MH step with an untrained policy must keep x ~ R/Z
+    task = _tiny(tmp_path)
+    env = task.env
+    torch.manual_seed(0)
+    policy = FragmentGNNPolicy(env, hidden=16, n_layers=1).eval()
+    p, rows = exact_terminal_distribution(env, policy)
+    keys = list(p)
+    states = torch.stack([rows[k] for k in keys])
+    _, logr = task.evaluate(states)
+    pi = torch.softmax(logr, 0)
+    gen = torch.Generator().manual_seed(0)
+    n = 40_000
+    idx = torch.multinomial(pi.float(), n, replacement=True, generator=gen)
+    beta = torch.ones(n)
+    cur = sample_backward(env, policy, states[idx], beta, gen=gen).with_reward(logr[idx])
+    prop, new, acc = local_search_step(env, policy, lambda x: task.evaluate(x)[1], cur, 2, "mh", gen)
+    assert bool((prop.terminals[:, -1] == 1).all())  # every rebuild ran to a stop
+    assert bool((valid_transitions(prop.states).sum(1) == env.num_blocks(prop.terminals) + 1).all())
+    where = {k: i for i, k in enumerate(keys)}
+    j = torch.tensor([where[env.tree_key(r)] for r in new.terminals.tolist()])
+    moved = float((j != idx).float().mean())
+    assert 0.05 < moved < 0.95, moved
+    emp = torch.bincount(j, minlength=len(keys)).double() / n
+    l1 = float((emp - pi).abs().sum())
+    assert l1 < 0.06, l1  # Monte Carlo noise ~0.03 at n = 4e4 over 66 cells
+
+
+def test_trainer_with_local_search_on_fragments(tmp_path):
+    task = _tiny(tmp_path, max_blocks=4)
+    cfg = TrainConfig(task="tiny-frag", rounds=3, batch_size=16, replay_size=8, local_search=True, ls_iterations=3,
+                      ls_filter="barker", hidden=16, n_layers=1, conditioning="logit", beta_dist="uniform:1,3",
+                      device="cpu")
+    tr = Trainer(cfg, task)
+    tr.train()
+    assert tr.reward_calls == 3 * 16
+    assert all(np.isfinite(r["loss"]) for r in tr.metrics)
+    x = tr.sample(32)
+    assert bool((x[:, -1] == 1).all())
+    t = sample_forward(task.env, tr.policy, torch.ones(4))
+    assert t.states.shape == (4, task.env.traj_len + 1, *task.env.state_shape)
+
+
+def test_design_on_qed_frag_writes_parsable_smiles_and_report(tmp_path):
+    need_assets("seh-frag-blocks")
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    out = tmp_path / "run"
+    args = ["design", "--task", "qed-frag", "--rounds", "2", "--batch-size", "8", "--replay-size", "4",
+            "--grad-steps", "1", "--num-samples", "16", "--num-candidates", "20", "--hidden", "16", "--layers", "1",
+            "--device", "cpu", "--out", str(out), "--quiet"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out / "candidates.csv")
+    assert 0 < len(df) <= 20
+    assert {"smiles", "raw_score", "reward", "qed", "mol_weight", "num_blocks", "times_sampled"} <= set(df.columns)
+    assert all(Chem.MolFromSmiles(s) is not None for s in df["smiles"])
+    assert np.allclose(df["raw_score"], df["qed"])  # qed-frag's raw score is QED
+    assert (df["reward"].diff().dropna() <= 0).all()
+    assert (out / "top_molecules.png").read_bytes()[:4] == b"\x89PNG"
+    res = CliRunner().invoke(app, ["report", str(out), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "training_curves.png").stat().st_size > 1000
+    assert (tmp_path / "rep" / "top_molecules.png").stat().st_size > 1000
+
+
+def test_custom_frag_oracle_and_errors(tmp_path):
+    from tasks import get_task
+
+    task = get_task("custom-frag", oracle="tests.fragment_helpers:smiles_length", vocab=str(write_vocab(tmp_path)),
+                    max_blocks=2)
+    term = _random_rollout(task.env, 8, 5)[:, -1]
+    raw, _ = task.evaluate(term)
+    assert torch.equal(raw, torch.tensor([float(len(s)) for s in task.env.to_strings(term)], dtype=torch.float64))
+    task.close()
