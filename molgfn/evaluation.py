@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .exact import distribution_report
-from .metrics import top_k_report
+from .metrics import diverse_modes, top_k_report
 from .task import TabularSequenceTask
 
 
@@ -28,7 +28,13 @@ def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) ->
             out[f"modes_found_{key}"] = int(table[env.index(found)].sum())
     samples = trainer.sample(n, beta=beta)
     raw = task.score_tokens(samples.cpu()).tolist()  # metric only: not counted as reward calls
-    out.update(top_k_report(env.to_strings(samples), raw, k, smiles_fn=task.smiles))
+    molecules = task.object_column == "smiles"
+    out.update(top_k_report(env.to_strings(samples), raw, k, smiles_fn=task.smiles, molecules=molecules))
+    threshold = getattr(task, "mode_score_threshold", None)
+    if molecules and threshold is not None:  # modes among everything evaluated in training
+        objs = [o for o in trainer.seen.raw if not o.startswith("!")]
+        out[f"diverse_modes_above_{threshold:g}"] = diverse_modes(objs, [trainer.seen.raw[o] for o in objs],
+                                                                   threshold)
     if isinstance(task, TabularSequenceTask):
         out.update(distribution_report(env, trainer.policy, task.log_reward(task.table).to(trainer.device), beta))
     return out

@@ -30,11 +30,11 @@ def mean_pairwise_levenshtein(seqs: Sequence[str]) -> float:
     return float(d.sum() / (n * (n - 1)))  # diagonal is zero; each unordered pair counted twice
 
 
-def morgan_fingerprints(smiles: Sequence[str]):
+def morgan_fingerprints(smiles: Sequence[str], n_bits: int = 1024):
     from rdkit import Chem
     from rdkit.Chem import rdFingerprintGenerator
 
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
     fps = []
     for s in smiles:
         m = Chem.MolFromSmiles(s)
@@ -58,12 +58,30 @@ def mean_pairwise_tanimoto_distance(smiles: Sequence[str]) -> float:
     return total / (n * (n - 1) / 2)
 
 
+def diverse_modes(smiles: Sequence[str], scores: Sequence[float], threshold: float, max_sim: float = 0.7) -> int:
+    """Modes as the TB and Bengio et al. papers count them for molecules: molecules scoring
+    above ``threshold``, kept greedily in order of score when their Tanimoto similarity
+    (Morgan radius 2, 2048 bits) to every kept one is below ``max_sim``."""
+    from rdkit import DataStructs
+
+    order = [i for i in np.argsort(np.asarray(scores))[::-1] if scores[i] > threshold]
+    kept: list = []
+    for fp in morgan_fingerprints([smiles[i] for i in order], n_bits=2048):
+        if not kept or max(DataStructs.BulkTanimotoSimilarity(fp, kept)) < max_sim:
+            kept.append(fp)
+    return len(kept)
+
+
 def top_k_report(objects: Sequence[str], raw: Sequence[float], k: int = 100,
-                 smiles_fn=None) -> dict:
-    """Mean raw score of the k best distinct objects and their mean pairwise distance."""
+                 smiles_fn=None, molecules: bool = False) -> dict:
+    """Mean raw score of the k best distinct objects and their mean pairwise distance:
+    Levenshtein for strings, 1 - Tanimoto for molecules (``molecules``: objects are SMILES)."""
     top, scores = top_k_unique(objects, raw, k)
-    out = {"top_k": len(top), "top_k_mean_raw": float(scores.mean()) if len(top) else float("nan"),
-           "top_k_diversity_levenshtein": mean_pairwise_levenshtein(top)}
+    out = {"top_k": len(top), "top_k_mean_raw": float(scores.mean()) if len(top) else float("nan")}
+    if molecules:
+        out["top_k_diversity_tanimoto"] = mean_pairwise_tanimoto_distance(top)
+        return out
+    out["top_k_diversity_levenshtein"] = mean_pairwise_levenshtein(top)
     if smiles_fn is not None:
         smi = smiles_fn(top)
         if smi is not None:
