@@ -26,6 +26,7 @@ from pathlib import Path
 
 import platformdirs
 
+from .atomic import atomic_write_bytes
 from .errors import AssetMissingError, ChecksumError, MolgfnError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -139,24 +140,6 @@ def _install_bytes(asset: Asset, payload: bytes, dest_root: Path) -> Path:
     atomic_write_bytes(dest, payload)
     _verified.cache_clear()
     return dest
-
-
-def atomic_write_bytes(dest: Path, payload: bytes) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a data file should read like any other
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _download_url(url: str) -> bytes:

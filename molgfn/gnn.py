@@ -31,7 +31,7 @@ from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import TransformerConv
 
-from .policies import CONDITIONINGS, LogitScaler, LogZ, PolicyOutput, mlp
+from .policies import CONDITIONINGS, LogitScaler, LogZ, PolicyOutput, logz_param_groups, mlp
 
 
 class _Layer(nn.Module):
@@ -138,7 +138,4 @@ class FragmentGNNPolicy(nn.Module):
         return PolicyOutput(fwd, bwd, flow)
 
     def param_groups(self, lr: float, lr_logz: float) -> list[dict]:
-        logz = list(self.log_z.parameters())
-        ids = {id(p) for p in logz}
-        rest = [p for p in self.parameters() if id(p) not in ids]
-        return [{"params": rest, "lr": lr}, {"params": logz, "lr": lr_logz}]
+        return logz_param_groups(self, lr, lr_logz)

@@ -20,6 +20,14 @@ from torch import nn
 CONDITIONINGS = ("none", "logit", "layer")
 
 
+def logz_param_groups(policy: nn.Module, lr: float, lr_logz: float) -> list[dict]:
+    """Optimizer groups: log Z learns at its own (larger) rate, as in the papers' code."""
+    logz = list(policy.log_z.parameters())
+    ids = {id(p) for p in logz}
+    rest = [p for p in policy.parameters() if id(p) not in ids]
+    return [{"params": rest, "lr": lr}, {"params": logz, "lr": lr_logz}]
+
+
 def mlp(sizes: list[int], act: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
@@ -108,7 +116,4 @@ class MLPPolicy(nn.Module):
         return PolicyOutput(fwd, bwd, flow)
 
     def param_groups(self, lr: float, lr_logz: float) -> list[dict]:
-        logz = list(self.log_z.parameters())
-        ids = {id(p) for p in logz}
-        rest = [p for p in self.parameters() if id(p) not in ids]
-        return [{"params": rest, "lr": lr}, {"params": logz, "lr": lr_logz}]
+        return logz_param_groups(self, lr, lr_logz)

@@ -19,7 +19,7 @@ def molecule_grid(df: pd.DataFrame, path: Path, n: int = 24, per_row: int = 6) -
     from rdkit import Chem, RDLogger
     from rdkit.Chem import Draw
 
-    from .assets import atomic_write_bytes
+    from .atomic import atomic_write_bytes
 
     if "smiles" not in df.columns or df.empty:
         return None

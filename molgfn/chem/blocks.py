@@ -66,8 +66,9 @@ def _load_cached(path: str) -> tuple[Block, ...]:
     return load_blocks(path)
 
 
-@lru_cache(maxsize=256)
-def _fragment(smiles: str) -> Chem.Mol:
+@lru_cache(maxsize=1024)
+def kekulized(smiles: str) -> Chem.Mol:
+    """A block's molecule with explicit single/double bonds, so atoms can be edited safely."""
     mol = Chem.MolFromSmiles(smiles)
     Chem.Kekulize(mol, clearAromaticFlags=True)
     return mol
@@ -91,7 +92,7 @@ def _chain_smiles(key: tuple[int, ...], blocks: tuple[Block, ...]) -> str:
     prev = -1  # atom of the previous block that bonds to the next one
     for pos, bi in enumerate(key):
         b = blocks[bi]
-        frag = _fragment(b.smiles)
+        frag = kekulized(b.smiles)
         offset = mol.GetNumAtoms()
         mol.InsertMol(frag)
         hs.extend(a.GetTotalNumHs() for a in frag.GetAtoms())

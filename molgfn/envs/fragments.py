@@ -63,6 +63,8 @@ from pathlib import Path
 import torch
 from rdkit import Chem, RDLogger
 
+from ..chem.blocks import kekulized
+
 INVALID_PREFIX = "!invalid:"
 
 
@@ -123,19 +125,12 @@ class FragmentVocab:
 
 
 def _attach_methyls(smi: str, stems: list[int]) -> Chem.Mol | None:
-    rw = Chem.RWMol(_kekule(smi))
+    rw = Chem.RWMol(kekulized(smi))
     for a in stems:
         c = rw.AddAtom(Chem.Atom(6))
         rw.AddBond(a, c, Chem.BondType.SINGLE)
         _take_h(rw.GetAtomWithIdx(a))
     return _sanitised(rw)
-
-
-@lru_cache(maxsize=1024)
-def _kekule(smi: str) -> Chem.Mol:
-    mol = Chem.MolFromSmiles(smi)
-    Chem.Kekulize(mol, clearAromaticFlags=True)
-    return mol
 
 
 def _take_h(atom) -> None:
@@ -163,7 +158,7 @@ def build_molecule(vocab: FragmentVocab, blocks, parents, pstems) -> Chem.Mol | 
     offsets = []
     for b in blocks:
         offsets.append(rw.GetNumAtoms())
-        rw.InsertMol(_kekule(vocab.smiles[b]))
+        rw.InsertMol(kekulized(vocab.smiles[b]))
     for c, (p, j) in enumerate(zip(parents, pstems, strict=True)):
         if p < 0:
             continue

@@ -122,3 +122,25 @@ class ScoreFunctionObjective:
         with torch.no_grad():
             ess = float(torch.exp(2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)))
         return sur + z_loss, {"log_w_mean": float(log_w.detach().mean()), "ess": ess}
+
+
+class AlphaDivergence(ScoreFunctionObjective):
+    """Shared surrogate of the order-alpha divergences (Renyi, Tsallis): with detached
+    weights W_i, mean_i[(alpha/(alpha-1) W_i - b_i) log q_i - W_i log P_B_i]; subclasses
+    say how W is formed."""
+
+    def __init__(self, alpha: float = 0.5, control_variate: str = "loo") -> None:
+        super().__init__(control_variate)
+        if alpha == 1.0:
+            raise ValueError("alpha = 1 is the KL limit: use --objective rkl")
+        self.alpha = float(alpha)
+
+    def weights(self, log_w: torch.Tensor, log_z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def surrogate(self, log_q, log_pb, log_w, log_z):
+        a = self.alpha
+        W = self.weights(log_w, log_z)
+        c = a / (a - 1) * W
+        b = baseline(c, self.cv, a / (a - 1))
+        return ((c - b) * log_q - W * log_pb).mean()

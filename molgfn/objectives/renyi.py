@@ -20,19 +20,9 @@ replayed rows are excluded. alpha = 1 is refused (use ``rkl``).
 
 from __future__ import annotations
 
-from .common import ScoreFunctionObjective, baseline, batch_weights
+from .common import AlphaDivergence, batch_weights
 
 
-class Renyi(ScoreFunctionObjective):
-    def __init__(self, alpha: float = 0.5, control_variate: str = "loo") -> None:
-        super().__init__(control_variate)
-        if alpha == 1.0:
-            raise ValueError("alpha = 1 is the KL limit: use --objective rkl")
-        self.alpha = float(alpha)
-
-    def surrogate(self, log_q, log_pb, log_w, log_z):
-        a = self.alpha
-        W = batch_weights(log_w, log_z, 1 - a)
-        c = a / (a - 1) * W
-        b = baseline(c, self.cv, a / (a - 1))
-        return ((c - b) * log_q - W * log_pb).mean()
+class Renyi(AlphaDivergence):
+    def weights(self, log_w, log_z):
+        return batch_weights(log_w, log_z, 1 - self.alpha)

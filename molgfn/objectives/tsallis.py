@@ -19,19 +19,10 @@ from __future__ import annotations
 
 import torch
 
-from .common import ScoreFunctionObjective, baseline
+from .common import AlphaDivergence
 
 
-class Tsallis(ScoreFunctionObjective):
-    def __init__(self, alpha: float = 0.5, control_variate: str = "loo") -> None:
-        super().__init__(control_variate)
-        if alpha == 1.0:
-            raise ValueError("alpha = 1 is the KL limit: use --objective rkl")
-        self.alpha = float(alpha)
-
-    def surrogate(self, log_q, log_pb, log_w, log_z):
-        a = self.alpha
-        W = torch.exp((1 - a) * (log_w.detach() - log_z.detach()))
-        c = a / (a - 1) * W
-        b = baseline(c, self.cv, a / (a - 1))
-        return ((c - b) * log_q - W * log_pb).mean()
+class Tsallis(AlphaDivergence):
+    def weights(self, log_w, log_z):
+        # unnormalised: the Tsallis divergence uses (w/Z)^(1-alpha) itself, with the learned Z
+        return torch.exp((1 - self.alpha) * (log_w.detach() - log_z.detach()))
