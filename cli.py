@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import shutil
 import sys
@@ -212,12 +213,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     return _run_training(cfg, task_obj, out_dir, resume, quiet)
 
 
-@app.command()
-@friendly
-def train(
+def _training_options(
     task: TaskOpt = "rna1",
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory (config, metrics, checkpoint).")]
-    = Path("runs/latest"),
     rounds: Annotated[int, typer.Option(help="Training rounds; each spends --batch-size reward calls.")] = 1000,
     batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
     replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
@@ -228,11 +225,12 @@ def train(
     kl_mix_lambda: KLMixOpt = 0.5,
     control_variate: ControlVariateOpt = "loo",
     fldb_partial: FLDBPartialOpt = False,
-    lr: Annotated[float, typer.Option(help="Policy learning rate.")] = 1e-3,
+    lr: Annotated[float, typer.Option(help="Policy learning rate (the papers used 1e-4).")] = 1e-3,
     lr_logz: Annotated[float, typer.Option(help="log Z learning rate.")] = 1e-2,
     epsilon: Annotated[float, typer.Option(help="Epsilon-uniform exploration when sampling.")] = 0.01,
-    hidden: Annotated[int, typer.Option(help="Hidden width of the policy MLP.")] = 128,
-    layers: Annotated[int, typer.Option(help="Hidden layers of the policy MLP.")] = 2,
+    hidden: Annotated[int, typer.Option(help="Hidden width of the policy network.")] = 128,
+    layers: Annotated[int, typer.Option(help="Hidden layers of the policy MLP (transformer layers of the GNN).")]
+    = 2,
     conditioning: Annotated[str, typer.Option(help="Temperature conditioning: none, logit (Logit-GFN) or "
                                               "layer.")] = "none",
     beta_dist: Annotated[str, typer.Option(help="Training inverse temperature: fixed:B, uniform:LO,HI or "
@@ -259,64 +257,47 @@ def train(
     max_blocks: MaxBlocksOpt = 8,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
+    """The options train and design share: declared once, never called."""
+
+
+def with_training_options(fn):
+    """Give ``fn(own options..., **opts)`` the shared training options in its signature (Typer reads it)."""
+    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
+    shared = list(inspect.signature(_training_options, eval_str=True).parameters.values())
+    fn.__signature__ = inspect.Signature(own + shared)
+    return fn
+
+
+@app.command()
+@friendly
+@with_training_options
+def train(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory (config, metrics, checkpoint).")]
+    = Path("runs/latest"),
+    **opts,
+) -> None:
     """Train a GFlowNet sampler on a task; writes config.json, metrics.csv, checkpoint.pt in --out."""
-    tr = _train_like(**locals())
+    tr = _train_like(out_dir=out_dir, **opts)
     console.print(f"trained {tr.round} rounds, {tr.reward_calls} reward calls -> {out_dir}")
 
 
 @app.command()
 @friendly
+@with_training_options
 def design(
-    task: TaskOpt = "rna1",
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory; candidates.csv goes here.")]
     = Path("runs/design"),
-    rounds: Annotated[int, typer.Option(help="Training rounds; each spends --batch-size reward calls.")] = 1000,
     num_candidates: Annotated[int, typer.Option(help="Rows in candidates.csv (best first).")] = 100,
     num_samples: Annotated[int, typer.Option(help="Samples drawn from the trained sampler, added to the "
                                              "objects seen in training before ranking.")] = 1000,
     beta: Annotated[str, typer.Option(help="Inverse temperature(s) of the final sampling, e.g. 1 or 1,5,10 "
                                       "(several: one merged list with a beta column, ranked within each beta).")]
     = "1",
-    batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
-    replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
-    grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
-    objective: ObjectiveOpt = "tb",
-    subtb_lambda: SubTBLambdaOpt = 0.9,
-    alpha: AlphaOpt = 0.5,
-    kl_mix_lambda: KLMixOpt = 0.5,
-    control_variate: ControlVariateOpt = "loo",
-    fldb_partial: FLDBPartialOpt = False,
-    lr: Annotated[float, typer.Option(help="Policy learning rate.")] = 1e-3,
-    lr_logz: Annotated[float, typer.Option(help="log Z learning rate.")] = 1e-2,
-    epsilon: Annotated[float, typer.Option(help="Epsilon-uniform exploration when sampling.")] = 0.01,
-    hidden: Annotated[int, typer.Option(help="Hidden width of the policy MLP.")] = 128,
-    layers: Annotated[int, typer.Option(help="Hidden layers of the policy MLP.")] = 2,
-    conditioning: Annotated[str, typer.Option(help="none, logit (Logit-GFN) or layer.")] = "none",
-    beta_dist: Annotated[str, typer.Option(help="fixed:B, uniform:LO,HI or loguniform:LO,HI.")] = "fixed:1",
-    local_search: Annotated[bool, typer.Option(help="LS-GFN local search.")] = False,
-    ls_iterations: Annotated[int, typer.Option(help="Local-search iterations I per round.")] = 7,
-    ls_backtrack: Annotated[int, typer.Option(help="Steps K to destroy; 0 means (L+1)//2.")] = 0,
-    ls_filter: Annotated[str, typer.Option(help="greedy, mh or barker.")] = "greedy",
-    uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    data_dir: DataDirOpt = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Delete a non-empty --out and start again.")] = False,
-    checkpoint_every: Annotated[int, typer.Option(help="Rounds between checkpoints.")] = 50,
-    oracle: OracleOpt = None,
-    alphabet: AlphabetOpt = "ACGT",
-    length: LengthOpt = 8,
-    reward_exponent: ExpOpt = 1.0,
-    workers: WorkersOpt = None,
-    vocab: VocabOpt = None,
-    max_blocks: MaxBlocksOpt = 8,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
+    **opts,
 ) -> None:
     """Train, then write a ranked table of unique candidates (candidates.csv) and print the best."""
-    kw = {k: v for k, v in locals().items() if k not in ("num_candidates", "num_samples", "beta", "show")}
-    tr = _train_like(**kw)
+    tr = _train_like(out_dir=out_dir, **opts)
     _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show)
 
 
