@@ -293,12 +293,17 @@ def design(
     beta: Annotated[str, typer.Option(help="Inverse temperature(s) of the final sampling, e.g. 1 or 1,5,10 "
                                       "(several: one merged list with a beta column, ranked within each beta).")]
     = "1",
+    min_distance: Annotated[int, typer.Option(help="Diverse list: keep a sequence only if its Levenshtein "
+                                              "distance to every better one kept is at least this (0: off).")] = 0,
+    max_similarity: Annotated[float, typer.Option(help="Diverse list of molecules: keep one only if its Tanimoto "
+                                                  "similarity to every better one kept is below this (1: off).")]
+    = 1.0,
     show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
     **opts,
 ) -> None:
     """Train, then write a ranked table of unique candidates (candidates.csv) and print the best."""
     tr = _train_like(out_dir=out_dir, **opts)
-    _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show)
+    _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity)
 
 
 def parse_betas(spec: str) -> list[float]:
@@ -313,7 +318,8 @@ def parse_betas(spec: str) -> list[float]:
     return betas
 
 
-def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str, show: int) -> None:
+def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str, show: int,
+                      min_distance: int = 0, max_similarity: float = 1.0) -> None:
     import pandas as pd
 
     from molgfn.candidates import candidate_table
@@ -321,10 +327,12 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
 
     betas = parse_betas(beta)
     if len(betas) == 1:
-        df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates)
+        df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates,
+                             min_distance=min_distance, max_similarity=max_similarity)
     else:  # each beta's own samples, ranked within that beta
         df = pd.concat([candidate_table(tr, tr.sample(num_samples, beta=b), top=num_candidates, beta=b,
-                                        samples_only=True) for b in betas], ignore_index=True)
+                                        samples_only=True, min_distance=min_distance,
+                                        max_similarity=max_similarity) for b in betas], ignore_index=True)
     atomic_write_csv(out_dir / CANDIDATES, df)
     if "smiles" in df.columns:  # molecules: a picture of the best ones
         from molgfn.report import MOLECULES_PNG, molecule_grid

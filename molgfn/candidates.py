@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import torch
 
 
+def diverse_rows(df: pd.DataFrame, top: int | None, column: str, min_distance: int = 0,
+                 max_similarity: float = 1.0) -> pd.DataFrame:
+    """Greedy diverse selection down a ranked table: a row is kept when its object is at least
+    ``min_distance`` (Levenshtein) from every kept one, or, for molecules (``column`` holds
+    SMILES), when its Tanimoto similarity (Morgan r=2, 1024 bits) to every kept one is below
+    ``max_similarity``."""
+    if min_distance <= 0 and max_similarity >= 1.0:
+        return df if top is None else df.head(top)
+    from rapidfuzz.distance import Levenshtein
+    from rdkit import DataStructs
+
+    from .metrics import morgan_fingerprints
+
+    keep: list[int] = []
+    kept_objs: list = []
+    for i, obj in enumerate(df[column].tolist()):
+        if max_similarity < 1.0:
+            fp = morgan_fingerprints([obj])[0]
+            ok = not kept_objs or max(DataStructs.BulkTanimotoSimilarity(fp, kept_objs)) < max_similarity
+            item = fp
+        else:
+            ok = all(Levenshtein.distance(obj, k, score_cutoff=min_distance) >= min_distance for k in kept_objs)
+            item = obj
+        if ok:
+            keep.append(i)
+            kept_objs.append(item)
+            if top is not None and len(keep) >= top:
+                break
+    return df.iloc[keep]
+
+
 def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int | None = None,
-                    beta: float | None = None, samples_only: bool = False) -> pd.DataFrame:
-    """Every object seen in training plus ``final_samples``, unique, sorted by reward.
+                    beta: float | None = None, samples_only: bool = False, min_distance: int = 0,
+                    max_similarity: float = 1.0) -> pd.DataFrame:
+    """Every object seen in training plus ``final_samples``, unique, sorted by reward,
+    optionally thinned to a diverse set (see ``diverse_rows``).
 
     Objects first drawn by the final sampling get ``first_round`` = the number of rounds
     trained; ``times_sampled`` counts training and final draws together. With
@@ -60,8 +91,9 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
         # (its best-ranked string), with the draws of all its strings counted
         total = df.groupby("smiles")["times_sampled"].transform("sum")
         df = df.assign(times_sampled=total).drop_duplicates("smiles", keep="first")
-    if top is not None:
-        df = df.head(top)
+    mol_col = "smiles" if "smiles" in df.columns else None
+    df = diverse_rows(df, top, mol_col if max_similarity < 1.0 and mol_col else task.object_column,
+                      min_distance, max_similarity)
     if hasattr(task, "extra_columns"):  # task-specific columns (molecules: QED, weight, blocks), top rows only
         at = df.columns.get_loc("reward") + 1
         for k, (name, col) in enumerate(task.extra_columns(df[task.object_column].tolist()).items()):
@@ -69,6 +101,3 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
     df.insert(0, "rank", range(1, len(df) + 1))
     return df.reset_index(drop=True)
 
-
-def fmt(x: float) -> str:
-    return f"{x:.4g}" if math.isfinite(x) else str(x)

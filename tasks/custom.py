@@ -7,6 +7,8 @@ float per string, the raw score; the reward is max(raw, 1e-3)^b * R_max / raw_ma
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 
 from molgfn.errors import TaskError
@@ -18,6 +20,11 @@ def load_callable(spec: str) -> Callable:
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
         raise TaskError(f"--oracle must look like package.module:function, got {spec!r}")
+    # the console script does not put the working directory on sys.path as `python -m` does;
+    # a user's oracle module next to them should just work
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:

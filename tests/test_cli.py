@@ -184,3 +184,18 @@ def test_bench_writes_table_and_plot(tmp_path):
     assert set(df["method"]) == {"tb", "logit"} and (df["reward_calls"] == 320).all()
     assert "l1_beta3" in df.columns and (tmp_path / "tfbind8.png").stat().st_size > 1000
     assert "| tfbind8 | tb |" in (tmp_path / "results.md").read_text()
+
+
+def test_design_diverse_list_respects_min_distance(tmp_path):
+    from rapidfuzz.distance import Levenshtein
+
+    out = tmp_path / "run"
+    r = run("design", "--task", "custom", "--oracle", "tests.oracles:gc_content", "--length", 6,
+            "--reward-exponent", 4, "--rounds", 20, "--num-candidates", 15, "--min-distance", 3,
+            "--out", out, "--quiet", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out / "candidates.csv", dtype={"sequence": str})
+    seqs = df["sequence"].tolist()
+    assert len(seqs) == 15
+    assert all(Levenshtein.distance(a, b) >= 3 for i, a in enumerate(seqs) for b in seqs[i + 1 :])
+    assert df["reward"].is_monotonic_decreasing
