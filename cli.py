@@ -179,7 +179,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 hidden, layers, conditioning, beta_dist, local_search, ls_iterations, ls_backtrack, ls_filter,
                 uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
-                control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8):
+                control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True):
     from molgfn import assets
     from molgfn.config import TrainConfig
 
@@ -189,7 +189,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
 
     if resume:
         cfg = TrainConfig.load(out_dir / CONFIG)
-        cfg.rounds = max(rounds, cfg.rounds) if rounds else cfg.rounds
+        cfg.rounds = rounds if rounds is not None else cfg.rounds
+        cfg.device = device  # a run may resume on another machine
         from tasks import get_task
 
         task_obj = get_task(cfg.task, **cfg.task_options)
@@ -198,12 +199,13 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
         if vocab is not None:
             frag["vocab"] = str(Path(vocab).resolve())
         task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers, frag)
-        cfg = _make_config(task_name, opts, rounds=rounds, batch_size=batch_size, replay_size=replay_size,
-                           grad_steps=grad_steps, objective=objective, lr=lr, lr_logz=lr_logz, epsilon=epsilon,
+        cfg = _make_config(task_name, opts, rounds=1000 if rounds is None else rounds, batch_size=batch_size,
+                           replay_size=replay_size, grad_steps=grad_steps, objective=objective, lr=lr,
+                           lr_logz=lr_logz, epsilon=epsilon,
                            hidden=hidden, n_layers=layers, conditioning=conditioning, beta_dist=beta_dist,
                            local_search=local_search, ls_iterations=ls_iterations, ls_backtrack=ls_backtrack,
                            ls_filter=ls_filter, uniform_pb=uniform_pb, seed=seed, device=device,
-                           checkpoint_every=checkpoint_every,
+                           checkpoint_every=checkpoint_every, track_modes=track_modes,
                            objective_options={"subtb_lambda": subtb_lambda, "alpha": alpha,
                                               "kl_mix_lambda": kl_mix_lambda, "control_variate": control_variate,
                                               "fldb_partial": fldb_partial})
@@ -215,7 +217,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
 
 def _training_options(
     task: TaskOpt = "rna1",
-    rounds: Annotated[int, typer.Option(help="Training rounds; each spends --batch-size reward calls.")] = 1000,
+    rounds: Annotated[int | None, typer.Option(help="Training rounds in total; each spends --batch-size reward "
+                                               "calls. Default 1000; with --resume, the run's own total.")] = None,
     batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
     replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
     grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
@@ -255,6 +258,9 @@ def _training_options(
     workers: WorkersOpt = None,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
+    track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA: 42 extra oracle "
+                                              "calls per candidate above the mode threshold, not budgeted).")]
+    = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """The options train and design share: declared once, never called."""

@@ -36,6 +36,9 @@ class TrainConfig:
     checkpoint_every: int = 50
     seed: int = 0
     device: str = "auto"
+    # count modes found during training; for RNA this costs 42 extra oracle calls per
+    # candidate above the mode threshold (metric only, not counted as reward calls)
+    track_modes: bool = True
 
     def validate(self) -> None:
         """Reject bad settings before any work is done, naming the option and the choices."""

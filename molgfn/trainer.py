@@ -99,7 +99,7 @@ class Trainer:
         self.reward_calls += tokens.shape[0]
         objs = self.env.to_strings(tokens)
         self._round_new.extend(self.seen.update(objs, raw.tolist(), logr.tolist(), self.round))
-        mm = self.task.mode_mask(tokens.cpu())
+        mm = self.task.mode_mask(tokens.cpu()) if self.cfg.track_modes else None
         if mm is not None:
             self.modes_found.update(o for o, m in zip(objs, mm.tolist(), strict=True) if m)
         self._round_raw.append(raw)

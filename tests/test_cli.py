@@ -199,3 +199,15 @@ def test_design_diverse_list_respects_min_distance(tmp_path):
     assert len(seqs) == 15
     assert all(Levenshtein.distance(a, b) >= 3 for i, a in enumerate(seqs) for b in seqs[i + 1 :])
     assert df["reward"].is_monotonic_decreasing
+
+
+def test_cli_resume_continues_to_the_runs_own_total(tmp_path):
+    out = tmp_path / "run"
+    args = ["--task", "custom", "--oracle", "tests.oracles:gc_content", "--length", 5, "--quiet", "--device", "cpu"]
+    r = run("train", *args, "--rounds", 4, "--checkpoint-every", 2, "--out", out)
+    assert r.exit_code == 0, r.output
+    r = run("train", *args, "--out", out, "--resume")
+    assert r.exit_code == 0 and "resumed" in r.output and "trained 4 rounds" in r.output
+    r = run("train", *args, "--rounds", 7, "--out", out, "--resume")
+    assert r.exit_code == 0 and "trained 7 rounds, 224 reward calls" in r.output
+    assert len(pd.read_csv(out / "metrics.csv")) == 7
