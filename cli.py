@@ -509,6 +509,7 @@ def bench(
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds (default 0,1,2).")] = None,
     rounds: Annotated[int | None, typer.Option(help="Rounds per run, overriding the preset.")] = None,
     workers: Annotated[int, typer.Option(help="Runs in parallel (processes).")] = 2,
+    lr: Annotated[float, typer.Option(help="Policy learning rate of every run (the papers used 1e-4).")] = 1e-3,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Run a grid of tasks x methods x seeds at equal reward calls; write CSV, Markdown and plots."""
@@ -524,7 +525,7 @@ def bench(
     if bad:
         raise InputError(f"unknown method(s) {bad}; choose from {', '.join(B.METHODS)}")
     B.run_grid(B.PRESETS[preset], out_dir, workers, split(tasks), split(methods),
-               [int(x) for x in split(seeds)] if seeds else None, rounds)
+               [int(x) for x in split(seeds)] if seeds else None, rounds, lr)
     md = B.write_report(out_dir, "molgfn bench " + " ".join(sys.argv[2:]))
     sys.stdout.write(md)
 

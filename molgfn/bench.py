@@ -105,11 +105,12 @@ def _job(args):
 
 
 def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] | None = None,
-             methods: list[str] | None = None, seeds: list[int] | None = None, rounds: int | None = None) -> Path:
+             methods: list[str] | None = None, seeds: list[int] | None = None, rounds: int | None = None,
+             lr: float = 1e-3) -> Path:
     import multiprocessing as mp
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(t, m, s, rounds or preset.rounds[t], preset.hidden_override)
+    jobs = [(t, m, s, rounds or preset.rounds[t], preset.hidden_override, 10, lr)
             for t in (tasks or preset.tasks) for m in (methods or preset.methods) for s in (seeds or preset.seeds)]
     results: list = []
 
