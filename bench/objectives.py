@@ -1,7 +1,7 @@
 """Benchmark of the training objectives (issue #4): exact L1 to the target, modes found and
 wall time at equal reward calls, 3 seeds; gradient variance with each control variate.
 
-    MOLGFN_DATA=/work/shared/data .venv/bin/python bench/objectives.py
+    MOLGFN_DATA=../shared/data .venv/bin/python bench/objectives.py
 
 writes bench/OBJECTIVES.md. Tasks: tfbind8 and qm9str (enumerable: exact L1 by DP with
 molgfn.exact.distribution_report), rna1 (small budget; no exact target: best reward and
@@ -156,7 +156,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "OBJECTIVES.md")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    cmd = "MOLGFN_DATA=/work/shared/data .venv/bin/python bench/objectives.py " + shlex.join(sys.argv[1:])
+    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/objectives.py " + shlex.join(sys.argv[1:])
     from tasks import get_task
 
     budgets = [("tfbind8", args.rounds_tfbind8)]
