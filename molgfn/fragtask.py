@@ -13,24 +13,19 @@ reward, and is never listed as a candidate (``is_candidate``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from .envs.fragments import INVALID_PREFIX, FragmentEnv, load_vocab
+from .task import Task
 
 
-class FragmentTask:
+class FragmentTask(Task):
     name: str = "fragment"
     kind: str = "fragment"
-    description: str = ""
-    reward_exponent: float = 1.0
     r_max: float = 1.0
-    raw_max: float = 1.0
-    raw_floor: float = 1e-3
-    allow_negative: bool = False
     assets: tuple[str, ...] = ("seh-frag-blocks",)
     object_column: str = "smiles"
     space: str = "block trees (105 blocks, <= 8)"
@@ -77,12 +72,6 @@ class FragmentTask:
         raw_t = torch.from_numpy(raw)
         return raw_t, self.log_reward(raw_t)
 
-    # -- reward transform ------------------------------------------------------------------
-    def log_reward(self, raw: torch.Tensor) -> torch.Tensor:
-        raw = torch.as_tensor(raw, dtype=torch.float64)
-        return (math.log(self.r_max) - self.reward_exponent * math.log(self.raw_max)
-                + self.reward_exponent * torch.log(raw.clamp(min=self.raw_floor)))
-
     # -- hooks used by the trainer, candidates and the CLI ---------------------------------
     @staticmethod
     def is_candidate(obj: str) -> bool:
@@ -127,18 +116,3 @@ class FragmentTask:
         for name, col in extra.items():
             df[name] = col
         return df
-
-    def mode_mask(self, states: torch.Tensor) -> torch.Tensor | None:
-        return None
-
-    def num_modes(self) -> int | None:
-        return None
-
-    def smiles(self, objs: list[str]) -> list[str] | None:
-        return None  # the object column already holds SMILES
-
-    def energy(self, states: torch.Tensor) -> torch.Tensor | None:
-        return None
-
-    def close(self) -> None:
-        """Release oracle resources."""

@@ -1,11 +1,13 @@
 """The task interface: what a plugin in ``tasks/`` provides.
 
-A sequence task states its alphabet and length, its raw-score oracle, its reward
-exponent b and R_max, and optionally its modes. The reward is
+Every task states its raw-score oracle, its reward exponent b, R_max and optionally its
+modes; ``Task`` turns raw scores into rewards,
 
-    R(x) = scale * max(r(x), 1e-3)^b,  scale = R_max / raw_max^b,
+    R(x) = scale * max(r(x), raw_floor)^b,  scale = R_max / raw_max^b,
 
 so that an object with the best raw score ``raw_max`` gets R_max (the papers' choice).
+``SequenceTask`` adds an alphabet and a length; fragment tasks (``molgfn.fragtask``) a
+block vocabulary.
 """
 
 from __future__ import annotations
@@ -22,18 +24,53 @@ from .oracle import call_oracle
 RAW_FLOOR = 1e-3
 
 
-class SequenceTask:
-    name: str = "sequence"
-    kind: str = "sequence"
+class Task:
+    """What every task shares: its description, the reward transform and optional hooks."""
+
+    name: str = "task"
+    kind: str = "task"
     description: str = ""
-    alphabet: str = "ACGT"
-    length: int = 8
     reward_exponent: float = 1.0
     r_max: float = 10.0
     raw_max: float = 1.0
+    raw_floor: float = RAW_FLOOR
     allow_negative: bool = False  # a negative raw score is an oracle error unless allowed
     assets: tuple[str, ...] = ()
     object_column: str = "sequence"
+
+    # -- reward transform ------------------------------------------------------------------
+    @property
+    def log_scale(self) -> float:
+        return math.log(self.r_max) - self.reward_exponent * math.log(max(self.raw_max, self.raw_floor))
+
+    def log_reward(self, raw: torch.Tensor) -> torch.Tensor:
+        raw = torch.as_tensor(raw, dtype=torch.float64)
+        return self.log_scale + self.reward_exponent * torch.log(raw.clamp(min=self.raw_floor))
+
+    # -- optional extras -----------------------------------------------------------------
+    def mode_mask(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        """Which objects are modes, or None when the task defines no modes."""
+        return None
+
+    def num_modes(self) -> int | None:
+        return None
+
+    def smiles(self, objs: list[str]) -> list[str] | None:
+        return None
+
+    def energy(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        """Energy E(s) of partial states (forward-looking objectives); None if undefined."""
+        return None
+
+    def close(self) -> None:
+        """Release oracle resources (worker processes)."""
+
+
+class SequenceTask(Task):
+    name: str = "sequence"
+    kind: str = "sequence"
+    alphabet: str = "ACGT"
+    length: int = 8
     append_only: bool = False
 
     def __init__(self) -> None:
@@ -57,32 +94,6 @@ class SequenceTask:
         raw = self.score_tokens(tokens).to(torch.float64)
         self.reward_calls += tokens.shape[0]
         return raw, self.log_reward(raw)
-
-    # -- reward transform ------------------------------------------------------------------
-    @property
-    def log_scale(self) -> float:
-        return math.log(self.r_max) - self.reward_exponent * math.log(max(self.raw_max, RAW_FLOOR))
-
-    def log_reward(self, raw: torch.Tensor) -> torch.Tensor:
-        return self.log_scale + self.reward_exponent * torch.log(raw.clamp(min=RAW_FLOOR))
-
-    # -- optional extras -----------------------------------------------------------------
-    def mode_mask(self, tokens: torch.Tensor) -> torch.Tensor | None:
-        """Which objects are modes, or None when the task defines no modes."""
-        return None
-
-    def num_modes(self) -> int | None:
-        return None
-
-    def smiles(self, seqs: list[str]) -> list[str] | None:
-        return None
-
-    def energy(self, tokens: torch.Tensor) -> torch.Tensor | None:
-        """Energy E(s) of partial states (forward-looking objectives); None if undefined."""
-        return None
-
-    def close(self) -> None:
-        """Release oracle resources (worker processes)."""
 
 
 class TabularSequenceTask(SequenceTask):
