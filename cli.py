@@ -50,6 +50,8 @@ AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one c
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
 ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task: R = R_max * (r/raw_max)^b.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Processes for CPU oracles (default: all cores).")]
+TaskOptionOpt = Annotated[list[str] | None, typer.Option(
+    help="A task's own option as KEY=VALUE, repeatable (e.g. qm9str modes=diverse, sehstr modes=published).")]
 VocabOpt = Annotated[Path | None, typer.Option(help="Fragment tasks: your block vocabulary JSON (block_smi, block_r; "
                                                "default: the 105 blocks of seh-frag-blocks).")]
 MaxBlocksOpt = Annotated[int, typer.Option(help="Fragment tasks: most blocks per molecule.")]
@@ -76,8 +78,32 @@ ControlVariateOpt = Annotated[str, typer.Option(
 FLDBPartialOpt = Annotated[bool, typer.Option(help="fldb: train on incomplete (randomly cut) trajectories.")]
 
 
+def parse_task_options(items: list[str] | None) -> dict:
+    """``--task-option KEY=VALUE`` pairs; values are read as int, float or bool when they look like one."""
+    from molgfn.errors import InputError
+
+    out: dict = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--task-option must look like KEY=VALUE, got {item!r}")
+        low = value.lower()
+        if low in ("true", "false"):
+            out[key] = low == "true"
+            continue
+        for cast in (int, float):
+            try:
+                out[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = value
+    return out
+
+
 def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_exponent: float,
-          workers: int | None, frag: dict | None = None):
+          workers: int | None, frag: dict | None = None, task_option: list[str] | None = None):
     from tasks import get_task
 
     opts: dict = {}
@@ -105,6 +131,7 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
 
         if getattr(registry().get(task), "kind", None) == "fragment":
             opts.update(frag)
+    opts.update(parse_task_options(task_option))
     return task, opts, get_task(task, **opts)
 
 
@@ -179,7 +206,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 hidden, layers, conditioning, beta_dist, local_search, ls_iterations, ls_backtrack, ls_filter,
                 uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
-                control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True):
+                control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
+                task_option=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
 
@@ -198,7 +226,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
         frag = {"max_blocks": max_blocks} if max_blocks != 8 else {}
         if vocab is not None:
             frag["vocab"] = str(Path(vocab).resolve())
-        task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers, frag)
+        task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers, frag,
+                                          task_option)
         cfg = _make_config(task_name, opts, rounds=1000 if rounds is None else rounds, batch_size=batch_size,
                            replay_size=replay_size, grad_steps=grad_steps, objective=objective, lr=lr,
                            lr_logz=lr_logz, epsilon=epsilon,
@@ -217,6 +246,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
 
 def _training_options(
     task: TaskOpt = "rna1",
+    task_option: TaskOptionOpt = None,
     rounds: Annotated[int | None, typer.Option(help="Training rounds in total; each spends --batch-size reward "
                                                "calls. Default 1000; with --resume, the run's own total.")] = None,
     batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
@@ -420,6 +450,7 @@ def score(
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
     workers: WorkersOpt = None,
+    task_option: TaskOptionOpt = None,
 ) -> None:
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
     import pandas as pd
@@ -429,7 +460,7 @@ def score(
     from molgfn.errors import InputError
 
     assets.set_data_dir(data_dir)
-    _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers)
+    _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option)
     if not input.exists():
         raise InputError(f"input file {input} does not exist")
     text = input.read_text()

@@ -42,3 +42,5 @@ def get_task(name: str, **options):
         return cls(**options)
     except TypeError as e:
         raise TaskError(f"task {name!r} does not take these options {sorted(options)}: {e}") from e
+    except ValueError as e:
+        raise TaskError(f"task {name!r}: {e}") from e

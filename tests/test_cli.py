@@ -211,3 +211,19 @@ def test_cli_resume_continues_to_the_runs_own_total(tmp_path):
     r = run("train", *args, "--rounds", 7, "--out", out, "--resume")
     assert r.exit_code == 0 and "trained 7 rounds, 224 reward calls" in r.output
     assert len(pd.read_csv(out / "metrics.csv")) == 7
+
+
+def test_task_options_reach_the_task(tmp_path):
+    need_assets("qm9str-table", "qm9str-modes", "qm9str-blocks")
+    import json
+
+    out = tmp_path / "run"
+    r = run("train", "--task", "qm9str", "--task-option", "modes=diverse", "--rounds", 2, "--out", out,
+            "--quiet", "--device", "cpu", "--hidden", 16)
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "config.json").read_text())["task_options"] == {"modes": "diverse"}
+    r = run("train", "--task", "qm9str", "--task-option", "modes=everything", "--rounds", 1, "--out", out,
+            "--overwrite", "--quiet")
+    assert r.exit_code == 2 and "qm9str modes must be" in r.output
+    r = run("train", "--task", "tfbind8", "--task-option", "nonsense", "--out", out, "--overwrite")
+    assert r.exit_code == 2 and "KEY=VALUE" in r.output
