@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/molgfn design --task rna1 --rounds 150 --num-candidates 200 --out runs/demo --seed 0 --overwrite
+	$(VENV)/bin/molgfn design --task rna1 --rounds 150 --num-candidates 100 --min-distance 2 --out runs/demo --seed 0 --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs
