@@ -240,7 +240,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                               "fldb_partial": fldb_partial})
     cfg.validate()
     for a in getattr(task_obj, "assets", ()):
-        assets.resolve(a)  # fail now, with the fetch command, not mid-run
+        assets.require(a)  # fail now, with the fetch command, not mid-run
     return _run_training(cfg, task_obj, out_dir, resume, quiet)
 
 

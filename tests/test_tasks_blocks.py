@@ -45,3 +45,21 @@ def test_sehstr_scores_and_reward_scale():
     from rdkit import Chem
 
     assert all(Chem.MolFromSmiles(s) is not None for s in smi)
+
+
+def test_sehstr_trees_are_rebuilt_from_the_original_pickle(tmp_path, monkeypatch):
+    need_assets("sehstr-proxy", "sehstr-modes", "sehstr-blocks")
+    import shutil
+
+    from molgfn import assets
+    from tests.conftest import SHARED
+
+    for name in ("sehstr-proxy", "sehstr-modes", "sehstr-blocks"):  # everything but sehstr-trees
+        dest = tmp_path / assets.get_asset(name).file
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHARED / assets.get_asset(name).file, dest)
+    monkeypatch.setenv("MOLGFN_DATA", str(tmp_path))
+    assert assets.status("sehstr-trees")[0] == "missing"
+    assets.require("sehstr-trees")  # usable through its parent
+    t = get_task("sehstr")
+    assert t.score_strings(["ag550c"])[0] == pytest.approx(7.0333, abs=1e-4)

@@ -190,8 +190,12 @@ class TreeEnsemble:
 
     @classmethod
     def from_asset(cls, data_dir: str | Path | None = None, **kw) -> TreeEnsemble:
-        from ..assets import resolve
+        """The ``sehstr-trees`` arrays, or, when only the original scikit-learn pickle
+        (``sehstr-proxy``) is at hand, the same arrays read from it."""
+        from ..assets import resolve, status
 
+        if status("sehstr-trees", data_dir)[0] != "ok" and status("sehstr-proxy", data_dir)[0] == "ok":
+            return cls(trees_from_sklearn_pickle(resolve("sehstr-proxy", data_dir)), **kw)
         return cls.from_npz(resolve("sehstr-trees", data_dir), **kw)
 
     def _chunks(self, fn, a: torch.Tensor) -> torch.Tensor:
