@@ -90,6 +90,12 @@ class FragmentTask(Task):
         nb = [self.num_blocks.get(s, float("nan")) for s in objs]
         return {"qed": qed, "mol_weight": mw, "num_blocks": nb}
 
+    def state_dict(self) -> dict:
+        return {"num_blocks": dict(self.num_blocks)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.num_blocks.update(state.get("num_blocks", {}))
+
     def score_table(self, smiles: list[str], row_offset: int = 1):
         """Score user molecules (SMILES, any form): canonical SMILES, raw score, reward and
         extra columns. Unparsable SMILES raise ``InputError`` naming their rows."""

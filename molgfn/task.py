@@ -65,6 +65,13 @@ class Task:
     def close(self) -> None:
         """Release oracle resources (worker processes)."""
 
+    def state_dict(self) -> dict:
+        """Task state that a resumed run needs (checkpointed by the trainer)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
 
 class SequenceTask(Task):
     name: str = "sequence"

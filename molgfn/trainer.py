@@ -51,6 +51,31 @@ class SeenStats:
         return new
 
 
+def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
+    np_state = np.random.get_state()
+    return {
+        "gen": gen.get_state(), "gen_device": device.type, "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_state(rng: dict, gen: torch.Generator, device: torch.device, fallback_seed: int) -> None:
+    # a generator's state only fits a generator of the same device type; a run resumed on
+    # another kind of device continues from a fresh, recorded seed instead
+    if rng.get("gen_device", "cpu") == device.type:
+        gen.set_state(rng["gen"])
+    else:
+        gen.manual_seed(fallback_seed)
+    torch.set_rng_state(rng["torch"])
+    if rng.get("cuda") and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    name, keys, *rest = rng["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    random.setstate(rng["python"])
+
+
 def build_policy(cfg: TrainConfig, env) -> MLPPolicy:
     if hasattr(env, "make_policy"):  # e.g. the fragment env's graph-transformer policy
         return env.make_policy(cfg)
@@ -189,8 +214,8 @@ class Trainer:
             "seen": self.seen.__dict__,
             "modes_found": sorted(self.modes_found),
             "metrics": self.metrics,
-            "rng": {"gen": self.gen.get_state(), "torch": torch.get_rng_state(),
-                    "numpy": np.random.get_state(), "python": random.getstate()},
+            "task": self.task.state_dict(),
+            "rng": _rng_state(self.gen, self.device),
         }
 
     def load_state_dict(self, sd: dict) -> None:
@@ -202,10 +227,8 @@ class Trainer:
         self.modes_found = set(sd["modes_found"])
         self.metrics = list(sd["metrics"])
         self._best_raw = max(self.seen.raw.values(), default=float("-inf"))
-        self.gen.set_state(sd["rng"]["gen"])
-        torch.set_rng_state(sd["rng"]["torch"])
-        np.random.set_state(sd["rng"]["numpy"])
-        random.setstate(sd["rng"]["python"])
+        self.task.load_state_dict(sd.get("task", {}))
+        _set_rng_state(sd["rng"], self.gen, self.device, self.cfg.seed + self.round)
 
     def checkpoint(self) -> None:
         if self.run_dir is None:
@@ -218,7 +241,9 @@ class Trainer:
     def resume(self) -> bool:
         if self.run_dir is None or not (self.run_dir / runs.CHECKPOINT).exists():
             return False
-        sd = torch.load(self.run_dir / runs.CHECKPOINT, map_location=self.device, weights_only=False)
+        # weights_only: a checkpoint holds tensors and plain containers only, so a run directory
+        # from someone else cannot run code; everything lands on the CPU and is moved by its owner
+        sd = torch.load(self.run_dir / runs.CHECKPOINT, map_location="cpu", weights_only=True)
         self.load_state_dict(sd)
         return True
 

@@ -227,3 +227,28 @@ def test_task_options_reach_the_task(tmp_path):
     assert r.exit_code == 2 and "qm9str modes must be" in r.output
     r = run("train", "--task", "tfbind8", "--task-option", "nonsense", "--out", out, "--overwrite")
     assert r.exit_code == 2 and "KEY=VALUE" in r.output
+
+
+def test_checkpoint_loading_runs_no_code(tmp_path):
+    import pickle
+
+    from tests.test_assets import Evil
+
+    t = _trainer(tmp_path, 2)
+    t.train()
+    torch.save({"payload": Evil()}, tmp_path / "checkpoint.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        _trainer(tmp_path, 2).resume()
+
+
+def test_fragment_resume_keeps_molecule_columns(tmp_path):
+    need_assets("seh-frag-blocks")
+    out = tmp_path / "run"
+    args = ["--task", "qed-frag", "--batch-size", 8, "--replay-size", 4, "--hidden", 16, "--quiet", "--device", "cpu",
+            "--num-samples", 8, "--out", out]
+    r = run("design", *args, "--rounds", 2)
+    assert r.exit_code == 0, r.output
+    r = run("design", *args, "--rounds", 3, "--resume")
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out / "candidates.csv")
+    assert df["num_blocks"].notna().all() and df["num_blocks"].between(1, 8).all()
