@@ -115,7 +115,12 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
         opts = {"oracle": oracle, "reward_exponent": reward_exponent}
         if workers is not None:
             opts["workers"] = workers
-    elif task == "custom" or oracle:
+    elif oracle and task != "custom":
+        from molgfn.errors import InputError
+
+        other = "custom-frag" if task.endswith("-frag") else "custom"
+        raise InputError(f"--oracle plugs your function into --task {other}; task {task!r} has its own oracle")
+    elif task == "custom":
         if not oracle:
             from molgfn.errors import InputError
 
@@ -135,17 +140,20 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
     return task, opts, get_task(task, **opts)
 
 
-def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
+def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool, dry_run: bool = False) -> None:
     from molgfn.errors import InputError
     from molgfn.runs import CHECKPOINT
 
-    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
-        if not overwrite:
-            raise InputError(f"run directory {out_dir} is not empty: pass --resume to continue it, "
-                             "--overwrite to start again, or choose another --out")
-        shutil.rmtree(out_dir)
+    used = out_dir.exists() and any(out_dir.iterdir())
+    if used and not resume and not overwrite:
+        raise InputError(f"run directory {out_dir} is not empty: pass --resume to continue it, "
+                         "--overwrite to start again, or choose another --out")
     if resume and not (out_dir / CHECKPOINT).exists():
         raise InputError(f"--resume: no checkpoint in {out_dir}; start a new run without --resume")
+    if dry_run:
+        return
+    if used and not resume:  # --overwrite, and only once everything else has been checked
+        shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
@@ -207,12 +215,12 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
                 control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
-                task_option=None):
+                task_option=None, precheck=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
 
     assets.set_data_dir(data_dir)
-    _prepare_run_dir(out_dir, resume, overwrite)
+    _prepare_run_dir(out_dir, resume, overwrite, dry_run=True)
     from molgfn.runs import CONFIG
 
     if resume:
@@ -241,6 +249,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     cfg.validate()
     for a in getattr(task_obj, "assets", ()):
         assets.require(a)  # fail now, with the fetch command, not mid-run
+    if precheck is not None:
+        precheck(cfg, task_obj)
+    _prepare_run_dir(out_dir, resume, overwrite)
     return _run_training(cfg, task_obj, out_dir, resume, quiet)
 
 
@@ -326,9 +337,9 @@ def design(
     num_candidates: Annotated[int, typer.Option(help="Rows in candidates.csv (best first).")] = 100,
     num_samples: Annotated[int, typer.Option(help="Samples drawn from the trained sampler, added to the "
                                              "objects seen in training before ranking.")] = 1000,
-    beta: Annotated[str, typer.Option(help="Inverse temperature(s) of the final sampling, e.g. 1 or 1,5,10 "
-                                      "(several: one merged list with a beta column, ranked within each beta).")]
-    = "1",
+    beta: Annotated[str | None, typer.Option(help="Inverse temperature(s) of the final sampling, e.g. 1 or 1,5,10 "
+                                             "(several: one merged list with a beta column, ranked within each "
+                                             "beta). Default: 1, or the trained one.")] = None,
     min_distance: Annotated[int, typer.Option(help="Diverse list: keep a sequence only if its Levenshtein "
                                               "distance to every better one kept is at least this (0: off).")] = 0,
     max_similarity: Annotated[float, typer.Option(help="Diverse list of molecules: keep one only if its Tanimoto "
@@ -338,7 +349,21 @@ def design(
     **opts,
 ) -> None:
     """Train, then write a ranked table of unique candidates (candidates.csv) and print the best."""
-    tr = _train_like(out_dir=out_dir, **opts)
+    from molgfn.errors import InputError
+
+    def precheck(cfg, task) -> None:  # options of the final step are checked before any training
+        betas = parse_betas(beta) if beta else []
+        if cfg.conditioning == "none" and any(b != BetaDist(cfg.beta_dist).vals[0] for b in betas):
+            raise InputError("--beta other than the trained one needs a temperature-conditional sampler "
+                             "(--conditioning logit --beta-dist uniform:LO,HI)")
+        if max_similarity < 1.0 and task.object_column != "smiles" and task.smiles(
+                task.env.to_strings(task.env.initial(0))) is None:
+            raise InputError(f"--max-similarity compares molecules; task {task.name!r} has none: "
+                             "use --min-distance for sequences")
+
+    from molgfn.config import BetaDist
+
+    tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
     _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity)
 
 
@@ -354,14 +379,14 @@ def parse_betas(spec: str) -> list[float]:
     return betas
 
 
-def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str, show: int,
+def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str | None, show: int,
                       min_distance: int = 0, max_similarity: float = 1.0) -> None:
     import pandas as pd
 
     from molgfn.candidates import candidate_table
     from molgfn.runs import CANDIDATES, atomic_write_csv
 
-    betas = parse_betas(beta)
+    betas = [tr.sampling_beta(b) for b in parse_betas(beta)] if beta else [tr.sampling_beta(None)]
     if len(betas) == 1:
         df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates,
                              min_distance=min_distance, max_similarity=max_similarity)
@@ -407,7 +432,8 @@ def _load_run(run: Path, data_dir: Path | None, device: str):
 def sample(
     run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
     n: Annotated[int, typer.Option("--n", "-n", help="Number of samples.")] = 100,
-    beta: Annotated[float, typer.Option(help="Inverse temperature to sample at.")] = 1.0,
+    beta: Annotated[float | None, typer.Option(help="Inverse temperature to sample at (default: 1, or the "
+                                               "trained one for an unconditional sampler).")] = None,
     output: Annotated[str, typer.Option("--output", help="CSV path, or - for stdout.")] = "-",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -418,11 +444,14 @@ def sample(
 
     tr = _load_run(run, data_dir, device)
     tr.gen.manual_seed(seed)
-    toks = tr.sample(n, beta=beta)
+    toks = tr.sample(n, beta=tr.sampling_beta(beta))
     objs = tr.env.to_strings(toks)
     raw, logr = tr.task.evaluate(toks.cpu())
     tr.task.close()
     df = pd.DataFrame({tr.task.object_column: objs, "raw_score": raw.numpy(), "reward": logr.exp().numpy()})
+    smiles = tr.task.smiles(objs)
+    if smiles is not None:
+        df.insert(1, "smiles", smiles)
     _emit(df, output)
 
 
@@ -504,7 +533,8 @@ def score(
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
     n: Annotated[int, typer.Option("--n", "-n", help="Final samples for the top-k metrics.")] = 1000,
-    beta: Annotated[float, typer.Option(help="Inverse temperature of the final samples.")] = 1.0,
+    beta: Annotated[float | None, typer.Option(help="Inverse temperature of the final samples and of the "
+                                               "exact target (default: 1, or the trained one).")] = None,
     k: Annotated[int, typer.Option(help="k of the top-k score and diversity.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed of the final sampling.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -518,7 +548,7 @@ def evaluate(
 
     tr = _load_run(run, data_dir, device)
     tr.gen.manual_seed(seed)
-    res = evaluate_trainer(tr, n=n, beta=beta, k=k)
+    res = evaluate_trainer(tr, n=n, beta=tr.sampling_beta(beta), k=k)
     tr.task.close()
     atomic_write_text(run / "evaluation.json", json.dumps(res, indent=2))
     table = Table("metric", "value")
@@ -555,8 +585,17 @@ def bench(
     bad = [m for m in (split(methods) or []) if m not in B.METHODS]
     if bad:
         raise InputError(f"unknown method(s) {bad}; choose from {', '.join(B.METHODS)}")
-    B.run_grid(B.PRESETS[preset], out_dir, workers, split(tasks), split(methods),
-               [int(x) for x in split(seeds)] if seeds else None, rounds, lr)
+    try:
+        seed_list = [int(x) for x in split(seeds)] if seeds else None
+    except ValueError:
+        raise InputError(f"--seeds must be whole numbers separated by commas, got {seeds!r}") from None
+    from tasks import registry
+
+    unknown = [t for t in (split(tasks) or []) if t not in registry()]
+    if unknown:
+        raise InputError(f"unknown task(s) {unknown}; known tasks: {', '.join(sorted(registry()))}")
+    B.run_grid(B.PRESETS[preset], out_dir, workers, split(tasks), split(methods), seed_list, rounds, lr,
+               str(data_dir) if data_dir else None)
     md = B.write_report(out_dir, "molgfn bench " + " ".join(sys.argv[2:]))
     sys.stdout.write(md)
 
@@ -621,8 +660,11 @@ def report(
 @friendly
 def info(run: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Print a run's config and its last metrics."""
+    from molgfn.errors import InputError
     from molgfn.runs import CONFIG, METRICS
 
+    if not (run / CONFIG).exists():
+        raise InputError(f"{run} is not a run directory (no {CONFIG})")
     out.print_json(json.dumps(json.loads((run / CONFIG).read_text())))
     if (run / METRICS).exists():
         out.print((run / METRICS).read_text().splitlines()[-1])

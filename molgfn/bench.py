@@ -45,6 +45,8 @@ class Preset:
     hidden_override: int | None = None  # small preset: narrower nets to finish in minutes
 
 
+DEFAULT_ROUNDS = 100  # a task the preset does not name
+
 PRESETS = {
     "small": Preset(["tfbind8", "qm9str", "rna1"], ["tb", "tb-ls", "logit-ls", "layer-ls", "logit", "layer"],
                     [0, 1, 2], {"tfbind8": 100, "qm9str": 100, "rna1": 50, "sehstr": 100}, hidden_override=128),
@@ -57,11 +59,14 @@ PRESETS = {
 
 
 def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | None, eval_every: int = 10,
-            lr: float = 1e-3) -> tuple[list[dict], dict]:
+            lr: float = 1e-3, data_dir: str | None = None) -> tuple[list[dict], dict]:
     import torch
 
     from tasks import get_task
 
+    from . import assets
+
+    assets.set_data_dir(data_dir)  # worker processes do not inherit the parent's setting
     from .config import TrainConfig
     from .evaluation import evaluate_trainer
     from .trainer import Trainer
@@ -106,11 +111,11 @@ def _job(args):
 
 def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] | None = None,
              methods: list[str] | None = None, seeds: list[int] | None = None, rounds: int | None = None,
-             lr: float = 1e-3) -> Path:
+             lr: float = 1e-3, data_dir: str | None = None) -> Path:
     import multiprocessing as mp
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(t, m, s, rounds or preset.rounds[t], preset.hidden_override, 10, lr)
+    jobs = [(t, m, s, rounds or preset.rounds.get(t, DEFAULT_ROUNDS), preset.hidden_override, 10, lr, data_dir)
             for t in (tasks or preset.tasks) for m in (methods or preset.methods) for s in (seeds or preset.seeds)]
     results: list = []
 

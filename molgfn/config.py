@@ -61,8 +61,9 @@ class TrainConfig:
             (self.ls_iterations >= 1, "--ls-iterations must be >= 1"),
             (self.ls_backtrack >= 0, "--ls-backtrack must be >= 0 (0: (L+1)//2)"),
             (self.checkpoint_every >= 1, "--checkpoint-every must be >= 1"),
-            (not self.local_search or self.batch_size >= self.ls_iterations + 1,
-             "--local-search needs --batch-size >= --ls-iterations + 1"),
+            (not self.local_search or self.batch_size % (self.ls_iterations + 1) == 0,
+             "--local-search needs --batch-size divisible by --ls-iterations + 1, so that a round spends "
+             "exactly --batch-size reward calls (e.g. 32 with 7 iterations)"),
         ]
         bad = [msg for ok, msg in checks if not ok]
         if bad:

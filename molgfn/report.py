@@ -92,9 +92,14 @@ def training_curves(metrics: pd.DataFrame, path: Path) -> Path | None:
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    import io
+
+    from .atomic import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
     return Path(path)
 
 

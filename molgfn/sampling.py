@@ -8,37 +8,47 @@ from .trajectories import Trajectories, masked_log_softmax
 
 
 def _sample_categorical(logp: torch.Tensor, mask: torch.Tensor, epsilon: float,
-                        gen: torch.Generator | None) -> torch.Tensor:
+                        gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Actions, and which rows took an epsilon-uniform action instead of the policy's (or None)."""
     # Gumbel-max: one fused op instead of a multinomial per row
     u = torch.rand(logp.shape, generator=gen, device=logp.device).clamp_(1e-20, 1.0)
     gumbel = -torch.log(-torch.log(u))
     a = (logp + gumbel).argmax(-1)
-    if epsilon > 0:
-        u2 = torch.rand(logp.shape, generator=gen, device=logp.device)
-        uniform = torch.where(mask, u2, -1.0).argmax(-1)
-        explore = torch.rand(logp.shape[0], generator=gen, device=logp.device) < epsilon
-        a = torch.where(explore, uniform, a)
-    return a
+    if epsilon <= 0:
+        return a, None
+    u2 = torch.rand(logp.shape, generator=gen, device=logp.device)
+    uniform = torch.where(mask, u2, -1.0).argmax(-1)
+    explore = (torch.rand(logp.shape[0], generator=gen, device=logp.device) < epsilon) & mask.any(-1)
+    return torch.where(explore, uniform, a), explore
 
 
 @torch.no_grad()
 def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
                    start: torch.Tensor | None = None, steps: int | None = None,
                    gen: torch.Generator | None = None) -> Trajectories:
-    """Roll out P_F (mixed with epsilon-uniform exploration) from ``start`` (default s_0)."""
+    """Roll out P_F (mixed with epsilon-uniform exploration) from ``start`` (default s_0).
+
+    ``on_policy`` marks the trajectories that took no exploratory action: for a fixed number
+    of steps they are exact samples of P_F (every trajectory avoids exploration with the same
+    probability), which the score-function objectives need.
+    """
     n = beta.shape[0]
     s = env.initial(n, beta.device) if start is None else start
     steps = env.traj_len if steps is None else steps
     states, fa, ba = [s], [], []
+    explored = torch.zeros(n, dtype=torch.bool, device=beta.device)
     for _ in range(steps):
         out = policy(env.encode(s), beta)
         mask = env.forward_mask(s)
-        a = _sample_categorical(masked_log_softmax(out.fwd_logits, mask), mask, epsilon, gen)
+        a, explore = _sample_categorical(masked_log_softmax(out.fwd_logits, mask), mask, epsilon, gen)
+        if explore is not None:
+            explored |= explore
         fa.append(a)
         ba.append(env.backward_of(a))
         s = env.step(s, a)
         states.append(s)
-    return Trajectories(torch.stack(states, 1), _stack(fa, n, beta.device), _stack(ba, n, beta.device), beta)
+    return Trajectories(torch.stack(states, 1), _stack(fa, n, beta.device), _stack(ba, n, beta.device), beta,
+                        on_policy=~explored)
 
 
 @torch.no_grad()
@@ -55,7 +65,7 @@ def sample_backward(env, policy, terminals: torch.Tensor, beta: torch.Tensor, st
     for _ in range(steps):
         out = policy(env.encode(s), beta)
         mask = env.backward_mask(s)
-        b = _sample_categorical(masked_log_softmax(out.bwd_logits, mask), mask, 0.0, gen)
+        b, _ = _sample_categorical(masked_log_softmax(out.bwd_logits, mask), mask, 0.0, gen)
         ba.append(b)
         fa.append(env.forward_of(s, b))
         s = env.backward_step(s, b)

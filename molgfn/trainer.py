@@ -140,7 +140,7 @@ class Trainer:
             beta = self.beta_dist.sample(m, self.device, self.gen)
             cur = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
             cur = cur.with_reward(self._evaluate(cur.terminals))
-            trajs.append(cur.mark(True))
+            trajs.append(cur)  # on_policy: the rows that took no exploratory action
             k = cfg.ls_backtrack or (self.env.traj_len + 1) // 2
             acc = []
             for _ in range(cfg.ls_iterations):
@@ -152,7 +152,7 @@ class Trainer:
         else:
             beta = self.beta_dist.sample(cfg.batch_size, self.device, self.gen)
             t = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
-            trajs.append(t.with_reward(self._evaluate(t.terminals)).mark(True))
+            trajs.append(t.with_reward(self._evaluate(t.terminals)))  # on_policy set by the sampler
         return trajs
 
     def train_round(self) -> dict:
@@ -261,6 +261,22 @@ class Trainer:
             self.task.close()
 
     # -- sampling from the trained policy ---------------------------------------------
+    def sampling_beta(self, beta: float | None) -> float:
+        """The inverse temperature to sample at: any beta > 0 for a temperature-conditional
+        sampler (default 1), only the trained one for an unconditional sampler (default)."""
+        from .errors import InputError
+
+        trained = self.beta_dist.vals[0] if self.beta_dist.is_fixed else None
+        if beta is None:
+            return trained if self.cfg.conditioning == "none" and trained is not None else 1.0
+        if not beta > 0:
+            raise InputError(f"--beta must be > 0, got {beta}")
+        if self.cfg.conditioning == "none" and trained is not None and beta != trained:
+            raise InputError(f"this sampler was trained without temperature conditioning at beta = {trained:g} "
+                             f"and cannot sample at beta = {beta:g}; train with --conditioning logit "
+                             "--beta-dist uniform:LO,HI to choose beta at sampling time")
+        return beta
+
     @torch.no_grad()
     def sample(self, n: int, beta: float = 1.0, batch: int = 4096) -> torch.Tensor:
         self.policy.eval()

@@ -252,3 +252,20 @@ def test_fragment_resume_keeps_molecule_columns(tmp_path):
     assert r.exit_code == 0, r.output
     df = pd.read_csv(out / "candidates.csv")
     assert df["num_blocks"].notna().all() and df["num_blocks"].between(1, 8).all()
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_is_invalid(tmp_path):
+    out = tmp_path / "run"
+    r = run("train", "--task", "custom", "--oracle", "tests.oracles:gc_content", "--length", 5, "--rounds", 2,
+            "--out", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    before = sorted(p.name for p in out.iterdir())
+    for bad in (["--task", "tfbnd8"], ["--task", "custom", "--oracle", "tests.oracles:gc_content", "--batch-size", 0]):
+        r = run("train", *bad, "--out", out, "--overwrite", "--quiet")
+        assert r.exit_code == 2, r.output
+        assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_oracle_with_a_builtin_task_is_refused():
+    r = run("train", "--task", "tfbind8", "--oracle", "tests.oracles:gc_content", "--rounds", 1)
+    assert r.exit_code == 2 and "--task custom" in r.output

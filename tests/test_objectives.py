@@ -294,3 +294,26 @@ def test_cli_lists_objectives_and_passes_options(tmp_path):
     assert r.exit_code == 2 and "energies" in r.output
     r = runner.invoke(cli.app, [*base, "--out", str(tmp_path / "c"), "--objective", "rkl", "--control-variate", "x"])
     assert r.exit_code == 2 and "control variate" in r.output
+
+
+def test_subtb_ignores_padding_copies_of_states():
+    """A trajectory padded with repeated states (s_0 before, x after) must give the same SubTB
+    loss as the unpadded one: each state is counted once."""
+    from molgfn.objectives.subtb import SubTB
+    from molgfn.trajectories import TrajectoryScores
+
+    g = torch.Generator().manual_seed(0)
+    T = 3
+    lpf, lpb = -torch.rand(1, T, generator=g), -torch.rand(1, T, generator=g)
+    flow = torch.randn(1, T + 1, generator=g)
+    log_z, log_r = torch.tensor([0.3]), torch.tensor([-1.2])
+    flow[:, -1] = log_r
+    plain = TrajectoryScores(lpf, lpb, torch.ones(1, T, dtype=torch.bool), log_z, log_r, flow)
+    # pad: two copies of s_0 before, one copy of x after (padding transitions carry garbage)
+    z = torch.full((1, 1), 5.0)
+    pad_mask = torch.tensor([[False, False, True, True, True, False]])
+    padded = TrajectoryScores(torch.cat([z, z, lpf, z], 1), torch.cat([z, z, lpb, z], 1), pad_mask, log_z, log_r,
+                              torch.cat([flow[:, :1], flow[:, :1], flow, flow[:, -1:]], 1))
+    loss_plain, _ = SubTB(0.9)(plain)
+    loss_padded, _ = SubTB(0.9)(padded)
+    assert torch.allclose(loss_plain, loss_padded, atol=1e-6)

@@ -36,7 +36,10 @@ class SubTB:
         n = torch.cat([zero, m.cumsum(1)], 1)
         delta = (lf - c)[:, :, None] + (c - lf)[:, None, :]  # [b, i, j] = lf_i - c_i + c_j - lf_j
         length = n[:, None, :] - n[:, :, None]  # real transitions between i and j
-        valid = length > 0  # implies i < j
+        # padding repeats a state (s_0 before a shorter backward-sampled trajectory, x after a
+        # stop): count each state once, as the copy that a real transition leaves (or the last)
+        once = torch.cat([s.mask, torch.ones_like(s.mask[:, :1])], 1)
+        valid = (length > 0) & once[:, :, None] & once[:, None, :]  # length > 0 implies i < j
         w = torch.where(valid, self.lam ** length.clamp(min=0), torch.zeros_like(length))
         per_traj = (w * delta**2).sum((1, 2)) / w.sum((1, 2)).clamp(min=1e-30)
         return per_traj.mean(), {}
