@@ -29,7 +29,7 @@ CONFIGS = [
 ]
 
 
-def one(task: str, ls: bool, hidden: int, grad_steps: int, rounds: int, seed: int) -> dict:
+def one(task: str, ls: bool, hidden: int, grad_steps: int, rounds: int, seed: int, threads: int = 1) -> dict:
     import resource
 
     import torch
@@ -39,7 +39,7 @@ def one(task: str, ls: bool, hidden: int, grad_steps: int, rounds: int, seed: in
     from molgfn.trainer import Trainer
     from tasks import get_task
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     t = get_task(task)
     # RNA's mode check (42 extra oracle calls per candidate above threshold) is a metric, not training
     cfg = TrainConfig(task=task, rounds=rounds, local_search=ls, seed=seed, device="cpu", hidden=hidden,
@@ -69,17 +69,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--child", nargs=6)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run (2 is faster on an idle "
+                    "2-core machine; 1 is steadier on a shared one)")
+    ap.add_argument("--child", nargs=7)
     a = ap.parse_args()
     if a.child:
-        task, ls, hidden, gs, rounds, seed = a.child
-        print(json.dumps(one(task, ls == "1", int(hidden), int(gs), int(rounds), int(seed))))
+        task, ls, hidden, gs, rounds, seed, threads = a.child
+        print(json.dumps(one(task, ls == "1", int(hidden), int(gs), int(rounds), int(seed), int(threads))))
         return
     rows = []
     for task, name, ls, hidden, gs in CONFIGS:
         res = []
         for rep in range(a.repeats):
-            args = [task, str(int(ls)), str(hidden), str(gs), str(a.rounds), str(rep)]
+            args = [task, str(int(ls)), str(hidden), str(gs), str(a.rounds), str(rep), str(a.threads)]
             out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
                                  check=True)
             res.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -93,7 +95,8 @@ def main() -> None:
                      f"{statistics.median(modes):.0f} ({', '.join(map(str, modes))})" if modes else "n/a",
                      f"{1000 * statistics.median(modes) / calls:.1f}" if modes else "n/a", calls))
     cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
-    print(f"# throughput ({a.rounds} rounds after 1 warm-up, {a.repeats} runs each, medians; 1 torch thread)\n")
+    print(f"# throughput ({a.rounds} rounds after 1 warm-up, {a.repeats} runs each, medians; "
+          f"{a.threads} torch thread{'s' if a.threads > 1 else ''})\n")
     print(f"command: `{cmd.strip()}`\n")
     print("| task | method | ms / round | reward calls / s | peak RSS (MB) | modes (per seed) | modes / 1000 calls "
           "| calls |")
