@@ -29,7 +29,10 @@ from .atomic import atomic_write_bytes
 from .errors import AssetMissingError, ChecksumError, MolgfnError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MANIFEST = PROJECT_ROOT / "data" / "assets.json"
+# the project's own small data: data/ in a checkout, <prefix>/share/molgfn in a wheel install
+SHIPPED_DATA = next((d for d in (PROJECT_ROOT / "data", Path(sys.prefix) / "share" / "molgfn")
+                     if (d / "assets.json").is_file()), PROJECT_ROOT / "data")
+MANIFEST = SHIPPED_DATA / "assets.json"
 
 # set by the CLI's --data-dir; a module-level default keeps task code free of plumbing
 _data_dir_override: Path | None = None

@@ -13,7 +13,7 @@ from functools import cache
 
 import torch
 
-from molgfn.assets import PROJECT_ROOT
+from molgfn.assets import SHIPPED_DATA
 from molgfn.modes import local_optimum_mask
 from molgfn.oracle import CachedOracle
 from molgfn.task import SequenceTask
@@ -21,12 +21,12 @@ from molgfn.task import SequenceTask
 
 @cache
 def mode_thresholds() -> dict:
-    return json.loads((PROJECT_ROOT / "data" / "rna_mode_thresholds.json").read_text())
+    return json.loads((SHIPPED_DATA / "rna_mode_thresholds.json").read_text())
 
 
 @cache
 def targets() -> dict[str, str]:
-    return json.loads((PROJECT_ROOT / "data" / "rna_targets.json").read_text())["targets"]
+    return json.loads((SHIPPED_DATA / "rna_targets.json").read_text())["targets"]
 
 
 def reverse_complement(seq: str) -> str:
