@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from .sampling import sample_backward, sample_forward
-from .trajectories import Trajectories, masked_log_softmax, valid_transitions
+from .trajectories import Trajectories, transition_logprobs, valid_transitions
 
 FILTERS = ("greedy", "mh", "barker")
 
@@ -31,17 +31,12 @@ def _segment_logprobs(env, policy, traj: Trajectories, start) -> tuple[torch.Ten
     (``start``: an int, or a (B,) tensor of per-trajectory starts)."""
     first = start if isinstance(start, int) else int(start.min())
     seg = traj.states[:, first:]
-    B, T1 = seg.shape[:2]
-    flat = seg.reshape(B * T1, *seg.shape[2:])
-    out = policy(env.encode(flat), traj.beta.repeat_interleave(T1))
-    fwd = masked_log_softmax(out.fwd_logits, env.forward_mask(flat)).reshape(B, T1, -1)
-    bwd = masked_log_softmax(out.bwd_logits, env.backward_mask(flat)).reshape(B, T1, -1)
+    lpf, lpb, _ = transition_logprobs(env, policy, seg, traj.fwd_actions[:, first:], traj.bwd_actions[:, first:],
+                                      traj.beta)
     m = valid_transitions(seg)
     if not isinstance(start, int):
-        m = m & (torch.arange(first, first + T1 - 1, device=m.device)[None] >= start[:, None])
-    lpf = (fwd[:, :-1].gather(2, traj.fwd_actions[:, first:, None])[..., 0] * m).sum(1)
-    lpb = (bwd[:, 1:].gather(2, traj.bwd_actions[:, first:, None])[..., 0] * m).sum(1)
-    return lpf, lpb
+        m = m & (torch.arange(first, first + seg.shape[1] - 1, device=m.device)[None] >= start[:, None])
+    return (lpf * m).sum(1), (lpb * m).sum(1)
 
 
 def _take(states: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

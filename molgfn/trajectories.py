@@ -77,18 +77,27 @@ def valid_transitions(states: torch.Tensor) -> torch.Tensor:
     return diff.flatten(2).any(-1) if diff.dim() > 2 else diff
 
 
+def transition_logprobs(env, policy, states: torch.Tensor, fwd_actions: torch.Tensor,
+                        bwd_actions: torch.Tensor, beta: torch.Tensor):
+    """One policy pass over every state of (B, T+1, ...) ``states``: per-transition
+    log P_F(s_t+1|s_t) and log P_B(s_t|s_t+1) (B, T), and the policy output (B*(T+1) rows)."""
+    B, T1 = states.shape[:2]
+    flat = states.reshape(B * T1, *states.shape[2:])
+    out = policy(env.encode(flat), beta.repeat_interleave(T1))
+    fwd = masked_log_softmax(out.fwd_logits, env.forward_mask(flat)).reshape(B, T1, -1)
+    bwd = masked_log_softmax(out.bwd_logits, env.backward_mask(flat)).reshape(B, T1, -1)
+    log_pf = fwd[:, :-1].gather(2, fwd_actions[..., None])[..., 0]
+    log_pb = bwd[:, 1:].gather(2, bwd_actions[..., None])[..., 0]
+    return log_pf, log_pb, out
+
+
 def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
     """Run the policy once over every state of every trajectory, gather transition log-probs."""
     if traj.log_reward is None:
         raise ValueError("trajectories must carry log rewards before they are scored")
     B, T1 = traj.states.shape[:2]
-    flat = traj.states.reshape(B * T1, *traj.states.shape[2:])
-    beta_flat = traj.beta.repeat_interleave(T1)
-    out = policy(env.encode(flat), beta_flat)
-    fwd = masked_log_softmax(out.fwd_logits, env.forward_mask(flat)).reshape(B, T1, -1)
-    bwd = masked_log_softmax(out.bwd_logits, env.backward_mask(flat)).reshape(B, T1, -1)
-    log_pf = fwd[:, :-1].gather(2, traj.fwd_actions[..., None])[..., 0]
-    log_pb = bwd[:, 1:].gather(2, traj.bwd_actions[..., None])[..., 0]
+    log_pf, log_pb, out = transition_logprobs(env, policy, traj.states, traj.fwd_actions, traj.bwd_actions,
+                                              traj.beta)
     mask = valid_transitions(traj.states)
     log_reward = traj.beta * traj.log_reward
     log_flow = None
@@ -97,6 +106,7 @@ def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
         log_flow[:, -1] = log_reward
     energy = None
     if energy_fn is not None:
+        flat = traj.states.reshape(B * T1, *traj.states.shape[2:])
         energy = traj.beta[:, None] * energy_fn(flat).reshape(B, T1)
         energy[:, -1] = -log_reward
     return TrajectoryScores(log_pf, log_pb, mask, policy.log_z(traj.beta), log_reward, log_flow, energy,

@@ -82,15 +82,20 @@ class RNABinding(SequenceTask):
             r_n(s) = duplexfold(target, s).energy / norm_energy(target, n),
 
         r_n normalised like the raw score but by the best energy a length-n sequence could
-        reach. E(s_0) = 0 and E(x) = -log R(x) at length L. Computed in-process, cached.
+        reach. E(s_0) = 0 and E(x) = -log R(x) at length L. Partial sequences are folded
+        in-process and cached; complete ones (r_L is the raw score) come from the oracle's cache.
         """
         import RNA
         import torch
 
         cache = self.__dict__.setdefault("_energy_cache", {"": 0.0})
         seqs = self.env.to_strings(tokens.cpu())
-        for s in set(seqs) - cache.keys():
-            r = RNA.duplexfold(self.target, s).energy / norm_energy(self.target, len(s))
+        todo = set(seqs) - cache.keys()
+        full = [s for s in todo if len(s) == self.length]
+        raw_full = dict(zip(full, self.raw_scores(full), strict=True)) if full else {}
+        for s in todo:
+            r = raw_full[s] if s in raw_full else (
+                RNA.duplexfold(self.target, s).energy / norm_energy(self.target, len(s)))
             logr = float(self.log_reward(torch.tensor(r, dtype=torch.float64)))
             cache[s] = -len(s) / self.length * logr
         return torch.tensor([cache[s] for s in seqs], dtype=torch.float32, device=tokens.device)
