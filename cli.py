@@ -157,29 +157,22 @@ def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool, dry_run: bool
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool, logger: list[str] | None = None,
+                  progress: str = "auto", log_every: int = 0):
+    from molgfn.provenance import write_run_config
     from molgfn.runs import CONFIG
+    from molgfn.tracking import Tracker, make_loggers, make_progress
     from molgfn.trainer import Trainer
 
     trainer = Trainer(cfg, task, out_dir)
     if resume and trainer.resume():
         console.print(f"resumed {out_dir} at round {trainer.round}")
-    cfg.save(out_dir / CONFIG)
-    cols = [TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}")]
-    with Progress(*cols, console=console, disable=quiet, transient=False) as prog:
-        bar = prog.add_task("train", total=cfg.rounds, completed=trainer.round, info="")
-
-        def on_round(row: dict) -> None:
-            if row["round"] % 5 == 0 or row["round"] == cfg.rounds:
-                modes = f" modes {row['modes']}" if task.num_modes() else ""
-                prog.update(bar, completed=row["round"], info=(
-                    f"loss {row['loss']:.3g} logZ {row['log_z']:.3g} best {row['best_raw']:.4g}"
-                    f"{modes} calls {row['reward_calls']} {row['round_ms']:.0f} ms/round"))
-
-        trainer.train(on_round=on_round)
+    rec = write_run_config(out_dir / CONFIG, cfg, _INVOKED, device=trainer.device)
+    bar = make_progress("none" if quiet else progress, cfg.rounds, trainer.round, console, log_every or None,
+                        has_modes=bool(task.num_modes()))
+    with Tracker(bar, make_loggers(logger, out_dir)) as tracker:
+        tracker.log_params(rec)
+        trainer.train(on_round=tracker)
     return trainer
 
 
@@ -215,7 +208,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
                 control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
-                task_option=None, precheck=None):
+                task_option=None, precheck=None, logger=None, progress="auto", log_every=0):
     from molgfn import assets
     from molgfn.config import TrainConfig
 
@@ -247,12 +240,15 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                               "kl_mix_lambda": kl_mix_lambda, "control_variate": control_variate,
                                               "fldb_partial": fldb_partial})
     cfg.validate()
+    from molgfn.tracking import check_loggers
+
+    check_loggers(logger)
     for a in getattr(task_obj, "assets", ()):
         assets.require(a)  # fail now, with the fetch command, not mid-run
     if precheck is not None:
         precheck(cfg, task_obj)
     _prepare_run_dir(out_dir, resume, overwrite)
-    return _run_training(cfg, task_obj, out_dir, resume, quiet)
+    return _run_training(cfg, task_obj, out_dir, resume, quiet, logger, progress, log_every)
 
 
 def _training_options(
@@ -303,6 +299,13 @@ def _training_options(
                                               "calls per candidate above the mode threshold, not budgeted).")]
     = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    progress: Annotated[str, typer.Option(help="auto (a bar on a terminal, plain lines in a log file), bar, plain "
+                                          "or none.")] = "auto",
+    log_every: Annotated[int, typer.Option(help="Plain progress: a line every N rounds (0: about 20 lines).")] = 0,
+    logger: Annotated[list[str] | None, typer.Option(help="Also log to tensorboard (RUN/tensorboard) or mlflow "
+                                                     "($MLFLOW_TRACKING_URI, else RUN/mlruns); repeatable. "
+                                                     "Optional extras: pip install 'molgfn[tensorboard,mlflow]'.")]
+    = None,
 ) -> None:
     """The options train and design share: declared once, never called."""
 
@@ -311,8 +314,18 @@ def with_training_options(fn):
     """Give ``fn(own options..., **opts)`` the shared training options in its signature (Typer reads it)."""
     own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
     shared = list(inspect.signature(_training_options, eval_str=True).parameters.values())
-    fn.__signature__ = inspect.Signature(own + shared)
-    return fn
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs):
+        _INVOKED.clear()
+        _INVOKED.update(kwargs)  # every option as parsed, recorded in config.json
+        return fn(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + shared)
+    return wrapper
+
+
+_INVOKED: dict = {}  # the options of the running train/design command
 
 
 @app.command()
