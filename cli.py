@@ -251,6 +251,26 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     return _run_training(cfg, task_obj, out_dir, resume, quiet, logger, progress, log_every)
 
 
+def _config_callback(ctx: typer.Context, value: Path | None) -> Path | None:
+    """``--config FILE`` (eager): the file's options become the command's defaults (Click's
+    default_map), so flags on the command line still win."""
+    from molgfn.errors import InputError
+    from molgfn.tomlconfig import options_from_toml, read_toml
+
+    _INVOKED_PARAMS[:] = ctx.command.params  # for --print-config
+    if value is None or ctx.resilient_parsing:
+        return value
+    try:
+        ctx.default_map = {**(ctx.default_map or {}),
+                           **options_from_toml(read_toml(value), ctx.command.params, str(value))}
+    except InputError as e:
+        raise typer.BadParameter(str(e)) from None
+    return value
+
+
+_INVOKED_PARAMS: list = []
+
+
 def _training_options(
     task: TaskOpt = "rna1",
     task_option: TaskOptionOpt = None,
@@ -306,6 +326,12 @@ def _training_options(
                                                      "($MLFLOW_TRACKING_URI, else RUN/mlruns); repeatable. "
                                                      "Optional extras: pip install 'molgfn[tensorboard,mlflow]'.")]
     = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", is_eager=True, callback=_config_callback,
+        help="TOML file of options (keys named like the flags: batch-size = 64, out = \"runs/x\"); "
+             "flags on the command line override it.")] = None,
+    print_config: Annotated[bool, typer.Option(help="Print the effective options as TOML (readable by --config) "
+                                               "and exit without running.")] = False,
 ) -> None:
     """The options train and design share: declared once, never called."""
 
@@ -317,6 +343,15 @@ def with_training_options(fn):
 
     @functools.wraps(fn)
     def wrapper(**kwargs):
+        kwargs.pop("config", None)
+        if kwargs.pop("print_config", False):
+            from molgfn import __version__
+            from molgfn.tomlconfig import dumps, effective_options
+
+            sys.stdout.write(dumps(effective_options(kwargs, _INVOKED_PARAMS),
+                                   f"molgfn {__version__}: options of `molgfn {fn.__name__}`; "
+                                   f"run them with `molgfn {fn.__name__} --config FILE`"))
+            return None
         _INVOKED.clear()
         _INVOKED.update(kwargs)  # every option as parsed, recorded in config.json
         return fn(**kwargs)
