@@ -7,6 +7,7 @@ import inspect
 import json
 import shutil
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +16,25 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(help="Design molecules and biological sequences with GFlowNets.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
 data_app = typer.Typer(help="Third-party data assets: list, fetch, import.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 out = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from molgfn import __version__
+
+        out.print(f"molgfn {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                                help="Print the molgfn version and exit.")] = False) -> None:
+    """Design molecules and biological sequences with GFlowNets."""
 
 
 def friendly(fn):
@@ -76,6 +91,30 @@ ControlVariateOpt = Annotated[str, typer.Option(
     help="Score-function objectives (rkl, fkl, kl-mix, renyi, tsallis): none, loo (leave-one-out batch "
          "baseline) or logz (the learned log Z).")]
 FLDBPartialOpt = Annotated[bool, typer.Option(help="fldb: train on incomplete (randomly cut) trajectories.")]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="table (for people) or json (for scripts, on stdout).")]
+
+
+def _print_json(obj) -> None:
+    """Strict JSON on stdout (NaN and inf become null), for scripts."""
+    import math
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    sys.stdout.write(json.dumps(clean(obj), indent=2, allow_nan=False, default=str) + "\n")
 
 
 def parse_task_options(items: list[str] | None) -> dict:
@@ -587,6 +626,7 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Random seed of the final sampling.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: DataDirOpt = None,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """The papers' metrics for a run: modes found, top-k score and diversity, and (enumerable
     tasks) the exact L1 distance to R^beta/Z, log p vs log R correlation and log Z error.
@@ -599,6 +639,9 @@ def evaluate(
     res = evaluate_trainer(tr, n=n, beta=tr.sampling_beta(beta), k=k)
     tr.task.close()
     atomic_write_text(run / "evaluation.json", json.dumps(res, indent=2))
+    if fmt == Format.json:
+        _print_json(res)
+        return
     table = Table("metric", "value")
     for key, v in res.items():
         table.add_row(key, f"{v:.5g}" if isinstance(v, float) else str(v))
@@ -620,8 +663,16 @@ def bench(
     workers: Annotated[int, typer.Option(help="Runs in parallel (processes).")] = 2,
     lr: Annotated[float, typer.Option(help="Policy learning rate of every run (the papers used 1e-4).")] = 1e-3,
     data_dir: DataDirOpt = None,
+    oracle: OracleOpt = None,
+    alphabet: AlphabetOpt = "ACGT",
+    length: LengthOpt = 8,
+    reward_exponent: ExpOpt = 1.0,
+    task_option: TaskOptionOpt = None,
+    progress: Annotated[str, typer.Option(help="auto (a bar on a terminal, a line per finished run in a log), "
+                                          "bar, plain or none.")] = "auto",
 ) -> None:
-    """Run a grid of tasks x methods x seeds at equal reward calls; write CSV, Markdown and plots."""
+    """Run a grid of tasks x methods x seeds at equal reward calls; write CSV, Markdown and plots.
+    With --oracle, the grid runs your function (task custom, or custom-frag with --tasks custom-frag)."""
     from molgfn import assets
     from molgfn import bench as B
     from molgfn.errors import InputError
@@ -637,13 +688,24 @@ def bench(
         seed_list = [int(x) for x in split(seeds)] if seeds else None
     except ValueError:
         raise InputError(f"--seeds must be whole numbers separated by commas, got {seeds!r}") from None
-    from tasks import registry
+    from molgfn.tracking import GridProgress
+    from tasks import get_task, registry
 
     unknown = [t for t in (split(tasks) or []) if t not in registry()]
     if unknown:
         raise InputError(f"unknown task(s) {unknown}; known tasks: {', '.join(sorted(registry()))}")
-    B.run_grid(B.PRESETS[preset], out_dir, workers, split(tasks), split(methods), seed_list, rounds, lr,
-               str(data_dir) if data_dir else None)
+    task_list = split(tasks) or (["custom"] if oracle else None)
+    task_opts = {}
+    for t in task_list or B.PRESETS[preset].tasks:  # build each task once now: a bad option fails before any run
+        _, opts, task_obj = _task(t, oracle if t in ("custom", "custom-frag") else None, alphabet, length,
+                                  reward_exponent, 1 if t in ("custom", "custom-frag") else None,
+                                  task_option=task_option)
+        task_obj.close()
+        task_opts[t] = opts
+    jobs = B.grid_jobs(B.PRESETS[preset], task_list, split(methods), seed_list, rounds)
+    with GridProgress(jobs, progress, console) as prog:
+        B.run_grid(B.PRESETS[preset], out_dir, workers, task_list, split(methods), seed_list, rounds, lr,
+                   str(data_dir) if data_dir else None, task_options=task_opts, make_task=get_task, progress=prog)
     md = B.write_report(out_dir, "molgfn bench " + " ".join(sys.argv[2:]))
     sys.stdout.write(md)
 
@@ -706,13 +768,22 @@ def report(
 
 @app.command()
 @friendly
-def info(run: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+def info(run: Annotated[Path, typer.Argument(help="A run directory.")], fmt: FormatOpt = Format.table) -> None:
     """Print a run's config and its last metrics."""
     from molgfn.errors import InputError
     from molgfn.runs import CONFIG, METRICS
 
     if not (run / CONFIG).exists():
         raise InputError(f"{run} is not a run directory (no {CONFIG})")
+    if fmt == Format.json:  # one object: {"config": ..., "last_metrics": {...} or null}
+        import pandas as pd
+
+        last = None
+        if (run / METRICS).exists() and (run / METRICS).stat().st_size > 0:
+            df = pd.read_csv(run / METRICS)
+            last = df.tail(1).to_dict(orient="records")[0] if len(df) else None
+        _print_json({"config": json.loads((run / CONFIG).read_text()), "last_metrics": last})
+        return
     out.print_json(json.dumps(json.loads((run / CONFIG).read_text())))
     if (run / METRICS).exists():
         out.print((run / METRICS).read_text().splitlines()[-1])

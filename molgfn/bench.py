@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,10 +60,12 @@ PRESETS = {
 
 
 def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | None, eval_every: int = 10,
-            lr: float = 1e-3, data_dir: str | None = None) -> tuple[list[dict], dict]:
+            lr: float = 1e-3, data_dir: str | None = None, task_options: dict | None = None,
+            make_task: Callable | None = None, events=None, job: int = 0) -> tuple[list[dict], dict]:
+    """One training run of the grid. ``make_task(name, **options)`` builds the task (the CLI passes
+    the task registry's ``get_task``, so this module knows no task); ``events`` (a queue) receives
+    ``("round", job, round, rounds)`` every ``eval_every`` rounds for progress display."""
     import torch
-
-    from tasks import get_task
 
     from . import assets
 
@@ -71,13 +74,15 @@ def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | N
     from .evaluation import evaluate_trainer
     from .trainer import Trainer
 
+    if make_task is None:
+        raise ValueError("run_one needs make_task(name, **options), e.g. tasks.get_task")
     torch.set_num_threads(1)
     settings = dict(PAPER_SETTINGS.get(task_name, {}))
     if hidden:
         settings["hidden"] = hidden
-    cfg = TrainConfig(task=task_name, rounds=rounds, seed=seed, device="cpu", lr=lr, **settings,
-                      **METHODS[method])
-    task = get_task(task_name)
+    cfg = TrainConfig(task=task_name, task_options=dict(task_options or {}), rounds=rounds, seed=seed,
+                      device="cpu", lr=lr, **settings, **METHODS[method])
+    task = make_task(task_name, **(task_options or {}))
     tr = Trainer(cfg, task)
     curve: list[dict] = []
     t0 = time.perf_counter()
@@ -88,6 +93,8 @@ def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | N
             curve.append({"task": task_name, "method": method, "seed": seed, "round": row["round"],
                           "reward_calls": row["reward_calls"], "modes": row["modes"],
                           "top100_seen": float(np.mean(raws)), "wall_s": time.perf_counter() - t0})
+            if events is not None:
+                events.put(("round", job, row["round"], rounds))
 
     tr.train(on_round=on_round)
     wall = time.perf_counter() - t0
@@ -106,18 +113,32 @@ def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | N
 
 
 def _job(args):
-    return run_one(*args)
+    *pos, kw = args
+    return run_one(*pos, **kw)
+
+
+def grid_jobs(preset: Preset, tasks: list[str] | None = None, methods: list[str] | None = None,
+              seeds: list[int] | None = None, rounds: int | None = None) -> list[tuple[str, str, int, int]]:
+    """(task, method, seed, rounds) of every run in the grid."""
+    return [(t, m, s, rounds or preset.rounds.get(t, DEFAULT_ROUNDS))
+            for t in (tasks or preset.tasks) for m in (methods or preset.methods) for s in (seeds or preset.seeds)]
 
 
 def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] | None = None,
              methods: list[str] | None = None, seeds: list[int] | None = None, rounds: int | None = None,
-             lr: float = 1e-3, data_dir: str | None = None) -> Path:
+             lr: float = 1e-3, data_dir: str | None = None, task_options: dict[str, dict] | None = None,
+             make_task: Callable | None = None, progress: Callable[[tuple], None] | None = None) -> Path:
+    """Run the grid, saving after every finished run. ``task_options[task]`` are the options of
+    each task (e.g. a custom oracle); ``progress`` receives ``("round", job, round, rounds)`` and
+    ``("done", job, final_metrics)`` events, in the calling process."""
     import multiprocessing as mp
+    import queue as queue_mod
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(t, m, s, rounds or preset.rounds.get(t, DEFAULT_ROUNDS), preset.hidden_override, 10, lr, data_dir)
-            for t in (tasks or preset.tasks) for m in (methods or preset.methods) for s in (seeds or preset.seeds)]
+    grid = grid_jobs(preset, tasks, methods, seeds, rounds)
+    task_options = task_options or {}
     results: list = []
+    emit = progress or (lambda ev: None)
 
     def save() -> None:  # after every finished run: a crash or Ctrl-C keeps what was done
         curves = pd.DataFrame([r for c, _ in results for r in c])
@@ -125,15 +146,38 @@ def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] |
         atomic_write_csv(out_dir / "curves.csv", curves)
         atomic_write_csv(out_dir / "results.csv", finals)
 
+    def finish(i: int, res) -> None:
+        results.append(res)
+        save()
+        emit(("done", i, res[1]))
+
+    def args(i: int, job, events) -> tuple:
+        t, m, s, r = job
+        return (t, m, s, r, preset.hidden_override, 10, lr, data_dir,
+                {"task_options": task_options.get(t, {}), "make_task": make_task, "events": events, "job": i})
+
     if workers > 1:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for res in pool.imap_unordered(_job, jobs, chunksize=1):
-                results.append(res)
-                save()
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager, ctx.Pool(workers) as pool:
+            events = manager.Queue()
+            pending = {i: pool.apply_async(_job, (args(i, job, events),)) for i, job in enumerate(grid)}
+            while pending:
+                try:
+                    emit(events.get(timeout=0.2))
+                except queue_mod.Empty:
+                    pass
+                for i in [i for i, r in pending.items() if r.ready()]:
+                    res = pending.pop(i).get()  # re-raises a run's error here
+                    while not events.empty():  # its last round events before its result
+                        emit(events.get())
+                    finish(i, res)
     else:
-        for j in jobs:
-            results.append(_job(j))
-            save()
+        class _Direct:  # in-process: events go straight to the callback
+            def put(self, ev) -> None:
+                emit(ev)
+
+        for i, job in enumerate(grid):
+            finish(i, _job(args(i, job, _Direct())))
     plot(pd.read_csv(out_dir / "curves.csv"), out_dir)
     return out_dir
 

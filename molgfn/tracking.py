@@ -302,3 +302,61 @@ class Tracker:
                     lg.close("FAILED" if exc_type is not None else "FINISHED")
                 else:
                     lg.close()
+
+
+class GridProgress:
+    """Progress of a benchmark grid (``molgfn bench``) from its events: ``("round", job, round,
+    rounds)`` and ``("done", job, final_metrics)``. A bar over all rounds of all runs on a
+    terminal; otherwise one plain line per finished run."""
+
+    def __init__(self, jobs: list[tuple], mode: str = "auto", console=None) -> None:
+        if mode not in PROGRESS:
+            raise InputError(f"--progress must be one of {', '.join(PROGRESS)}, got {mode!r}")
+        if mode == "auto":
+            is_tty = console.is_terminal if console is not None else sys.stderr.isatty()
+            mode = "bar" if is_tty else "plain"
+        self.mode, self.jobs, self.console = mode, jobs, console
+        self.stream = console.file if console is not None else sys.stderr
+        self.total = sum(j[3] for j in jobs)
+        self.done_rounds = [0] * len(jobs)
+        self.finished = 0
+        self.t0 = time.perf_counter()
+        self.prog = None
+        if mode == "bar":
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.prog = Progress(TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("rounds"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                 console=console, transient=False)
+            self.bar = self.prog.add_task("bench", total=self.total, info=f"0/{len(jobs)} runs")
+
+    def __enter__(self) -> GridProgress:
+        if self.prog is not None:
+            self.prog.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.prog is not None:
+            self.prog.__exit__(*exc)
+
+    def __call__(self, event: tuple) -> None:
+        kind, job = event[0], event[1]
+        if kind == "round":
+            self.done_rounds[job] = event[2]
+        elif kind == "done":
+            self.done_rounds[job] = self.jobs[job][3]
+            self.finished += 1
+            if self.mode == "plain":
+                t, m, s, _ = self.jobs[job]
+                f = event[2]
+                parts = [f"run {self.finished}/{len(self.jobs)} done: {t} {m} seed {s}"]
+                if f.get("num_modes"):
+                    parts.append(f"modes {f.get('modes_found')}/{f['num_modes']}")
+                if isinstance(f.get("top_k_mean_raw"), float):
+                    parts.append(f"top-100 raw {f['top_k_mean_raw']:.4g}")
+                parts.append(f"{f.get('wall_s', float('nan')):.1f} s (elapsed {_hms(time.perf_counter() - self.t0)})")
+                self.stream.write(", ".join(parts) + "\n")
+                self.stream.flush()
+        if self.prog is not None:
+            self.prog.update(self.bar, completed=sum(self.done_rounds),
+                             info=f"{self.finished}/{len(self.jobs)} runs")
