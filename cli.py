@@ -198,21 +198,19 @@ def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool, dry_run: bool
 
 def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool, logger: list[str] | None = None,
                   progress: str = "auto", log_every: int = 0):
-    from molgfn.provenance import write_run_config
-    from molgfn.runs import CONFIG
-    from molgfn.tracking import Tracker, make_loggers, make_progress
-    from molgfn.trainer import Trainer
+    from molgfn.api import train
+    from molgfn.tracking import make_progress
 
-    trainer = Trainer(cfg, task, out_dir)
-    if resume and trainer.resume():
-        console.print(f"resumed {out_dir} at round {trainer.round}")
-    rec = write_run_config(out_dir / CONFIG, cfg, _INVOKED, device=trainer.device)
-    bar = make_progress("none" if quiet else progress, cfg.rounds, trainer.round, console, log_every or None,
-                        has_modes=bool(task.num_modes()))
-    with Tracker(bar, make_loggers(logger, out_dir)) as tracker:
-        tracker.log_params(rec)
-        trainer.train(on_round=tracker)
-    return trainer
+    def started(tr) -> None:
+        if resume and tr.round:
+            console.print(f"resumed {out_dir} at round {tr.round}")
+
+    def bar(tr):
+        return make_progress("none" if quiet else progress, cfg.rounds, tr.round, console, log_every or None,
+                             has_modes=bool(task.num_modes()))
+
+    return train(task, out_dir, config=cfg, resume=resume, progress=bar, loggers=logger or (), options=_INVOKED,
+                 on_start=started)
 
 
 def _make_config(task_name, task_opts, **kw):

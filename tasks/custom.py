@@ -11,9 +11,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from molgfn.api import FunctionTask
 from molgfn.errors import TaskError
-from molgfn.oracle import CachedOracle
-from molgfn.task import SequenceTask
 
 
 def load_callable(spec: str) -> Callable:
@@ -35,23 +34,15 @@ def load_callable(spec: str) -> Callable:
     return fn
 
 
-class CustomSequenceTask(SequenceTask):
+class CustomSequenceTask(FunctionTask):
+    """The library's ``FunctionTask`` with the function named on the command line."""
+
     name = "custom"
     description = "your own oracle on sequences (--oracle module:function --alphabet --length)"
 
     def __init__(self, oracle: str, alphabet: str = "ACGT", length: int = 8, reward_exponent: float = 1.0,
                  r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False,
                  workers: int = 1) -> None:
-        self.alphabet, self.length = alphabet, int(length)
-        self.reward_exponent, self.r_max, self.raw_max = float(reward_exponent), float(r_max), float(raw_max)
-        self.allow_negative = allow_negative
-        super().__init__()
-        self.spec = oracle
-        fn = load_callable(oracle)
-        self.oracle = CachedOracle(oracle, fn, allow_negative, workers=workers)
-
-    def raw_scores(self, seqs: list[str]) -> list[float]:
-        return self.oracle(seqs).tolist()
-
-    def close(self) -> None:
-        self.oracle.close()
+        super().__init__(load_callable(oracle), alphabet, length, reward_exponent, r_max, raw_max, allow_negative,
+                         workers)
+        self.spec = self.oracle.name = oracle

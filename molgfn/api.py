@@ -1,0 +1,250 @@
+"""The library API: design with GFlowNets from Python, no command line needed.
+
+    from molgfn import FunctionTask, design
+
+    def gc_content(seqs):                      # list[str] -> list[float], the raw score r(x)
+        return [sum(c in "GC" for c in s) / len(s) for s in seqs]
+
+    task = FunctionTask(gc_content, alphabet="ACGT", length=12, reward_exponent=4)
+    df = design(task, rounds=200, seed=0)      # a pandas DataFrame, best first
+
+``train`` returns the ``Trainer`` (sample from it with ``sample``); ``design`` trains and returns
+the ranked candidate table; ``load_run`` reopens a run directory. Training settings are the
+fields of ``TrainConfig`` (``rounds``, ``batch_size``, ``objective``, ``conditioning``,
+``beta_dist``, ``local_search`` ...), given as keyword arguments. With ``out=DIR`` the run
+directory is written as by ``molgfn train`` (config.json, metrics.csv, checkpoint.pt,
+candidates.csv). ``molgfn train`` / ``design`` run through ``train`` too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+
+import pandas as pd
+
+from .config import TrainConfig
+from .errors import InputError
+from .fragtask import FragmentTask
+from .oracle import CachedOracle
+from .task import SequenceTask, Task
+from .trainer import Trainer
+
+
+def _label(fn: Callable) -> str:
+    mod, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    return f"{mod}:{name}" if mod and name else repr(fn)
+
+
+class FunctionTask(SequenceTask):
+    """Sequences of ``length`` tokens over ``alphabet``, scored by a Python function
+    ``fn(list[str]) -> list[float]``; R(x) = r_max * (max(r(x), 1e-3) / raw_max)^b.
+
+    ``workers > 1`` spreads uncached sequences over processes (``fn`` must then be a
+    module-level function); scores are cached per sequence."""
+
+    name = "function"
+    description = "a Python function as the oracle on sequences"
+
+    def __init__(self, fn: Callable[[list[str]], Sequence[float]], alphabet: str = "ACGT", length: int = 8,
+                 reward_exponent: float = 1.0, r_max: float = 1.0, raw_max: float = 1.0,
+                 allow_negative: bool = False, workers: int = 1, name: str | None = None) -> None:
+        if not callable(fn):
+            raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
+        if not alphabet or len(set(alphabet)) != len(alphabet):
+            raise InputError(f"alphabet must be distinct characters, got {alphabet!r}")
+        if int(length) < 1:
+            raise InputError(f"length must be >= 1, got {length}")
+        self.alphabet, self.length = alphabet, int(length)
+        self.reward_exponent, self.r_max, self.raw_max = float(reward_exponent), float(r_max), float(raw_max)
+        self.allow_negative = allow_negative
+        if name:
+            self.name = name
+        super().__init__()
+        self.spec = _label(fn)
+        self.oracle = CachedOracle(self.spec, fn, allow_negative, workers=workers)
+
+    def raw_scores(self, seqs: list[str]) -> list[float]:
+        return self.oracle(seqs).tolist()
+
+    def close(self) -> None:
+        self.oracle.close()
+
+
+class MoleculeFunctionTask(FragmentTask):
+    """Fragment molecules (blocks of ``vocab``, default the 105 of Bengio et al.; asset
+    ``seh-frag-blocks``), scored by ``fn(list of canonical SMILES) -> list[float]``."""
+
+    name = "function-frag"
+    description = "a Python function as the oracle on fragment molecules"
+
+    def __init__(self, fn: Callable[[list[str]], Sequence[float]], max_blocks: int = 8, vocab: str | None = None,
+                 reward_exponent: float = 1.0, r_max: float = 1.0, raw_max: float = 1.0,
+                 allow_negative: bool = False, workers: int = 1, name: str | None = None) -> None:
+        if not callable(fn):
+            raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
+        self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
+        if name:
+            self.name = name
+        if vocab is None:
+            from . import assets
+
+            assets.require("seh-frag-blocks")
+        super().__init__(max_blocks, vocab, reward_exponent)
+        self.spec = _label(fn)
+        self.oracle = CachedOracle(self.spec, fn, allow_negative, workers=workers)
+
+    def raw_scores(self, smiles: list[str]) -> list[float]:
+        return self.oracle(smiles).tolist()
+
+    def close(self) -> None:
+        self.oracle.close()
+
+
+# ---- configuration ------------------------------------------------------------------------------
+def make_config(task: Task, **settings) -> TrainConfig:
+    """A validated ``TrainConfig`` for ``task``; an unknown setting is named with close matches."""
+    known = {f.name for f in fields(TrainConfig)} - {"task", "task_options"}
+    bad = [k for k in settings if k not in known]
+    if bad:
+        hints = []
+        for k in bad:
+            close = difflib.get_close_matches(k, sorted(known), n=3, cutoff=0.6)
+            hints.append(f"{k!r}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+        raise InputError(f"unknown training setting(s) {', '.join(hints)}; settings are the fields of "
+                         f"molgfn.TrainConfig: {', '.join(sorted(known))}")
+    opts = {"oracle": task.spec} if hasattr(task, "spec") else {}
+    cfg = TrainConfig(task=task.name, task_options=opts, **settings)
+    cfg.validate()
+    return cfg
+
+
+def _check_task(task) -> None:
+    if not isinstance(task, Task) or not hasattr(task, "env"):
+        raise InputError(f"expected a molgfn Task (e.g. molgfn.FunctionTask(fn, alphabet=..., length=...)), "
+                         f"got {type(task).__name__}")
+
+
+def _prepare_out(out: Path | None, resume: bool) -> Path | None:
+    from .runs import CHECKPOINT
+
+    if out is None:
+        if resume:
+            raise InputError("resume=True needs the run directory: out=DIR")
+        return None
+    out = Path(out)
+    if resume:
+        if not (out / CHECKPOINT).exists():
+            raise InputError(f"resume: no checkpoint in {out}")
+    elif out.exists() and any(out.iterdir()):
+        raise InputError(f"run directory {out} is not empty: choose another, or pass resume=True to continue it")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+# ---- the three verbs ----------------------------------------------------------------------------
+def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | None = None, resume: bool = False,
+          progress: bool | str | Callable | object = False, loggers: Iterable[str] = (),
+          on_round: Callable[[dict], None] | None = None, options: dict | None = None,
+          on_start: Callable[[Trainer], None] | None = None, **settings) -> Trainer:
+    """Train a sampler on ``task``; returns the ``Trainer``.
+
+    ``settings`` are ``TrainConfig`` fields (or pass ``config``). ``progress``: False, True (a
+    bar on a terminal, plain lines otherwise), ``"plain"``, a progress object, or a function
+    ``trainer -> progress object``. ``loggers``:
+    ``"tensorboard"`` / ``"mlflow"`` (need ``out``). ``on_round(row)`` sees every metrics row.
+    ``options`` are recorded in config.json beside the config (the CLI's full option set).
+    """
+    from .provenance import write_run_config
+    from .runs import CONFIG
+    from .tracking import Tracker, check_loggers, make_loggers, make_progress
+
+    _check_task(task)
+    if config is not None and settings:
+        raise InputError("pass either config= or training settings as keywords, not both")
+    cfg = config if config is not None else make_config(task, **settings)
+    cfg.validate()
+    check_loggers(loggers)
+    out = _prepare_out(Path(out) if out is not None else None, resume)
+    trainer = Trainer(cfg, task, out)
+    if resume:
+        trainer.resume()
+    if on_start is not None:
+        on_start(trainer)
+    rec = write_run_config(out / CONFIG, cfg, options, device=trainer.device) if out is not None else None
+    if isinstance(progress, (bool, str)):
+        mode = {True: "auto", False: "none"}.get(progress, progress)
+        progress = make_progress(mode, cfg.rounds, trainer.round, has_modes=bool(task.num_modes()))
+    elif callable(progress) and not hasattr(progress, "update"):  # a factory: progress(trainer)
+        progress = progress(trainer)
+    with Tracker(progress, make_loggers(loggers, out), extra=on_round) as tracker:
+        tracker.log_params(rec if rec is not None else {"task": task.name})
+        trainer.train(on_round=tracker)
+    return trainer
+
+
+def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: int | None = 100,
+               beta: float | Sequence[float] | None = None, min_distance: int = 0,
+               max_similarity: float = 1.0) -> pd.DataFrame:
+    """Ranked unique candidates: everything seen in training plus ``num_samples`` final draws,
+    best first, optionally diverse. Several ``beta`` values give one table with a ``beta``
+    column, ranked within each beta (their own samples only)."""
+    from .candidates import candidate_table
+
+    betas = [beta] if beta is None or isinstance(beta, (int, float)) else list(beta)
+    betas = [trainer.sampling_beta(b) for b in betas]
+    if len(betas) == 1:
+        return candidate_table(trainer, trainer.sample(num_samples, beta=betas[0]), top=num_candidates,
+                               min_distance=min_distance, max_similarity=max_similarity)
+    return pd.concat([candidate_table(trainer, trainer.sample(num_samples, beta=b), top=num_candidates, beta=b,
+                                      samples_only=True, min_distance=min_distance, max_similarity=max_similarity)
+                      for b in betas], ignore_index=True)
+
+
+def design(task: Task, out: str | Path | None = None, *, num_candidates: int | None = 100,
+           num_samples: int = 1000, beta: float | Sequence[float] | None = None, min_distance: int = 0,
+           max_similarity: float = 1.0, progress: bool | str = False, loggers: Iterable[str] = (),
+           on_round: Callable[[dict], None] | None = None, **settings) -> pd.DataFrame:
+    """Train on ``task``, then return the ranked candidate table (a pandas DataFrame: ``rank``,
+    the object, ``raw_score``, ``reward``, ``times_sampled``, ``first_round``, and the task's
+    extra columns). With ``out`` the run directory and its candidates.csv are written too."""
+    from .runs import CANDIDATES, atomic_write_csv
+
+    trainer = train(task, out, progress=progress, loggers=loggers, on_round=on_round, **settings)
+    try:
+        df = rank_candidates(trainer, num_samples, num_candidates, beta, min_distance, max_similarity)
+    finally:
+        task.close()
+    if out is not None:
+        atomic_write_csv(Path(out) / CANDIDATES, df)
+    return df
+
+
+def sample(trainer: Trainer, n: int = 100, beta: float | None = None) -> pd.DataFrame:
+    """``n`` draws from a trained sampler: the object, its raw score and reward (not counted as
+    training reward calls)."""
+    toks = trainer.sample(n, beta=trainer.sampling_beta(beta))
+    objs = trainer.env.to_strings(toks)
+    raw = trainer.task.score_tokens(toks.cpu())
+    df = pd.DataFrame({trainer.task.object_column: objs, "raw_score": raw.numpy(),
+                       "reward": trainer.task.log_reward(raw).exp().numpy()})
+    smiles = trainer.task.smiles(objs)
+    if smiles is not None and "smiles" not in df.columns:
+        df.insert(1, "smiles", smiles)
+    return df
+
+
+def load_run(run: str | Path, task: Task, device: str = "auto") -> Trainer:
+    """Reopen a trained run directory with its task (the same oracle it was trained with)."""
+    from .runs import CHECKPOINT, CONFIG
+
+    run = Path(run)
+    if not (run / CONFIG).exists() or not (run / CHECKPOINT).exists():
+        raise InputError(f"{run} is not a trained run (needs {CONFIG} and {CHECKPOINT})")
+    cfg = TrainConfig.load(run / CONFIG)
+    cfg.device = device
+    tr = Trainer(cfg, task, run)
+    tr.resume()
+    return tr
