@@ -170,6 +170,8 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
             opts["workers"] = workers
     elif workers is not None and task.startswith("rna"):
         opts["workers"] = workers
+    moo = {k: frag.pop(k) for k in ("objectives", "weights", "transforms") if frag and k in frag}
+    opts.update(moo)  # --objectives, --weights, --transform: checked to be a custom task by the caller
     if frag:  # --vocab / --max-blocks go to fragment tasks only
         from tasks import registry
 
@@ -245,9 +247,11 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
                 control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
-                task_option=None, precheck=None, logger=None, progress="auto", log_every=0):
+                task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
+                weights=None, transform=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
+    from molgfn.errors import InputError
 
     assets.set_data_dir(data_dir)
     _prepare_run_dir(out_dir, resume, overwrite, dry_run=True)
@@ -264,8 +268,15 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
         frag = {"max_blocks": max_blocks} if max_blocks != 8 else {}
         if vocab is not None:
             frag["vocab"] = str(Path(vocab).resolve())
-        task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers, frag,
-                                          task_option)
+        moo = {"objectives": objectives.split(","), "weights": weights, "transforms": transform or []} \
+            if objectives else None
+        if moo is None and (weights or transform):
+            raise InputError("--weights and --transform score the objectives named by --objectives")
+        if moo is not None and task != "custom":
+            raise InputError("--objectives needs --task custom with an --oracle returning one vector of objectives "
+                             "per object (molecules: molgfn.MoleculeFunctionTask(fn, objectives=...) in Python)")
+        task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers,
+                                          {**frag, **(moo or {})}, task_option)
         cfg = _make_config(task_name, opts, rounds=1000 if rounds is None else rounds, batch_size=batch_size,
                            replay_size=replay_size, grad_steps=grad_steps, objective=objective, lr=lr,
                            lr_logz=lr_logz, epsilon=epsilon,
@@ -363,6 +374,15 @@ def _training_options(
                                                      "($MLFLOW_TRACKING_URI, else RUN/mlruns); repeatable. "
                                                      "Optional extras: pip install 'molgfn[tensorboard,mlflow]'.")]
     = None,
+    objectives: Annotated[str | None, typer.Option(
+        help="Multi-objective --task custom: names of the k objectives your --oracle returns per object "
+             "(one vector each), e.g. gc,mfe.")] = None,
+    weights: Annotated[str | None, typer.Option(
+        help="Weighted-sum scoring: one weight per objective (default equal); r = sum w_i t_i(y_i) / sum w_i.")]
+    = None,
+    transform: Annotated[list[str] | None, typer.Option(
+        help="Per-objective transform NAME=SPEC, repeatable: sigmoid:LOW,HIGH,K (0.5 at the midpoint, K the "
+             "steepness), reverse_sigmoid:LOW,HIGH,K, step:LOW,HIGH (1 inside, 0 outside) or identity.")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", is_eager=True, callback=_config_callback,
         help="TOML file of options (keys named like the flags: batch-size = 64, out = \"runs/x\"); "
@@ -479,6 +499,9 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
         df = pd.concat([candidate_table(tr, tr.sample(num_samples, beta=b), top=num_candidates, beta=b,
                                         samples_only=True, min_distance=min_distance,
                                         max_similarity=max_similarity) for b in betas], ignore_index=True)
+    from molgfn.moo import with_pareto_rank
+
+    df = with_pareto_rank(df, tr.task)  # multi-objective tasks only
     atomic_write_csv(out_dir / CANDIDATES, df)
     if "smiles" in df.columns:  # molecules: a picture of the best ones
         from molgfn.report import MOLECULES_PNG, molecule_grid
@@ -625,6 +648,8 @@ def evaluate(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
+    exact_front: Annotated[bool, typer.Option(help="Multi-objective sequence tasks: score every object to find "
+                                              "the true Pareto front, and report IGD against it.")] = False,
 ) -> None:
     """The papers' metrics for a run: modes found, top-k score and diversity, and (enumerable
     tasks) the exact L1 distance to R^beta/Z, log p vs log R correlation and log Z error.
@@ -635,6 +660,9 @@ def evaluate(
     tr = _load_run(run, data_dir, device)
     tr.gen.manual_seed(seed)
     res = evaluate_trainer(tr, n=n, beta=tr.sampling_beta(beta), k=k)
+    from molgfn.moo import objective_report
+
+    res.update(objective_report(tr, n=n, beta=tr.sampling_beta(beta), exact=exact_front))  # multi-objective
     tr.task.close()
     atomic_write_text(run / "evaluation.json", json.dumps(res, indent=2))
     if fmt == Format.json:

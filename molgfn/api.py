@@ -50,7 +50,9 @@ class FunctionTask(SequenceTask):
 
     def __init__(self, fn: Callable[[list[str]], Sequence[float]], alphabet: str = "ACGT", length: int = 8,
                  reward_exponent: float = 1.0, r_max: float = 1.0, raw_max: float = 1.0,
-                 allow_negative: bool = False, workers: int = 1, name: str | None = None) -> None:
+                 allow_negative: bool = False, workers: int = 1, name: str | None = None,
+                 objectives: Sequence[str] | str | None = None, weights: Sequence[float] | str | None = None,
+                 transforms: dict[str, str] | Sequence[str] | None = None) -> None:
         if not callable(fn):
             raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
         if not alphabet or len(set(alphabet)) != len(alphabet):
@@ -64,13 +66,42 @@ class FunctionTask(SequenceTask):
             self.name = name
         super().__init__()
         self.spec = _label(fn)
-        self.oracle = CachedOracle(self.spec, fn, allow_negative, workers=workers)
+        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
 
     def raw_scores(self, seqs: list[str]) -> list[float]:
         return self.oracle(seqs).tolist()
 
+    def objective_vectors(self, objs: list[str]):
+        """(n, k) raw objective vectors of a multi-objective task (cached: no new oracle calls
+        for objects seen before)."""
+        return self.oracle.vectors(objs)
+
+    def extra_columns(self, objs: list[str]) -> dict[str, list]:
+        """Multi-objective tasks: one column per objective (its raw value)."""
+        return _objective_columns(self, objs)
+
     def close(self) -> None:
         self.oracle.close()
+
+
+def _oracle(task, fn, allow_negative, workers, objectives, weights, transforms):
+    """A cached scalar oracle, or for ``objectives`` a weighted-sum ``VectorOracle`` (molgfn.moo);
+    sets ``task.components`` (None for one objective)."""
+    task.components = None
+    if objectives is None or objectives == [] or objectives == "":
+        return CachedOracle(task.spec, fn, allow_negative, workers=workers)
+    from .moo import VectorOracle, make_components, parse_transforms, parse_weights
+
+    names = objectives.split(",") if isinstance(objectives, str) else list(objectives)
+    task.components = make_components(names, parse_weights(weights), parse_transforms(transforms))
+    return VectorOracle(task.spec, fn, task.components)
+
+
+def _objective_columns(task, objs: list[str]) -> dict[str, list]:
+    if not task.components:
+        return {}
+    Y = task.objective_vectors(objs)
+    return {c.name: Y[:, i].tolist() for i, c in enumerate(task.components)}
 
 
 class MoleculeFunctionTask(FragmentTask):
@@ -82,7 +113,9 @@ class MoleculeFunctionTask(FragmentTask):
 
     def __init__(self, fn: Callable[[list[str]], Sequence[float]], max_blocks: int = 8, vocab: str | None = None,
                  reward_exponent: float = 1.0, r_max: float = 1.0, raw_max: float = 1.0,
-                 allow_negative: bool = False, workers: int = 1, name: str | None = None) -> None:
+                 allow_negative: bool = False, workers: int = 1, name: str | None = None,
+                 objectives: Sequence[str] | str | None = None, weights: Sequence[float] | str | None = None,
+                 transforms: dict[str, str] | Sequence[str] | None = None) -> None:
         if not callable(fn):
             raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
         self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
@@ -94,10 +127,18 @@ class MoleculeFunctionTask(FragmentTask):
             assets.require("seh-frag-blocks")
         super().__init__(max_blocks, vocab, reward_exponent)
         self.spec = _label(fn)
-        self.oracle = CachedOracle(self.spec, fn, allow_negative, workers=workers)
+        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
 
     def raw_scores(self, smiles: list[str]) -> list[float]:
         return self.oracle(smiles).tolist()
+
+    def objective_vectors(self, objs: list[str]):
+        return self.oracle.vectors(objs)
+
+    def extra_columns(self, objs: list[str]) -> dict[str, list]:
+        cols = super().extra_columns(objs)
+        cols.update(_objective_columns(self, objs))
+        return cols
 
     def close(self) -> None:
         self.oracle.close()
@@ -192,15 +233,18 @@ def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: i
     best first, optionally diverse. Several ``beta`` values give one table with a ``beta``
     column, ranked within each beta (their own samples only)."""
     from .candidates import candidate_table
+    from .moo import with_pareto_rank
 
     betas = [beta] if beta is None or isinstance(beta, (int, float)) else list(beta)
     betas = [trainer.sampling_beta(b) for b in betas]
     if len(betas) == 1:
-        return candidate_table(trainer, trainer.sample(num_samples, beta=betas[0]), top=num_candidates,
-                               min_distance=min_distance, max_similarity=max_similarity)
-    return pd.concat([candidate_table(trainer, trainer.sample(num_samples, beta=b), top=num_candidates, beta=b,
-                                      samples_only=True, min_distance=min_distance, max_similarity=max_similarity)
-                      for b in betas], ignore_index=True)
+        df = candidate_table(trainer, trainer.sample(num_samples, beta=betas[0]), top=num_candidates,
+                             min_distance=min_distance, max_similarity=max_similarity)
+    else:
+        df = pd.concat([candidate_table(trainer, trainer.sample(num_samples, beta=b), top=num_candidates, beta=b,
+                                        samples_only=True, min_distance=min_distance,
+                                        max_similarity=max_similarity) for b in betas], ignore_index=True)
+    return with_pareto_rank(df, trainer.task)  # multi-objective tasks: Pareto rank over the merged list
 
 
 def design(task: Task, out: str | Path | None = None, *, num_candidates: int | None = 100,

@@ -42,7 +42,8 @@ class CustomSequenceTask(FunctionTask):
 
     def __init__(self, oracle: str, alphabet: str = "ACGT", length: int = 8, reward_exponent: float = 1.0,
                  r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False,
-                 workers: int = 1) -> None:
+                 workers: int = 1, objectives: list[str] | None = None, weights: str | None = None,
+                 transforms: list[str] | None = None) -> None:
         super().__init__(load_callable(oracle), alphabet, length, reward_exponent, r_max, raw_max, allow_negative,
-                         workers)
+                         workers, objectives=objectives, weights=weights, transforms=transforms)
         self.spec = self.oracle.name = oracle

@@ -1,0 +1,11 @@
+"""Two-objective oracles for the multi-objective tests (imported as tests.moo_oracles:NAME)."""
+
+
+def a_and_alternation(seqs):
+    """(fraction of A, (number of B + number of letter changes) / (2L - 1)): conflicting, in [0, 1]."""
+    return [[s.count("A") / len(s), (s.count("B") + sum(a != b for a, b in zip(s, s[1:]))) / (2 * len(s) - 1)]
+            for s in seqs]
+
+
+def wrong_shape(seqs):
+    return [[0.5] for _ in seqs]
