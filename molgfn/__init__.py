@@ -24,7 +24,7 @@ _EXPORTS = {
     # configuration and training
     "TrainConfig": "config", "Trainer": "trainer",
     # multi-objective
-    "MultiObjectiveTask": "moo", "Component": "moo", "pareto_rank": "moo", "hypervolume": "moo",
+    "Component": "moo", "WeightedSum": "moo", "pareto_rank": "moo", "hypervolume": "moo",
     # errors
     "MolgfnError": "errors", "InputError": "errors", "OracleError": "errors", "TaskError": "errors",
 }

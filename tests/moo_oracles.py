@@ -3,8 +3,8 @@
 
 def a_and_alternation(seqs):
     """(fraction of A, (number of B + number of letter changes) / (2L - 1)): conflicting, in [0, 1]."""
-    return [[s.count("A") / len(s), (s.count("B") + sum(a != b for a, b in zip(s, s[1:]))) / (2 * len(s) - 1)]
-            for s in seqs]
+    return [[s.count("A") / len(s), (s.count("B") + sum(s[i] != s[i + 1] for i in range(len(s) - 1)))
+             / (2 * len(s) - 1)] for s in seqs]
 
 
 def wrong_shape(seqs):
