@@ -509,10 +509,12 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
         if molecule_grid(df, out_dir / MOLECULES_PNG) is not None:
             console.print(f"top molecules -> {out_dir / MOLECULES_PNG}")
     tr.task.close()
-    table = Table(*df.columns)
-    for row in df.head(show).itertuples(index=False):
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    from molgfn.display import candidate_table_view
+
+    table, left_out = candidate_table_view(df, show, out.width)
     out.print(table)
+    if left_out:
+        console.print(f"(not shown here: {', '.join(left_out)})", highlight=False)
     console.print(f"{len(df)} ranked candidates -> {out_dir / CANDIDATES}")
 
 

@@ -67,3 +67,26 @@ def test_bench_oracle_errors_before_any_run(tmp_path):
     r = run("bench", "--oracle", "tests.oracles:no_such_fn", "--rounds", 2, "--workers", 1, "--out", tmp_path)
     assert r.exit_code == 2 and "no_such_fn" in r.output
     assert not (tmp_path / "results.csv").exists()
+
+
+def test_candidate_tables_never_cut_a_molecule_at_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from molgfn.display import candidate_table_view
+
+    smi = "CC(=O)Nc1ccc(cc1)S(=O)(=O)N1CCN(CC1)C(=O)c1ccc2OCOc2c1" * 2  # longer than the terminal
+    df = pd.DataFrame({"rank": [1, 2], "smiles": [smi, "CCO"], "raw_score": [7.123456, 1.0], "reward": [0.5, 0.1],
+                       "qed": [0.61, 0.4], "mol_weight": [432.5, 46.07], "num_blocks": [3, 1],
+                       "times_sampled": [4, 1], "first_round": [10, 2]})
+    table, left_out = candidate_table_view(df, show=2, width=80)
+    buf = io.StringIO()
+    Console(file=buf, width=80, color_system=None).print(table)
+    text = buf.getvalue()
+    assert max(len(ln) for ln in text.splitlines()) <= 80
+    assert "…" not in text
+    cells = "".join(ln.split("│")[2].strip() for ln in text.splitlines() if ln.count("│") > 2)
+    assert smi in cells  # the whole SMILES, folded over lines
+    shown = [c for c in df.columns if c not in left_out]
+    assert shown[:3] == ["rank", "smiles", "raw_score"] and left_out  # the rest is named, not squeezed

@@ -1,0 +1,54 @@
+"""Tables for people: candidate lists that stay readable in an 80-column terminal.
+
+Objects (sequences, SMILES) are never cut: they are shown whole, folded over lines if they must,
+and the remaining columns are added in order while they fit; the ones left out are named
+under the table (candidates.csv has them all).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from rich.table import Table
+
+OBJECT_COLUMNS = ("sequence", "smiles")
+
+
+def _cell(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def candidate_table_view(df: pd.DataFrame, show: int, width: int = 80) -> tuple[Table, list[str]]:
+    """A rich Table of the first ``show`` rows within ``width`` columns, and the columns left out."""
+    head = df.head(show)
+    cells = {c: [_cell(v) for v in head[c].tolist()] for c in head.columns}
+
+    def need(c: str) -> int:  # a column's width: its widest cell or header, plus borders and padding
+        return max([len(str(c)), *(len(x) for x in cells[c])]) + 3
+
+    objects = [c for c in head.columns if c in OBJECT_COLUMNS]
+    essential = [c for c in ("rank", "beta", "raw_score", "reward") if c in head.columns]
+    # objects get what the essential columns leave (folded over lines when longer), at least 20
+    room = width - 1 - sum(need(c) for c in essential)
+    obj_width = {c: max(min(need(c), room // max(len(objects), 1)), 20) for c in objects}
+    chosen = essential + objects
+    used = sum(need(c) for c in essential) + sum(obj_width.values()) + 1
+    left_out = []
+    for c in head.columns:
+        if c in chosen:
+            continue
+        if used + need(c) <= width:
+            chosen.append(c)
+            used += need(c)
+        else:
+            left_out.append(c)
+    order = [c for c in head.columns if c in chosen]
+    table = Table()
+    for c in order:
+        if c in OBJECT_COLUMNS:
+            # never an ellipsis in a molecule: folded over lines instead
+            table.add_column(c, overflow="fold", no_wrap=False, max_width=obj_width[c] - 3)
+        else:
+            table.add_column(c, no_wrap=True, min_width=len(str(c)))
+    for i in range(len(head)):
+        table.add_row(*[cells[c][i] for c in order])
+    return table, left_out
