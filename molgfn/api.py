@@ -121,11 +121,7 @@ class MoleculeFunctionTask(FragmentTask):
         self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
         if name:
             self.name = name
-        if vocab is None:
-            from . import assets
-
-            assets.require("seh-frag-blocks")
-        super().__init__(max_blocks, vocab, reward_exponent)
+        super().__init__(max_blocks, vocab, reward_exponent)  # vocab None: the seh-frag-blocks asset
         self.spec = _label(fn)
         self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
 

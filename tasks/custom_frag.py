@@ -7,25 +7,21 @@ and spread over processes like the sequence ``custom`` task.
 
 from __future__ import annotations
 
-from molgfn.fragtask import FragmentTask
-from molgfn.oracle import CachedOracle
+from molgfn.api import MoleculeFunctionTask
 
 from .custom import load_callable
 
 
-class CustomFragTask(FragmentTask):
+class CustomFragTask(MoleculeFunctionTask):
+    """The library's ``MoleculeFunctionTask`` with the function named on the command line."""
+
     name = "custom-frag"
     description = "your own oracle on fragment molecules (--oracle module:function taking SMILES)"
 
     def __init__(self, oracle: str, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float = 1.0,
-                 r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False, workers: int = 1) -> None:
-        self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
-        super().__init__(max_blocks, vocab, reward_exponent)
-        self.spec = oracle
-        self.oracle = CachedOracle(oracle, load_callable(oracle), allow_negative, workers=workers)
-
-    def raw_scores(self, smiles: list[str]) -> list[float]:
-        return self.oracle(smiles).tolist()
-
-    def close(self) -> None:
-        self.oracle.close()
+                 r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False, workers: int = 1,
+                 objectives: list[str] | None = None, weights: str | None = None,
+                 transforms: list[str] | None = None) -> None:
+        super().__init__(load_callable(oracle), max_blocks, vocab, reward_exponent, r_max, raw_max, allow_negative,
+                         workers, objectives=objectives, weights=weights, transforms=transforms)
+        self.spec = self.oracle.name = oracle

@@ -9,3 +9,15 @@ def a_and_alternation(seqs):
 
 def wrong_shape(seqs):
     return [[0.5] for _ in seqs]
+
+
+def size_and_nitrogen(smiles):
+    """(heavy atoms / 50, fraction of heavy atoms that are N) of each molecule: a size / polarity trade-off."""
+    from rdkit import Chem
+
+    out = []
+    for s in smiles:
+        m = Chem.MolFromSmiles(s)
+        n = m.GetNumHeavyAtoms()
+        out.append([n / 50, sum(a.GetSymbol() == "N" for a in m.GetAtoms()) / max(n, 1)])
+    return out

@@ -172,7 +172,7 @@ def test_objective_options_are_checked(tmp_path):
     r = run(*base, "--weights", "1,2")
     assert r.exit_code == 2 and "--objectives" in r.output
     r = run("design", "--task", "tfbind8", "--objectives", "a,b", "--out", tmp_path / "y")
-    assert r.exit_code == 2 and "--objectives needs --task custom" in r.output
+    assert r.exit_code == 2 and "--objectives needs --task custom or custom-frag" in r.output
 
 
 def test_an_oracle_returning_the_wrong_shape_is_named():
@@ -182,3 +182,22 @@ def test_an_oracle_returning_the_wrong_shape_is_named():
                         objectives="a,b")
     with pytest.raises(OracleError, match=r"one vector of 2 objectives per object \(2 objects\), got shape \(2, 1\)"):
         task.raw_scores(["AAA", "ABA"])
+
+
+def test_molecules_with_two_objectives_get_columns_and_pareto_ranks(tmp_path):
+    from .conftest import need_assets
+    from .moo_oracles import size_and_nitrogen
+
+    need_assets("seh-frag-blocks")
+    out = tmp_path / "m"
+    r = run("design", "--task", "custom-frag", "--oracle", "tests.moo_oracles:size_and_nitrogen",
+            "--objectives", "size,nfrac", "--max-blocks", 3, "--rounds", 2, "--batch-size", 8, "--replay-size", 0,
+            "--hidden", 16, "--layers", 1, "--device", "cpu", "--num-samples", 16, "--num-candidates", 12,
+            "--out", out)
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out / "candidates.csv")
+    assert {"pareto_rank", "size", "nfrac", "qed", "mol_weight"} <= set(df.columns)
+    Y = np.array(size_and_nitrogen(df["smiles"].tolist()))
+    assert df["size"].tolist() == pytest.approx(Y[:, 0].tolist())
+    assert df["raw_score"].tolist() == pytest.approx(Y.mean(1).tolist())  # equal weights, identity transforms
+    assert df["pareto_rank"].tolist() == _brute_ranks(Y).tolist()
