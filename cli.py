@@ -98,6 +98,18 @@ class Format(str, Enum):
     json = "json"
 
 
+class ProgressMode(str, Enum):
+    auto = "auto"
+    bar = "bar"
+    plain = "plain"
+    none = "none"
+
+
+class Logger(str, Enum):
+    tensorboard = "tensorboard"
+    mlflow = "mlflow"
+
+
 FormatOpt = Annotated[Format, typer.Option("--format", help="table (for people) or json (for scripts, on stdout).")]
 
 
@@ -367,10 +379,10 @@ def _training_options(
                                               "calls per candidate above the mode threshold, not budgeted).")]
     = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
-    progress: Annotated[str, typer.Option(help="auto (a bar on a terminal, plain lines in a log file), bar, plain "
-                                          "or none.")] = "auto",
+    progress: Annotated[ProgressMode, typer.Option(help="auto: a bar on a terminal, plain lines in a log file.")]
+    = ProgressMode.auto,
     log_every: Annotated[int, typer.Option(help="Plain progress: a line every N rounds (0: about 20 lines).")] = 0,
-    logger: Annotated[list[str] | None, typer.Option(help="Also log to tensorboard (RUN/tensorboard) or mlflow "
+    logger: Annotated[list[Logger] | None, typer.Option(help="Also log to tensorboard (RUN/tensorboard) or mlflow "
                                                      "($MLFLOW_TRACKING_URI, else RUN/mlruns); repeatable. "
                                                      "Optional extras: pip install 'molgfn[tensorboard,mlflow]'.")]
     = None,
@@ -696,8 +708,8 @@ def bench(
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
     task_option: TaskOptionOpt = None,
-    progress: Annotated[str, typer.Option(help="auto (a bar on a terminal, a line per finished run in a log), "
-                                          "bar, plain or none.")] = "auto",
+    progress: Annotated[ProgressMode, typer.Option(help="auto: a bar on a terminal, a line per finished run in a "
+                                                   "log file.")] = ProgressMode.auto,
 ) -> None:
     """Run a grid of tasks x methods x seeds at equal reward calls; write CSV, Markdown and plots.
     With --oracle, the grid runs your function (task custom, or custom-frag with --tasks custom-frag)."""

@@ -88,6 +88,10 @@ def machine(device) -> dict:
 
 
 def _jsonable(v):
+    import enum
+
+    if isinstance(v, enum.Enum):
+        return v.value
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -126,6 +130,6 @@ def write_run_config(path: Path, cfg, options: dict | None = None, argv: list[st
             previous = json.loads(path.read_text())
         except (OSError, ValueError):
             previous = None
-    rec = run_record(cfg, options, argv, device, previous)
-    atomic_write_text(path, json.dumps(rec, indent=2))
-    return rec
+    text = json.dumps(run_record(cfg, options, argv, device, previous), indent=2)
+    atomic_write_text(path, text)
+    return json.loads(text)  # plain types only (enum choices become their values)

@@ -175,6 +175,14 @@ def dumps(options: dict[str, object], header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _plain(v):
+    import enum
+
+    if isinstance(v, enum.Enum):  # a choice: its value
+        return v.value
+    return str(v) if isinstance(v, Path) else v
+
+
 def effective_options(values: dict, params) -> dict[str, object]:
     """The options of one invocation as config keys, in the command's order (paths as strings)."""
     out: dict[str, object] = {}
@@ -182,11 +190,9 @@ def effective_options(values: dict, params) -> dict[str, object]:
         if p.name in SKIP or p.name not in values or getattr(p, "hidden", False):
             continue
         v = values[p.name]
-        if isinstance(v, Path):
-            v = str(v)
-        elif isinstance(v, (list, tuple)):
-            v = [str(x) if isinstance(x, Path) else x for x in v] or None
-        elif hasattr(v, "value") and not isinstance(v, (int, float, str)):  # an Enum choice
-            v = v.value
+        if isinstance(v, (list, tuple)):
+            v = [_plain(x) for x in v] or None
+        else:
+            v = _plain(v)
         out[key_name(p)] = v
     return out
