@@ -284,9 +284,12 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
             if objectives else None
         if moo is None and (weights or transform):
             raise InputError("--weights and --transform score the objectives named by --objectives")
-        if moo is not None and task not in ("custom", "custom-frag"):
-            raise InputError("--objectives needs --task custom or custom-frag with an --oracle returning one vector "
-                             "of objectives per object")
+        from tasks import registry
+
+        if moo is not None and task not in ("custom", "custom-frag") and \
+                not getattr(registry().get(task), "multi_objective", False):
+            raise InputError("--objectives needs a multi-objective task (seh-frag-moo), or --task custom or "
+                             "custom-frag with an --oracle returning one vector of objectives per object")
         task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers,
                                           {**frag, **(moo or {})}, task_option)
         cfg = _make_config(task_name, opts, rounds=1000 if rounds is None else rounds, batch_size=batch_size,

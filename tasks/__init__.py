@@ -13,11 +13,13 @@ from .qed_frag import QEDFrag
 from .qm9str import QM9Str
 from .rna import RNA1, RNA2, RNA3, RNA4
 from .seh_frag import SEHFrag
+from .seh_frag_moo import SEHFragMOO
 from .sehstr import SEHStr
 from .tfbind8 import TFBind8
 
 BUILTIN = {cls.name: cls for cls in (RNA1, RNA2, RNA3, RNA4, TFBind8, QM9Str, SEHStr, CustomSequenceTask)}
 BUILTIN.update({cls.name: cls for cls in (SEHFrag, QEDFrag, CustomFragTask)})  # fragment molecules
+BUILTIN[SEHFragMOO.name] = SEHFragMOO  # several objectives, weighted sum
 
 
 def registry() -> dict[str, type]:
