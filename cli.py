@@ -415,7 +415,7 @@ def with_training_options(fn):
 
     @functools.wraps(fn)
     def wrapper(**kwargs):
-        kwargs.pop("config", None)
+        config_file = kwargs.pop("config", None)
         if kwargs.pop("print_config", False):
             from molgfn import __version__
             from molgfn.tomlconfig import dumps, effective_options
@@ -426,6 +426,7 @@ def with_training_options(fn):
             return None
         _INVOKED.clear()
         _INVOKED.update(kwargs)  # every option as parsed, recorded in config.json
+        _INVOKED["config"] = str(Path(config_file).resolve()) if config_file else None
         return fn(**kwargs)
 
     wrapper.__signature__ = inspect.Signature(own + shared)

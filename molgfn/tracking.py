@@ -307,7 +307,8 @@ class Tracker:
         finally:
             for lg in self.loggers:
                 if isinstance(lg, MLflowLogger):
-                    lg.close("FAILED" if exc_type is not None else "FINISHED")
+                    lg.close("FINISHED" if exc_type is None else
+                             "KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
                 else:
                     lg.close()
 

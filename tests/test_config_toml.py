@@ -66,6 +66,7 @@ def test_a_run_from_a_config_file_uses_its_options(tmp_path):
     assert r.exit_code == 0, r.output
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["rounds"] == 3 and cfg["batch_size"] == 4 and cfg["hidden"] == 12
+    assert cfg["options"]["config"] == str(f.resolve())  # where the options came from
     assert cfg["options"]["num_candidates"] == 6
     assert (out / "candidates.csv").read_text().count("\n") == 7  # header + 6 rows
 

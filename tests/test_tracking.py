@@ -90,6 +90,7 @@ def test_mlflow_run_holds_params_and_metric_history(tmp_path, monkeypatch):
     run_id = (out / "mlflow_run_id").read_text().strip()
     got = client.get_run(run_id)
     assert got.info.status == "FINISHED"
+    assert got.data.params["options.logger"] == "['mlflow']"  # a choice recorded as its value
     assert got.data.params["batch_size"] == "8" and got.data.params["task"] == "custom"
     assert got.data.params["options.rounds"] == "4"
     hist = client.get_metric_history(run_id, "reward_calls")
