@@ -273,6 +273,13 @@ def sample(trainer: Trainer, n: int = 100, beta: float | None = None) -> pd.Data
     smiles = trainer.task.smiles(objs)
     if smiles is not None and "smiles" not in df.columns:
         df.insert(1, "smiles", smiles)
+    if getattr(trainer.task, "components", None):  # multi-objective: the objectives and Pareto ranks
+        from .moo import with_pareto_rank
+
+        Y = trainer.task.objective_vectors(objs)
+        for i, c in enumerate(trainer.task.components):
+            df[c.name] = Y[:, i]
+        df = with_pareto_rank(df, trainer.task)
     return df
 
 

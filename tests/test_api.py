@@ -5,6 +5,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -89,3 +90,15 @@ def test_a_non_empty_directory_is_never_reused(tmp_path):
 def test_public_names_resolve():
     for name in molgfn.__all__:
         assert getattr(molgfn, name) is not None
+
+
+def test_multi_objective_samples_carry_objectives_and_ranks():
+    from molgfn.moo import pareto_rank
+    from tests.moo_oracles import a_and_alternation
+
+    task = FunctionTask(a_and_alternation, alphabet="AB", length=6, objectives=["a", "alt"])
+    tr = train(task, rounds=2, batch_size=8, replay_size=0, hidden=8, device="cpu")
+    df = sample(tr, n=40)
+    Y = np.array(a_and_alternation(df["sequence"].tolist()))
+    assert df["a"].tolist() == pytest.approx(Y[:, 0].tolist())
+    assert df["pareto_rank"].tolist() == pareto_rank(Y).tolist()
