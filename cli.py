@@ -565,19 +565,16 @@ def sample(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Draw N samples from a trained sampler (with their raw scores and rewards)."""
-    import pandas as pd
+    """Draw N samples from a trained sampler (with their raw scores and rewards; multi-objective
+    tasks: their objectives and Pareto ranks)."""
+    from molgfn.api import sample as sample_run
 
     tr = _load_run(run, data_dir, device)
     tr.gen.manual_seed(seed)
-    toks = tr.sample(n, beta=tr.sampling_beta(beta))
-    objs = tr.env.to_strings(toks)
-    raw, logr = tr.task.evaluate(toks.cpu())
-    tr.task.close()
-    df = pd.DataFrame({tr.task.object_column: objs, "raw_score": raw.numpy(), "reward": logr.exp().numpy()})
-    smiles = tr.task.smiles(objs)
-    if smiles is not None:
-        df.insert(1, "smiles", smiles)
+    try:
+        df = sample_run(tr, n, beta)
+    finally:
+        tr.task.close()
     _emit(df, output)
 
 
