@@ -226,8 +226,11 @@ def pareto_rank(Y: np.ndarray) -> np.ndarray:
     n = len(Y)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    ge = (Y[:, None, :] >= Y[None, :, :]).all(-1)
-    gt = (Y[:, None, :] > Y[None, :, :]).any(-1)
+    ge = np.ones((n, n), dtype=bool)
+    gt = np.zeros((n, n), dtype=bool)
+    for i in range(Y.shape[1]):  # one objective at a time: n x n booleans, never n x n x k
+        ge &= Y[:, None, i] >= Y[None, :, i]
+        gt |= Y[:, None, i] > Y[None, :, i]
     dom = ge & gt  # dom[i, j]: i dominates j
     count = dom.sum(0)  # how many dominate j
     rank = np.zeros(n, dtype=np.int64)
@@ -243,9 +246,14 @@ def pareto_rank(Y: np.ndarray) -> np.ndarray:
 
 
 def pareto_front(Y: np.ndarray) -> np.ndarray:
-    """The distinct non-dominated rows of Y."""
+    """The distinct non-dominated rows of Y (a sequential filter: O(n * front size))."""
     Y = np.unique(np.asarray(Y, dtype=np.float64), axis=0)
-    return Y[pareto_rank(Y) == 1]
+    Y = Y[np.argsort(-Y.sum(1), kind="stable")]  # a row can only be dominated by one with a larger sum
+    front: list[np.ndarray] = []
+    for y in Y:
+        if not front or not np.any(np.all(np.array(front) >= y, axis=1)):  # distinct rows: >= means dominates
+            front.append(y)
+    return np.array(front).reshape(-1, Y.shape[1])
 
 
 # ---- hypervolume, IGD, R2 ------------------------------------------------------------------------
