@@ -323,9 +323,14 @@ def _config_callback(ctx: typer.Context, value: Path | None) -> Path | None:
     _INVOKED_PARAMS[:] = ctx.command.params  # for --print-config
     if value is None or ctx.resilient_parsing:
         return value
+    from molgfn.tomlconfig import option_keys
+
+    group = ctx.parent.command if ctx.parent is not None else None
+    elsewhere = {k: f"molgfn {name}" for name, cmd in (getattr(group, "commands", None) or {}).items()
+                 if name != ctx.info_name for k in option_keys(cmd.params)}
     try:
         ctx.default_map = {**(ctx.default_map or {}),
-                           **options_from_toml(read_toml(value), ctx.command.params, str(value))}
+                           **options_from_toml(read_toml(value), ctx.command.params, str(value), elsewhere)}
     except InputError as e:
         raise typer.BadParameter(str(e)) from None
     return value

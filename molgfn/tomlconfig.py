@@ -120,13 +120,18 @@ def _check_value(key: str, value, param, source: str):
     return value
 
 
-def options_from_toml(raw: dict, params, source: str) -> dict:
-    """Click parameter name -> value for every key of a parsed TOML file, all checked."""
+def options_from_toml(raw: dict, params, source: str, elsewhere: dict[str, str] | None = None) -> dict:
+    """Click parameter name -> value for every key of a parsed TOML file, all checked.
+    ``elsewhere`` maps keys of other commands to their command, for a precise message."""
     keys = option_keys(params)
+    elsewhere = elsewhere or {}
     out: dict = {}
     errors = []
     for key, value in raw.items():
         param = keys.get(key)
+        if param is None and key in elsewhere:
+            errors.append(f"{source}: key {key!r} is an option of `{elsewhere[key]}`, not of this command")
+            continue
         if param is None:
             shown = sorted({key_name(p) for p in keys.values()})
             close = difflib.get_close_matches(key.replace("_", "-"), shown, n=3, cutoff=0.6)

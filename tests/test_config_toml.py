@@ -99,3 +99,11 @@ def test_missing_and_broken_files_are_clear(tmp_path):
     f.write_text("rounds = = 3\n")
     r = run("train", "--config", f)
     assert r.exit_code == 2 and "not valid TOML" in flat(r.output)
+
+
+def test_a_key_of_another_command_says_which(tmp_path):
+    f = tmp_path / "run.toml"
+    f.write_text("num-candidates = 5\nrounds = 3\n")  # a design option given to train
+    r = run("train", "--config", f)
+    assert r.exit_code == 2
+    assert "key 'num-candidates' is an option of `molgfn design`, not of this command" in flat(r.output)
