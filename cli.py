@@ -387,28 +387,32 @@ def _training_options(
                                               "calls per candidate above the mode threshold, not budgeted).")]
     = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
-    progress: Annotated[ProgressMode, typer.Option(help="auto: a bar on a terminal, plain lines in a log file.")]
-    = ProgressMode.auto,
-    log_every: Annotated[int, typer.Option(help="Plain progress: a line every N rounds (0: about 20 lines).")] = 0,
+    progress: Annotated[ProgressMode, typer.Option(help="auto: a bar on a terminal, plain lines in a log file.",
+                                                   rich_help_panel="Watching the run")] = ProgressMode.auto,
+    log_every: Annotated[int, typer.Option(help="Plain progress: a line every N rounds (0: about 20 lines).",
+                                           rich_help_panel="Watching the run")] = 0,
     logger: Annotated[list[Logger] | None, typer.Option(help="Also log to tensorboard (RUN/tensorboard) or mlflow "
                                                      "($MLFLOW_TRACKING_URI, else RUN/mlruns); repeatable. "
-                                                     "Optional extras: pip install 'molgfn[tensorboard,mlflow]'.")]
-    = None,
+                                                     "Needs the tensorboard or mlflow package (molgfn's extras of those names).",
+                                                     rich_help_panel="Watching the run")] = None,
     objectives: Annotated[str | None, typer.Option(
-        help="Multi-objective --task custom: names of the k objectives your --oracle returns per object "
-             "(one vector each), e.g. gc,mfe.")] = None,
+        help="Names of the k objectives your --oracle returns per object (one vector each; --task custom or "
+             "custom-frag), e.g. gc,mfe; or a subset of seh-frag-moo's seh,qed,sa,mw.",
+        rich_help_panel="Several objectives")] = None,
     weights: Annotated[str | None, typer.Option(
-        help="Weighted-sum scoring: one weight per objective (default equal); r = sum w_i t_i(y_i) / sum w_i.")]
-    = None,
+        help="Weighted-sum scoring: one weight per objective (default equal); r = sum w_i t_i(y_i) / sum w_i.",
+        rich_help_panel="Several objectives")] = None,
     transform: Annotated[list[str] | None, typer.Option(
         help="Per-objective transform NAME=SPEC, repeatable: sigmoid:LOW,HIGH,K (0.5 at the midpoint, K the "
-             "steepness), reverse_sigmoid:LOW,HIGH,K, step:LOW,HIGH (1 inside, 0 outside) or identity.")] = None,
+             "steepness), reverse_sigmoid:LOW,HIGH,K, step:LOW,HIGH (1 inside, 0 outside) or identity.",
+        rich_help_panel="Several objectives")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", is_eager=True, callback=_config_callback,
         help="TOML file of options (keys named like the flags: batch-size = 64, out = \"runs/x\"); "
-             "flags on the command line override it.")] = None,
+             "flags on the command line override it.", rich_help_panel="Config file")] = None,
     print_config: Annotated[bool, typer.Option(help="Print the effective options as TOML (readable by --config) "
-                                               "and exit without running.")] = False,
+                                               "and exit without running.", rich_help_panel="Config file")]
+    = False,
 ) -> None:
     """The options train and design share: declared once, never called."""
 
