@@ -392,8 +392,8 @@ def _training_options(
     log_every: Annotated[int, typer.Option(help="Plain progress: a line every N rounds (0: about 20 lines).",
                                            rich_help_panel="Watching the run")] = 0,
     logger: Annotated[list[Logger] | None, typer.Option(help="Also log to tensorboard (RUN/tensorboard) or mlflow "
-                                                     "($MLFLOW_TRACKING_URI, else RUN/mlruns); repeatable. "
-                                                     "Needs the tensorboard or mlflow package (molgfn's extras of those names).",
+                                                     "($MLFLOW_TRACKING_URI, else RUN/mlruns); repeatable. Needs "
+                                                     "the tensorboard or mlflow package (molgfn's extras).",
                                                      rich_help_panel="Watching the run")] = None,
     objectives: Annotated[str | None, typer.Option(
         help="Names of the k objectives your --oracle returns per object (one vector each; --task custom or "
