@@ -205,6 +205,7 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
     cfg.validate()
     check_loggers(loggers)
     out = _prepare_out(Path(out) if out is not None else None, resume)
+    made = make_loggers(loggers, out)  # a bad tracking store fails here, before anything is written
     trainer = Trainer(cfg, task, out)
     if resume:
         trainer.resume()
@@ -216,7 +217,7 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
         progress = make_progress(mode, cfg.rounds, trainer.round, has_modes=bool(task.num_modes()))
     elif callable(progress) and not hasattr(progress, "update"):  # a factory: progress(trainer)
         progress = progress(trainer)
-    with Tracker(progress, make_loggers(loggers, out), extra=on_round) as tracker:
+    with Tracker(progress, made, extra=on_round) as tracker:
         tracker.log_params(rec if rec is not None else {"task": task.name})
         trainer.train(on_round=tracker)
     return trainer

@@ -94,9 +94,14 @@ class MLflowLogger:
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
             uri = (run_dir / "mlruns").resolve().as_uri()
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
-        exp = self.client.get_experiment_by_name(experiment)
-        exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(experiment)
+        try:
+            self.client = MlflowClient(tracking_uri=uri)
+            exp = self.client.get_experiment_by_name(experiment)
+            exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(experiment)
+        except Exception as e:  # a bad or unreachable tracking URI: say so before training starts
+            raise InputError(f"--logger mlflow cannot use the tracking store {uri!r}: {type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else ''}. Check $MLFLOW_TRACKING_URI "
+                             "(unset: a file store in the run directory)") from e
         id_file = run_dir / MLFLOW_RUN_ID
         self.run_id = None
         if id_file.exists():  # a resumed molgfn run continues its MLflow run

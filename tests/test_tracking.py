@@ -140,3 +140,14 @@ def test_config_json_records_options_command_versions_and_commit(tmp_path, monke
     cfg2 = json.loads((out / "config.json").read_text())
     assert cfg2["command"] == cfg["command"] and len(cfg2["resumed"]) == 1
     assert "--resume" in cfg2["resumed"][0]["command"]
+
+
+def test_a_bad_mlflow_tracking_uri_is_a_clear_error(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow", reason="pip install 'molgfn[mlflow]'")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://nowhere")
+    r = run("train", *CUSTOM, "--rounds", 2, "--logger", "mlflow", "--out", tmp_path / "r")
+    assert r.exit_code == 2
+    text = " ".join(r.output.split())
+    assert "--logger mlflow cannot use the tracking store 'nosuchscheme://nowhere'" in text
+    assert "Traceback" not in r.output
+    assert not any((tmp_path / "r").iterdir())  # nothing written: the same command can simply run again
