@@ -364,3 +364,39 @@ def objective_report(trainer, n: int = 1000, beta: float = 1.0, exact: bool = Fa
         objs = [o for o in objs if task.is_candidate(o)]
     Y = WeightedSum(task.components).transformed(task.objective_vectors(objs))
     return report(Y, [c.name for c in task.components], exact_front(task) if exact else None)
+
+
+# ---- preference conditioning: the pieces that need no network change ---------------------------
+class PreferenceDist:
+    """Preference vectors w ~ Dirichlet(alpha * 1_k), one per trajectory (Jain et al. 2023 use alpha = 1),
+    drawn with a torch Generator so that a run stays reproducible and resumable: normalised
+    Gamma(alpha) draws, and for alpha = 1 normalised Exp(1) = -log U draws (one uniform each)."""
+
+    def __init__(self, k: int, alpha: float = 1.0) -> None:
+        if k < 1 or not alpha > 0:
+            raise InputError(f"a preference distribution needs k >= 1 objectives and alpha > 0, got {k}, {alpha}")
+        self.k, self.alpha = int(k), float(alpha)
+
+    def sample(self, n: int, device=None, gen=None):
+        import torch
+
+        if self.alpha == 1.0:
+            u = torch.rand(n, self.k, generator=gen, device=device, dtype=torch.float64)
+            g = -torch.log1p(-u)  # Exp(1), and 1 - u in (0, 1] keeps the log finite
+        else:  # Gamma sampling rejects a random number of draws: a CPU generator seeded from ``gen``
+            seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=device).item())
+            alphas = torch.full((n, self.k), self.alpha, dtype=torch.float64)
+            g = torch._standard_gamma(alphas, generator=torch.Generator().manual_seed(seed)).to(device)
+        return (g / g.sum(1, keepdim=True)).float()
+
+
+def conditional_log_reward(Y, w, reward_exponent: float, raw_floor: float = 1e-3, log_scale: float = 0.0):
+    """log R(x | w) = log_scale + b * log(max(sum_i w_i y_i, floor)) for transformed objectives
+    Y (B, k) and preferences w (B, k): the weighted-sum reward of a preference-conditioned GFlowNet,
+    recomputed for any w from the stored objective vectors (replay with new preferences)."""
+    import torch
+
+    Y = torch.as_tensor(Y, dtype=torch.float64)
+    w = torch.as_tensor(w, dtype=torch.float64).to(Y.device)
+    r = (Y * w).sum(-1).clamp(min=raw_floor)
+    return log_scale + reward_exponent * torch.log(r)

@@ -235,3 +235,27 @@ def test_seh_frag_moo_objectives_are_the_documented_normalisations(tmp_path):
     Y = df[["seh", "qed", "sa", "mw"]].to_numpy()
     assert df["raw_score"].tolist() == pytest.approx((Y @ np.array([2, 1, 1, 1]) / 5).tolist())
     assert df["pareto_rank"].tolist() == _brute_ranks(Y).tolist()
+
+
+@pytest.mark.parametrize("k, alpha", [(4, 1.0), (3, 0.5)])
+def test_preferences_follow_the_dirichlet_moments_and_are_reproducible(k, alpha):
+    import torch
+
+    from molgfn.moo import PreferenceDist
+
+    w = PreferenceDist(k, alpha).sample(40000, gen=torch.Generator().manual_seed(1)).double()
+    assert torch.allclose(w.sum(1), torch.ones(len(w), dtype=torch.float64), atol=1e-6) and (w >= 0).all()
+    a0 = k * alpha  # Dirichlet(alpha 1_k): mean 1/k, variance alpha (a0 - alpha) / (a0^2 (a0 + 1))
+    assert w.mean(0).tolist() == pytest.approx([1 / k] * k, abs=0.01)
+    assert w.var(0).tolist() == pytest.approx([alpha * (a0 - alpha) / (a0**2 * (a0 + 1))] * k, rel=0.05)
+    again = PreferenceDist(k, alpha).sample(5, gen=torch.Generator().manual_seed(1))
+    assert torch.equal(again, PreferenceDist(k, alpha).sample(5, gen=torch.Generator().manual_seed(1)))
+
+
+def test_conditional_log_reward_by_hand():
+    from molgfn.moo import conditional_log_reward
+
+    Y = [[0.5, 1.0], [0.0, 0.0]]
+    w = [[0.25, 0.75], [0.5, 0.5]]
+    got = conditional_log_reward(Y, w, reward_exponent=2.0, log_scale=0.5).tolist()
+    assert got == pytest.approx([0.5 + 2 * math.log(0.875), 0.5 + 2 * math.log(1e-3)])
