@@ -70,7 +70,8 @@ OBJECTIVE_HELP = "\n\n".join([
 ])
 ObjectiveOpt = Annotated[str, typer.Option(help=OBJECTIVE_HELP)]
 SubTBLambdaOpt = Annotated[float, typer.Option(help="SubTB: weight lambda^(j-i) of a sub-trajectory (subtb).")]
-AlphaOpt = Annotated[float, typer.Option(help="Order alpha of the renyi / tsallis divergences (not 1).")]
+AlphaOpt = Annotated[float, typer.Option(help="Order alpha of the renyi / tsallis divergences (not 0 or 1; "
+                                               "< 0 mass-covering, > 1 mode-seeking).")]
 KLMixOpt = Annotated[float, typer.Option(help="kl-mix: weight lambda of KL(pi||q) in [0, 1].")]
 ControlVariateOpt = Annotated[str, typer.Option(
     help="Score-function objectives (rkl, fkl, kl-mix, renyi, tsallis): none, loo (leave-one-out batch "
