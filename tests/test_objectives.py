@@ -4,7 +4,8 @@
 Gradient checks: the estimator's mean gradient over K independent batches is compared with
 the exact gradient of the stated objective, computed by enumerating all 64 trajectories with
 their exact probabilities:
-  * tb/db/subtb/fldb: E_{tau ~ stopgrad(P_F)}[loss(tau)] (gradient wrt every parameter);
+  * tb/db/subtb/fldb: E_{tau ~ stopgrad(P_F)}[loss(tau)] (gradient wrt every parameter), with
+    loss(tau) from tests/reference.py (the papers' formulas, not the objective code);
   * rkl/fkl/kl-mix/renyi/tsallis: the divergence itself (wrt every parameter but log Z,
     which the divergence does not contain; its separate regression term is not checked here).
 The comparison is made along the exact gradient's direction and 8 fixed random directions:
@@ -15,7 +16,6 @@ along the exact gradient is small against its norm, and a deliberately wrong est
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import fields
 
@@ -33,6 +33,7 @@ from molgfn.trainer import Trainer
 from molgfn.trajectories import Trajectories, TrajectoryScores, score
 
 from .helpers import TableTask
+from .reference import all_trajectories, reference_losses
 
 K, BATCH = 48, 1024  # batches and batch size of the Monte Carlo estimate (SNIS bias ~ 1/BATCH)
 Z_MAX = 4.5  # |projected error| / standard error; 9 directions, t with 47 dof: P(fail) ~ 1e-3
@@ -52,25 +53,6 @@ def _policy(name: str, task, seed: int = 0, **kw) -> MLPPolicy:
         pol.head.weight.mul_(3.0)
         pol.log_z.value.fill_(0.7)
     return pol
-
-
-def all_trajectories(task) -> Trajectories:
-    env = task.env
-    acts = torch.tensor(list(itertools.product(range(env.n_fwd), repeat=env.traj_len)))
-    s = env.initial(acts.shape[0])
-    states = [s]
-    for t in range(env.traj_len):
-        s = env.step(s, acts[:, t])
-        states.append(s)
-    states = torch.stack(states, 1)
-    beta = torch.ones(acts.shape[0])
-    logr = task.log_reward(task.score_tokens(states[:, -1]))
-    return Trajectories(states, acts, env.backward_of(acts), beta, logr)
-
-
-def _rows(s: TrajectoryScores, idx) -> TrajectoryScores:
-    kw = {f.name: (None if getattr(s, f.name) is None else getattr(s, f.name)[idx]) for f in fields(s)}
-    return TrajectoryScores(**kw)
 
 
 def _params(pol: MLPPolicy, with_log_z: bool) -> list[torch.nn.Parameter]:
@@ -99,9 +81,9 @@ def exact_objective(name: str, pol, task, energy_fn, opts: dict) -> torch.Tensor
         lam = opts.get("kl_mix_lambda", 0.5)
         return {"rkl": rkl, "fkl": fkl, "kl-mix": (1 - lam) * rkl + lam * fkl,
                 "renyi": lse / (a * (a - 1)), "tsallis": (lse.exp() - 1) / (a * (a - 1))}[name]
-    obj = get_objective(name, **opts)
-    per = torch.stack([obj(_rows(s, slice(i, i + 1)))[0] for i in range(len(s.log_z))])
-    return (log_q.detach().exp() * per.double()).sum()
+    # balance objectives: the papers' per-trajectory loss, written independently of the objective code
+    per = reference_losses(name, pol, task, all_trajectories(task), energy_fn, opts.get("subtb_lambda", 0.9))
+    return (log_q.detach().exp() * per).sum()
 
 
 def mc_gradients(name, pol, task, energy_fn, opts, params, k=K, batch=BATCH, seed=1) -> torch.Tensor:
@@ -313,7 +295,6 @@ def test_subtb_ignores_padding_copies_of_states():
     """A trajectory padded with repeated states (s_0 before, x after) must give the same SubTB
     loss as the unpadded one: each state is counted once."""
     from molgfn.objectives.subtb import SubTB
-    from molgfn.trajectories import TrajectoryScores
 
     g = torch.Generator().manual_seed(0)
     T = 3
