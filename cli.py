@@ -175,7 +175,7 @@ def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool):
 
         def on_round(row: dict) -> None:
             if row["round"] % 5 == 0 or row["round"] == cfg.rounds:
-                modes = f" modes {row['modes']}" if task.num_modes() else ""
+                modes = f" modes {row['modes']}" if cfg.track_modes and task.num_modes() else ""
                 prog.update(bar, completed=row["round"], info=(
                     f"loss {row['loss']:.3g} logZ {row['log_z']:.3g} best {row['best_raw']:.4g}"
                     f"{modes} calls {row['reward_calls']} {row['round_ms']:.0f} ms/round"))
@@ -248,8 +248,10 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                               "kl_mix_lambda": kl_mix_lambda, "control_variate": control_variate,
                                               "fldb_partial": fldb_partial})
     cfg.validate()
+    mode_only = () if cfg.track_modes else getattr(task_obj, "mode_assets", ())  # --no-track-modes
     for a in getattr(task_obj, "assets", ()):
-        assets.require(a)  # fail now, with the fetch command, not mid-run
+        if a not in mode_only:
+            assets.require(a)  # fail now, with the fetch command, not mid-run
     if precheck is not None:
         precheck(cfg, task_obj)
     _prepare_run_dir(out_dir, resume, overwrite)

@@ -29,6 +29,7 @@ class SEHStr(SequenceTask):
     raw_max = 7.0333  # max over all 18^6 strings ('ag550c')
     allow_negative = True  # 0.28% of strings score below zero; they are floored
     assets = ("sehstr-trees", "sehstr-modes", "sehstr-blocks")
+    mode_assets = ("sehstr-modes",)  # needed only to track modes (and by `evaluate`)
 
     def __init__(self, modes: str = "threshold") -> None:
         super().__init__()
