@@ -286,7 +286,9 @@ def _training_options(
     = False,
     ls_iterations: Annotated[int, typer.Option(help="Local-search iterations I per round.")] = 7,
     ls_backtrack: Annotated[int, typer.Option(help="Steps K to destroy; 0 means (L+1)//2.")] = 0,
-    ls_filter: Annotated[str, typer.Option(help="Acceptance: greedy, mh (Metropolis-Hastings) or barker.")]
+    ls_filter: Annotated[str, typer.Option(help="Acceptance: greedy (reward does not drop; ties move), "
+                                                "greedy-strict (reward rises, as the LS-GFN code), "
+                                                "mh (Metropolis-Hastings) or barker.")]
     = "greedy",
     uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform instead of learning it.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

@@ -89,6 +89,10 @@ def test_qm9str_train_and_evaluate(synthetic_data, tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads((out / "evaluation.json").read_text())
     assert res["num_modes"] == 50 and "modes_found_modes_div_threshold_05" in res and 0 < res["l1"] < 2
+    # the LS-GFN paper's column: top-k mean raw / max raw over the whole table
+    best = max(synthetic.qm9str_table().values())
+    assert res["top_k_mean_raw_over_max"] == pytest.approx(res["top_k_mean_raw"] / best, rel=1e-12)
+    assert res["top_k_mean_raw_over_max"] <= 1.0
 
 
 def test_sehstr_scores_are_the_tree_walk(synthetic_data):
