@@ -22,12 +22,7 @@ def test_qm9str_modes_are_the_top_half_percent():
     assert int(diverse.sum()) == 364 and bool((diverse <= modes).all())
     assert float(torch.exp(t.log_reward(table)).max()) == pytest.approx(100.0)
     assert get_task("qm9str", modes="diverse").num_modes() == 364
-
-
-def test_qm9str_smiles_follow_chain_rule():
-    need_assets("qm9str-table", "qm9str-blocks")
-    t = get_task("qm9str")
-    assert t.smiles(["00000", "00001"]) == ["CCCCC", "CCCCO"]
+    assert t.smiles(["00000", "00001"]) == ["CCCCC", "CCCCO"]  # the chain rule on the real blocks
 
 
 def test_sehstr_scores_and_reward_scale():
