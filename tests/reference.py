@@ -26,7 +26,6 @@ def all_trajectories(task) -> Trajectories:
     return Trajectories(states, acts, env.backward_of(acts), beta, logr)
 
 
-
 def _one_state(pol, env, state, beta: float):
     out = pol(env.encode(state[None]), torch.tensor([beta]))
     fwd = out.fwd_logits[0].masked_fill(~env.forward_mask(state[None])[0], -math.inf).log_softmax(-1)
