@@ -8,9 +8,11 @@ proposal probabilities are exact), evaluate the reward, then accept or reject:
 * ``greedy-strict``: accept only when it increases (the reference code's ``>``). On tasks
   with tied scores (qm9str: 132,304 distinct values over 161,051 strings) ``greedy`` lets a
   chain move across a plateau to a new object at no loss of reward, where ``greedy-strict``
-  keeps it in place; ``greedy`` is the default because a tie is never worse and a move
-  shows the policy another object, and the benchmarks in bench/ were run with it. Choose
-  ``greedy-strict`` to reproduce the LS-GFN code exactly;
+  keeps it in place; ``greedy`` is the default because a tie is never worse and the
+  benchmarks in bench/ were run with it. Measured (qm9str, width 128, 300 rounds, seed 0):
+  training was identical with either filter (444 modes, 8,022 objects); only the reported
+  acceptance rate differed (0.273 vs 0.266), since every accepted tie rebuilt the same string,
+  which does not change the chain. Choose ``greedy-strict`` to reproduce the LS-GFN code exactly;
 * ``mh``: Metropolis-Hastings, accept with probability min(1, e^a);
 * ``barker``: accept with probability sigmoid(a) (the reference code's stochastic filter);
 
