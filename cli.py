@@ -85,7 +85,8 @@ OBJECTIVE_HELP = "\n\n".join([
 ])
 ObjectiveOpt = Annotated[str, typer.Option(help=OBJECTIVE_HELP)]
 SubTBLambdaOpt = Annotated[float, typer.Option(help="SubTB: weight lambda^(j-i) of a sub-trajectory (subtb).")]
-AlphaOpt = Annotated[float, typer.Option(help="Order alpha of the renyi / tsallis divergences (not 1).")]
+AlphaOpt = Annotated[float, typer.Option(help="Order alpha of the renyi / tsallis divergences (not 0 or 1; "
+                                               "< 0 mass-covering, > 1 mode-seeking).")]
 KLMixOpt = Annotated[float, typer.Option(help="kl-mix: weight lambda of KL(pi||q) in [0, 1].")]
 ControlVariateOpt = Annotated[str, typer.Option(
     help="Score-function objectives (rkl, fkl, kl-mix, renyi, tsallis): none, loo (leave-one-out batch "
@@ -221,7 +222,7 @@ def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool, logger: l
 
     def bar(tr):
         return make_progress("none" if quiet else progress, cfg.rounds, tr.round, console, log_every or None,
-                             has_modes=bool(task.num_modes()))
+                             has_modes=cfg.track_modes and bool(task.num_modes()))
 
     return train(task, out_dir, config=cfg, resume=resume, progress=bar, loggers=logger or (), options=_INVOKED,
                  on_start=started)
@@ -306,8 +307,10 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     from molgfn.tracking import check_loggers
 
     check_loggers(logger)
+    mode_only = () if cfg.track_modes else getattr(task_obj, "mode_assets", ())  # --no-track-modes
     for a in getattr(task_obj, "assets", ()):
-        assets.require(a)  # fail now, with the fetch command, not mid-run
+        if a not in mode_only:
+            assets.require(a)  # fail now, with the fetch command, not mid-run
     if precheck is not None:
         precheck(cfg, task_obj)
     _prepare_run_dir(out_dir, resume, overwrite)
@@ -367,7 +370,9 @@ def _training_options(
     = False,
     ls_iterations: Annotated[int, typer.Option(help="Local-search iterations I per round.")] = 7,
     ls_backtrack: Annotated[int, typer.Option(help="Steps K to destroy; 0 means (L+1)//2.")] = 0,
-    ls_filter: Annotated[str, typer.Option(help="Acceptance: greedy, mh (Metropolis-Hastings) or barker.")]
+    ls_filter: Annotated[str, typer.Option(help="Acceptance: greedy (reward does not drop; ties move), "
+                                                "greedy-strict (reward rises, as the LS-GFN code), "
+                                                "mh (Metropolis-Hastings) or barker.")]
     = "greedy",
     uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform instead of learning it.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

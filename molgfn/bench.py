@@ -208,7 +208,8 @@ def plot(curves: pd.DataFrame, out_dir: Path) -> None:
 
 
 def markdown(finals: pd.DataFrame, command: str) -> str:
-    cols = ["modes_found", "num_modes", "reward_calls", "top_k_mean_raw", "top_k_diversity_levenshtein",
+    cols = ["modes_found", "num_modes", "reward_calls", "top_k_mean_raw", "top_k_mean_raw_over_max",
+            "top_k_diversity_levenshtein",
             "l1", "wall_s", "ms_per_round"]
     cols += [c for c in finals.columns if c.startswith("l1_beta")]
     cols += [c for c in finals.columns if c.startswith("modes_found_") or c == "top_k_diversity_tanimoto"]

@@ -36,6 +36,8 @@ def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) ->
         out[f"diverse_modes_above_{threshold:g}"] = diverse_modes(objs, [trainer.seen.raw[o] for o in objs],
                                                                    threshold)
     if isinstance(task, TabularSequenceTask):
+        # the LS-GFN paper's qm9str number: top-k mean raw / the best raw score of the whole table
+        out["top_k_mean_raw_over_max"] = out["top_k_mean_raw"] / float(task.table.max())
         out.update(distribution_report(env, trainer.policy, task.log_reward(task.table).to(trainer.device), beta))
     return out
 

@@ -4,7 +4,15 @@ From each current object x: sample a full backward trajectory with P_B, keep its
 T-K steps (destroy the last K), rebuild K steps with P_F (no exploration noise, so the
 proposal probabilities are exact), evaluate the reward, then accept or reject:
 
-* ``greedy``: accept when the log-reward does not decrease;
+* ``greedy`` (default): accept when the log-reward does not decrease (ties accepted);
+* ``greedy-strict``: accept only when it increases (the reference code's ``>``). On tasks
+  with tied scores (qm9str: 132,304 distinct values over 161,051 strings) ``greedy`` lets a
+  chain move across a plateau to a new object at no loss of reward, where ``greedy-strict``
+  keeps it in place; ``greedy`` is the default because a tie is never worse and the
+  benchmarks in bench/ were run with it. Measured (qm9str, width 128, 300 rounds, seed 0):
+  training was identical with either filter (444 modes, 8,022 objects); only the reported
+  acceptance rate differed (0.273 vs 0.266), since every accepted tie rebuilt the same string,
+  which does not change the chain. Choose ``greedy-strict`` to reproduce the LS-GFN code exactly;
 * ``mh``: Metropolis-Hastings, accept with probability min(1, e^a);
 * ``barker``: accept with probability sigmoid(a) (the reference code's stochastic filter);
 
@@ -22,7 +30,7 @@ import torch
 from .sampling import sample_backward, sample_forward
 from .trajectories import Trajectories, transition_logprobs, valid_transitions
 
-FILTERS = ("greedy", "mh", "barker")
+FILTERS = ("greedy", "greedy-strict", "mh", "barker")
 
 
 @torch.no_grad()
@@ -93,6 +101,8 @@ def local_search_step(env, policy, evaluate, current: Trajectories, backtrack: i
     proposal = proposal.with_reward(evaluate(proposal.terminals).to(current.log_reward))
     if filter == "greedy":
         accept = proposal.log_reward >= current.log_reward
+    elif filter == "greedy-strict":
+        accept = proposal.log_reward > current.log_reward
     else:
         lpf_old, lpb_old = _segment_logprobs(env, policy, back, cut)
         lpf_new, lpb_new = _segment_logprobs(env, policy, proposal, p)

@@ -2,10 +2,14 @@
 
 Temperature conditioning (Kim et al., ICML 2024, "Learning to Scale Logits for
 Temperature-Conditional GFlowNets"):
-  * ``logit``: P_F(.|s; beta) = softmax(g(beta) * f(s)); f is the unconditional trunk,
-    g a small MLP of beta (1->32->32->32 encoder, 32->32->32->1 decoder, leaky ReLU, not
-    forced positive), log Z(beta) an MLP 1->32->32->1.
-  * ``layer``: a 32-d embedding of beta is concatenated to the trunk input (the baseline).
+  * ``logit``: P_F(.|s; beta) = softmax(clip(g(beta) * f(s), -20, 20)); f is the unconditional
+    trunk, g a small MLP of beta (1->32->32->32 encoder, 32->32->32->1 decoder, leaky ReLU
+    inside each, none between them, not forced positive), log Z(beta) an MLP 1->32->32->1.
+    The state flow log F(s; beta) of db / subtb / fldb must depend on beta too (a flow that
+    ignores beta cannot satisfy balance at more than one beta): as in the authors' code it is
+    an MLP of the state features with beta appended, here [trunk(s), beta] -> hidden -> 1.
+  * ``layer``: a 32-d embedding of beta is concatenated to the trunk input (the baseline);
+    every head, the flow included, sees it.
   * ``none``: unconditional, log Z a scalar.
 P_B is not temperature-conditioned: it only has to be a valid backward kernel.
 """
@@ -37,12 +41,16 @@ def mlp(sizes: list[int], act: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+LOGIT_CLIP = 20.0  # the authors clip the scaled logits to [-20, 20]
+
+
 class LogitScaler(nn.Module):
-    """g(beta): the Logit-GFN scaling network."""
+    """g(beta): the Logit-GFN scaling network, encoder then decoder with no activation between
+    them (as in the authors' code; the Identity keeps the parameter names of checkpoints)."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
-        self.net = nn.Sequential(mlp([1, width, width, width]), nn.LeakyReLU(), mlp([width, width, width, 1]))
+        self.net = nn.Sequential(mlp([1, width, width, width]), nn.Identity(), mlp([width, width, width, 1]))
 
     def forward(self, beta: torch.Tensor) -> torch.Tensor:
         return self.net(beta[:, None])[:, 0]
@@ -97,7 +105,10 @@ class MLPPolicy(nn.Module):
         extra = 32 if conditioning == "layer" else 0
         self.beta_embed = mlp([1, 32, 32]) if conditioning == "layer" else None
         self.trunk = nn.Sequential(mlp([state_dim + extra] + [hidden] * n_layers), nn.LeakyReLU())
-        self.head = nn.Linear(hidden, n_fwd + n_bwd + (1 if flow_head else 0))
+        # logit conditioning: the flow gets its own beta-conditioned head (the trunk never sees beta)
+        self.flow_net = mlp([hidden + 1, hidden, 1]) if flow_head and conditioning == "logit" else None
+        shared_flow = flow_head and self.flow_net is None
+        self.head = nn.Linear(hidden, n_fwd + n_bwd + (1 if shared_flow else 0))
         self.scaler = LogitScaler() if conditioning == "logit" else None
         self.log_z = LogZ(conditional=conditioning != "none")
         self.flow_head = flow_head
@@ -105,15 +116,23 @@ class MLPPolicy(nn.Module):
     def forward(self, x: torch.Tensor, beta: torch.Tensor) -> PolicyOutput:
         if self.beta_embed is not None:
             x = torch.cat([x, self.beta_embed(beta[:, None])], dim=-1)
-        out = self.head(self.trunk(x))
+        h = self.trunk(x)
+        out = self.head(h)
         fwd = out[:, : self.n_fwd]
         if self.scaler is not None:
-            fwd = fwd * self.scaler(beta)[:, None]
+            fwd = (fwd * self.scaler(beta)[:, None]).clamp(-LOGIT_CLIP, LOGIT_CLIP)
         bwd = out[:, self.n_fwd : self.n_fwd + self.n_bwd]
         if self.uniform_pb:
             bwd = torch.zeros_like(bwd)
-        flow = out[:, -1] if self.flow_head else None
+        if self.flow_net is not None:
+            flow = self.conditional_flow(h, beta)
+        else:
+            flow = out[:, -1] if self.flow_head else None
         return PolicyOutput(fwd, bwd, flow)
+
+    def conditional_flow(self, h: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+        """log F(s; beta) from the trunk features h and beta (logit conditioning)."""
+        return self.flow_net(torch.cat([h, beta[:, None].to(h)], -1))[:, 0]
 
     def param_groups(self, lr: float, lr_logz: float) -> list[dict]:
         return logz_param_groups(self, lr, lr_logz)

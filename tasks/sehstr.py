@@ -17,6 +17,10 @@ from molgfn.safe_pickle import safe_load
 from molgfn.task import SequenceTask
 
 TOP_005_PERCENT = 6.69886
+# strings of all 18^6 with raw >= TOP_005_PERCENT, counted by enumeration (tests/test_tasks_blocks.py).
+# round(0.0005 * 18^6) = 17,006 is one short: the 17,006th and 17,007th best strings tie
+# (raw 6.6988614), so the threshold admits both.
+THRESHOLD_MODES = 17_007
 
 
 class SEHStr(SequenceTask):
@@ -29,6 +33,7 @@ class SEHStr(SequenceTask):
     raw_max = 7.0333  # max over all 18^6 strings ('ag550c')
     allow_negative = True  # 0.28% of strings score below zero; they are floored
     assets = ("sehstr-trees", "sehstr-modes", "sehstr-blocks")
+    mode_assets = ("sehstr-modes",)  # needed only to track modes (and by `evaluate`)
 
     def __init__(self, modes: str = "threshold") -> None:
         super().__init__()
@@ -62,8 +67,7 @@ class SEHStr(SequenceTask):
         return self.score_tokens(tokens) >= TOP_005_PERCENT
 
     def num_modes(self) -> int:
-        # the threshold set is the top 0.05% of 18^6 strings
-        return len(self.published_modes()) if self.modes == "published" else round(0.0005 * 18**6)
+        return len(self.published_modes()) if self.modes == "published" else THRESHOLD_MODES
 
     def smiles(self, seqs: list[str]) -> list[str]:
         blocks = blocks_from_asset("sehstr-blocks")

@@ -22,6 +22,7 @@ class TFBind8(TabularSequenceTask):
     reward_exponent = 3.0
     r_max = 10.0
     assets = ("tfbind8-table", "tfbind8-modes")
+    mode_assets = ("tfbind8-modes",)  # needed only to track modes (and by `evaluate`)
 
     def build_table(self) -> torch.Tensor:
         idx, escore = [], []

@@ -19,7 +19,7 @@ def test_fetch_verifies_and_resolves_from_cache(tmp_path, monkeypatch):
     src = tmp_path / "remote.bin"
     src.write_bytes(b"hello assets")
     _fake_asset(monkeypatch, b"hello assets", src.as_uri())
-    monkeypatch.delenv("MOLGFN_DATA")
+    monkeypatch.delenv("MOLGFN_DATA", raising=False)
     with pytest.raises(AssetMissingError, match="molgfn data fetch toy"):
         assets.resolve("toy")
     p = assets.fetch("toy")
@@ -49,7 +49,7 @@ def test_search_order_and_import(tmp_path, monkeypatch):
     assets.set_data_dir(None)
     with pytest.raises(ChecksumError):
         assets.resolve("toy")
-    monkeypatch.delenv("MOLGFN_DATA")
+    monkeypatch.delenv("MOLGFN_DATA", raising=False)
     assert dict(assets.import_dir(explicit))["toy"].startswith("imported")
     assert assets.resolve("toy").read_bytes() == b"good"
     assert dict(assets.import_dir(env))["toy"].startswith("REFUSED")

@@ -92,6 +92,19 @@ def test_greedy_filter_is_not_invariant_and_never_lowers_reward():
     assert l1_distance(_empirical(task, new.terminals), pi) > 0.05  # greedy moves mass uphill
 
 
+def test_greedy_accepts_ties_and_greedy_strict_does_not():
+    """A table where every object has the same score: every proposal is a tie."""
+    task = TableTask("AB", 4, seed=4, spread=0.0)
+    torch.manual_seed(1)
+    policy = MLPPolicy(task.env.state_dim, task.env.n_fwd, task.env.n_bwd, hidden=16)
+    gen = torch.Generator().manual_seed(0)
+    x = task.env.all_objects().repeat(8, 1)
+    new, acc = _one_ls_step(task, policy, x, 1.0, "greedy", 2, gen)
+    assert bool(acc.all()) and bool((new.terminals != x).any(1).any())  # ties accepted, chains move
+    new, acc = _one_ls_step(task, policy, x, 1.0, "greedy-strict", 2, gen)
+    assert not bool(acc.any()) and torch.equal(new.terminals, x)  # ties rejected, chains stay
+
+
 def test_local_search_round_spends_batch_size_reward_calls():
     task = TableTask("AB", 6, seed=0)
     cfg = TrainConfig(task="table", rounds=3, batch_size=32, local_search=True, ls_iterations=7, device="cpu")

@@ -125,14 +125,18 @@ class ScoreFunctionObjective:
 
 
 class AlphaDivergence(ScoreFunctionObjective):
-    """Shared surrogate of the order-alpha divergences (Renyi, Tsallis): with detached
-    weights W_i, mean_i[(alpha/(alpha-1) W_i - b_i) log q_i - W_i log P_B_i]; subclasses
-    say how W is formed."""
+    """Shared surrogate of the order-alpha divergences (Renyi, Tsallis), normalised by
+    1/(alpha (alpha - 1)) so that both are >= 0 for every alpha not in {0, 1} (with the bare
+    1/(alpha - 1) they are <= 0 for alpha < 0 and minimising them drives q away from pi).
+    With detached weights W_i: mean_i[(W_i/(alpha-1) - b_i) log q_i - (W_i/alpha) log P_B_i];
+    subclasses say how W is formed."""
 
     def __init__(self, alpha: float = 0.5, control_variate: str = "loo") -> None:
         super().__init__(control_variate)
         if alpha == 1.0:
             raise ValueError("alpha = 1 is the KL limit: use --objective rkl")
+        if alpha == 0.0:
+            raise ValueError("alpha = 0 is the forward-KL limit: use --objective fkl (alpha must not be 0 or 1)")
         self.alpha = float(alpha)
 
     def weights(self, log_w: torch.Tensor, log_z: torch.Tensor) -> torch.Tensor:
@@ -141,6 +145,6 @@ class AlphaDivergence(ScoreFunctionObjective):
     def surrogate(self, log_q, log_pb, log_w, log_z):
         a = self.alpha
         W = self.weights(log_w, log_z)
-        c = a / (a - 1) * W
-        b = baseline(c, self.cv, a / (a - 1))
-        return ((c - b) * log_q - W * log_pb).mean()
+        c = W / (a - 1)
+        b = baseline(c, self.cv, 1 / (a - 1))
+        return ((c - b) * log_q - W / a * log_pb).mean()

@@ -24,6 +24,17 @@ from ..trajectories import TrajectoryScores
 from .common import boundary_flow
 
 
+def fldb_residuals(s: TrajectoryScores) -> torch.Tensor:
+    """(B, T) per-transition FL-DB residuals."""
+    if s.log_flow is None:
+        raise ValueError("FL-DB needs a policy with a flow head")
+    if s.energy is None:
+        raise ValueError("FL-DB needs state energies: the task defines none (SequenceTask.energy)")
+    e = s.energy.to(s.log_flow)
+    lft = boundary_flow(s, s.log_flow, s.log_z + e[:, 0], torch.zeros_like(s.log_reward))
+    return lft[:, :-1] + s.log_pf - lft[:, 1:] - s.log_pb + e[:, 1:] - e[:, :-1]
+
+
 class ForwardLookingDB:
     needs_energy = True
 
@@ -31,13 +42,7 @@ class ForwardLookingDB:
         self.partial = bool(partial)
 
     def __call__(self, s: TrajectoryScores) -> tuple[torch.Tensor, dict]:
-        if s.log_flow is None:
-            raise ValueError("FL-DB needs a policy with a flow head")
-        if s.energy is None:
-            raise ValueError("FL-DB needs state energies: the task defines none (SequenceTask.energy)")
-        e = s.energy.to(s.log_flow)
-        lft = boundary_flow(s, s.log_flow, s.log_z + e[:, 0], torch.zeros_like(s.log_reward))
-        r = lft[:, :-1] + s.log_pf - lft[:, 1:] - s.log_pb + e[:, 1:] - e[:, :-1]
+        r = fldb_residuals(s)
         m = s.mask
         if self.partial:
             pos = m.long().cumsum(1)  # 1-based index of each real transition

@@ -20,6 +20,26 @@ from ..trajectories import TrajectoryScores
 from .common import boundary_flow
 
 
+def subtb_residuals(s: TrajectoryScores, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """delta_ij (B, T+1, T+1) for every pair of states and its weight lambda^(j-i) (0 where
+    (i, j) is not a sub-trajectory of real transitions)."""
+    if s.log_flow is None:
+        raise ValueError("SubTB needs a policy with a flow head")
+    m = s.mask.to(s.log_pf.dtype)
+    lf = boundary_flow(s, s.log_flow, s.log_z, s.log_reward)
+    zero = torch.zeros_like(lf[:, :1])
+    c = torch.cat([zero, ((s.log_pf - s.log_pb) * m).cumsum(1)], 1)  # (B, T+1)
+    n = torch.cat([zero, m.cumsum(1)], 1)
+    delta = (lf - c)[:, :, None] + (c - lf)[:, None, :]  # [b, i, j] = lf_i - c_i + c_j - lf_j
+    length = n[:, None, :] - n[:, :, None]  # real transitions between i and j
+    # padding repeats a state (s_0 before a shorter backward-sampled trajectory, x after a
+    # stop): count each state once, as the copy that a real transition leaves (or the last)
+    once = torch.cat([s.mask, torch.ones_like(s.mask[:, :1])], 1)
+    valid = (length > 0) & once[:, :, None] & once[:, None, :]  # length > 0 implies i < j
+    w = torch.where(valid, lam ** length.clamp(min=0), torch.zeros_like(length))
+    return delta, w
+
+
 class SubTB:
     def __init__(self, lam: float = 0.9) -> None:
         if not lam > 0:
@@ -27,19 +47,6 @@ class SubTB:
         self.lam = float(lam)
 
     def __call__(self, s: TrajectoryScores) -> tuple[torch.Tensor, dict]:
-        if s.log_flow is None:
-            raise ValueError("SubTB needs a policy with a flow head")
-        m = s.mask.to(s.log_pf.dtype)
-        lf = boundary_flow(s, s.log_flow, s.log_z, s.log_reward)
-        zero = torch.zeros_like(lf[:, :1])
-        c = torch.cat([zero, ((s.log_pf - s.log_pb) * m).cumsum(1)], 1)  # (B, T+1)
-        n = torch.cat([zero, m.cumsum(1)], 1)
-        delta = (lf - c)[:, :, None] + (c - lf)[:, None, :]  # [b, i, j] = lf_i - c_i + c_j - lf_j
-        length = n[:, None, :] - n[:, :, None]  # real transitions between i and j
-        # padding repeats a state (s_0 before a shorter backward-sampled trajectory, x after a
-        # stop): count each state once, as the copy that a real transition leaves (or the last)
-        once = torch.cat([s.mask, torch.ones_like(s.mask[:, :1])], 1)
-        valid = (length > 0) & once[:, :, None] & once[:, None, :]  # length > 0 implies i < j
-        w = torch.where(valid, self.lam ** length.clamp(min=0), torch.zeros_like(length))
+        delta, w = subtb_residuals(s, self.lam)
         per_traj = (w * delta**2).sum((1, 2)) / w.sum((1, 2)).clamp(min=1e-30)
         return per_traj.mean(), {}
