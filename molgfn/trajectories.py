@@ -80,7 +80,13 @@ def valid_transitions(states: torch.Tensor) -> torch.Tensor:
 def transition_logprobs(env, policy, states: torch.Tensor, fwd_actions: torch.Tensor,
                         bwd_actions: torch.Tensor, beta: torch.Tensor):
     """One policy pass over every state of (B, T+1, ...) ``states``: per-transition
-    log P_F(s_t+1|s_t) and log P_B(s_t|s_t+1) (B, T), and the policy output (B*(T+1) rows)."""
+    log P_F(s_t+1|s_t) and log P_B(s_t|s_t+1) (B, T), and the policy output (B*(T+1) rows).
+
+    A policy with its own ``transition_logprobs`` (the fragment GNN: factorised actions, live
+    states only) computes them itself; only ``log_flow`` of its output is filled in."""
+    own = getattr(policy, "transition_logprobs", None)
+    if own is not None:
+        return own(states, fwd_actions, bwd_actions, beta)
     B, T1 = states.shape[:2]
     flat = states.reshape(B * T1, *states.shape[2:])
     out = policy(env.encode(flat), beta.repeat_interleave(T1))
