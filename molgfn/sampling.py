@@ -39,8 +39,10 @@ def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
     factorised action space) samples its own actions; others give dense logits.
     """
     n = beta.shape[0]
-    s = env.initial(n, beta.device) if start is None else start
     steps = env.traj_len if steps is None else steps
+    if start is None and steps == env.traj_len and getattr(env, "lockstep", False):
+        return _lockstep_rollout(env, policy, beta, epsilon, gen)
+    s = env.initial(n, beta.device) if start is None else start
     states, fa, ba = [s], [], []
     explored = torch.zeros(n, dtype=torch.bool, device=beta.device)
     own = getattr(policy, "sample_actions", None)
@@ -59,6 +61,30 @@ def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
         states.append(s)
     return Trajectories(torch.stack(states, 1), _stack(fa, n, beta.device), _stack(ba, n, beta.device), beta,
                         on_policy=~explored)
+
+
+def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torch.Generator | None) -> Trajectories:
+    """``sample_forward`` from s_0 for an env whose rows all advance in lockstep with every action
+    valid (``env.lockstep``, sequences): the same distribution with fewer small ops - no masks, no
+    log-softmax (Gumbel-max on the logits), all random numbers drawn once, and ``env.step_at``."""
+    n, T, dev = beta.shape[0], env.traj_len, beta.device
+    u = torch.rand((T, n, env.n_fwd), generator=gen, device=dev).clamp_(1e-20, 1.0)
+    gumbel = -torch.log(-torch.log(u))
+    if epsilon > 0:
+        coin = torch.rand((T, n), generator=gen, device=dev) < epsilon
+        uniform = torch.randint(0, env.n_fwd, (T, n), generator=gen, device=dev)
+    s = env.initial(n, dev)
+    states, fa = [s], []
+    for t in range(T):
+        a = (policy(env.encode(s), beta).fwd_logits + gumbel[t]).argmax(-1)
+        if epsilon > 0:
+            a = torch.where(coin[t], uniform[t], a)
+        fa.append(a)
+        s = env.step_at(s, a, t)
+        states.append(s)
+    fwd = torch.stack(fa, 1)
+    on_policy = ~coin.any(0) if epsilon > 0 else torch.ones(n, dtype=torch.bool, device=dev)
+    return Trajectories(torch.stack(states, 1), fwd, env.backward_of(fwd), beta, on_policy=on_policy)
 
 
 @torch.no_grad()
