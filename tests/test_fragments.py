@@ -324,3 +324,22 @@ def test_on_policy_subset_is_unbiased_with_exploration(tmp_path):
     emp = torch.bincount(env.num_blocks(kept), minlength=env.M + 1).double() / kept.shape[0]
     # counting the coin only while a state is live gave length shares 1.5x / 1.06x / 0.77x of P_F here
     assert float((emp - exact).abs().max()) < 0.03, (emp, exact)
+
+
+def test_logit_conditioned_state_flow_sees_beta(tmp_path):
+    # Logit-GFN scales the logits by g(beta), but F(s; beta) must change with beta for db/subtb/fldb
+    # to balance at more than one beta (the flows of pi_beta differ by more than a common factor)
+    env = _tiny(tmp_path, max_blocks=3).env
+    torch.manual_seed(0)
+    s = _states_along_rollouts(env, 16, 9)
+    ones = torch.ones(s.shape[0])
+    for conditioning in ("logit", "layer"):
+        pol = FragmentGNNPolicy(env, hidden=32, n_layers=1, conditioning=conditioning, flow_head=True).eval()
+        with torch.no_grad():
+            f1, f3 = pol(s, ones).log_flow, pol(s, 3 * ones).log_flow
+            sp = pol.sparse_forward(s, 3 * ones)
+        assert not torch.allclose(f1, f3, atol=1e-4), conditioning
+        assert torch.allclose(sp.log_flow, f3, atol=1e-5)  # both paths read the same flow head
+    pol = FragmentGNNPolicy(env, hidden=32, n_layers=1, conditioning="none", flow_head=True).eval()
+    with torch.no_grad():
+        assert torch.allclose(pol(s, ones).log_flow, pol(s, 3 * ones).log_flow)  # unconditional: one beta
