@@ -112,6 +112,48 @@ def whole_process(tree: str, rounds: int, out: str) -> dict:
     return {"wall_s": wall, "cpu_s": cpu}
 
 
+def rna_round(rounds: int) -> None:
+    """RNA1 with the trainer's default settings (as `design`): median round time against the time
+    spent in the oracle (ViennaRNA duplexfold, with its cache and process pool) in the same rounds."""
+    import torch
+
+    sys.path.insert(0, ROOT)
+    from molgfn.config import TrainConfig
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+
+    torch.set_num_threads(1)
+    task = get_task("rna1")
+    tr = Trainer(TrainConfig(task="rna1", rounds=10**9, device="cpu", checkpoint_every=10**9), task)
+    spent = [0.0]
+    raw = task.raw_scores
+
+    def timed(seqs):
+        t = time.perf_counter()
+        try:
+            return raw(seqs)
+        finally:
+            spent[0] += time.perf_counter() - t
+
+    task.raw_scores = timed
+    tr.train_round()
+    rows = []
+    for _ in range(rounds):
+        spent[0] = 0.0
+        t = time.perf_counter()
+        tr.train_round()
+        rows.append((time.perf_counter() - t, spent[0]))
+    task.close()
+    total = statistics.median(r[0] for r in rows) * 1e3
+    oracle = statistics.median(r[1] for r in rows) * 1e3
+    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    print(f"command: `{cmd.strip()}`\n")
+    print("| task, settings | ms / round | of which oracle (ms) | round / oracle |")
+    print("|---|---|---|---|")
+    print(f"| rna1, trainer defaults (batch {tr.cfg.batch_size}, replay {tr.cfg.replay_size}, {tr.cfg.grad_steps} "
+          f"grad steps, width {tr.cfg.hidden}) | {total:.1f} | {oracle:.1f} | {total / max(oracle, 1e-9):.2f} |")
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if "--tree" in sys.argv:
     ROOT = os.path.abspath(sys.argv[sys.argv.index("--tree") + 1])
@@ -162,6 +204,7 @@ def main() -> None:
     ap.add_argument("--child", nargs=7)
     ap.add_argument("--gfnx", action="store_true", help="gfnx's TB settings (see the module docstring)")
     ap.add_argument("--baseline", help="with --gfnx: another molgfn checkout measured in the same session")
+    ap.add_argument("--rna", action="store_true", help="rna1 round time against its oracle time")
     ap.add_argument("--tree", help=argparse.SUPPRESS)
     ap.add_argument("--iter", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -170,6 +213,9 @@ def main() -> None:
         return
     if a.gfnx:
         gfnx_table(a)
+        return
+    if a.rna:
+        rna_round(a.rounds)
         return
     if a.child:
         task, ls, hidden, gs, rounds, seed, threads = a.child
