@@ -388,8 +388,8 @@ def _training_options(
     workers: WorkersOpt = None,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
-    track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA: 42 extra oracle "
-                                              "calls per candidate above the mode threshold, not budgeted).")]
+    track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA modes, whose check "
+                                              "costs 42 oracle calls each, are counted by `evaluate`).")]
     = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     progress: Annotated[ProgressMode, typer.Option(help="auto: a bar on a terminal, plain lines in a log file.",

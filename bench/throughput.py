@@ -6,6 +6,11 @@ RSS is its own. Reference (LS-GFN authors' code, same settings, a 2-core machine
 ~4.4 s/round TB, ~3.7 s/round LS-GFN, ~620 MB peak.
 
     MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py [--rounds 100] [--repeats 3]
+
+``--gfnx`` instead measures the settings of gfnx's single-file TB baseline (batch 32, no replay,
+1 gradient step, width 128, epsilon 0.01; qm9str at width 1,024): CPU and wall ms per iteration after
+warm-up, and the whole ``molgfn train --rounds 2000`` process (imports included), for this checkout
+and - with ``--baseline DIR`` - another checkout, interleaved in the same session.
 """
 
 from __future__ import annotations
@@ -65,6 +70,131 @@ def one(task: str, ls: bool, hidden: int, grad_steps: int, rounds: int, seed: in
     }
 
 
+def per_iteration(task: str, hidden: int, rounds: int) -> dict:
+    """Median CPU and wall ms per training iteration at gfnx's TB settings (after 20 warm-up rounds)."""
+    import torch
+
+    sys.path.insert(0, ROOT)
+    from molgfn.config import TrainConfig
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(task=task, rounds=10**9, batch_size=32, replay_size=0, grad_steps=1, hidden=hidden,
+                      epsilon=0.01, track_modes=False, device="cpu", checkpoint_every=10**9)
+    tr = Trainer(cfg, get_task(task))
+    for _ in range(20):
+        tr.train_round()
+    cpu, wall = [], []
+    for _ in range(5):
+        c, w = time.process_time(), time.perf_counter()
+        for _ in range(rounds // 5):
+            tr.train_round()
+        cpu.append((time.process_time() - c) / (rounds // 5) * 1e3)
+        wall.append((time.perf_counter() - w) / (rounds // 5) * 1e3)
+    return {"cpu_ms": statistics.median(cpu), "wall_ms": statistics.median(wall)}
+
+
+def whole_process(tree: str, rounds: int, out: str) -> dict:
+    """Wall and CPU seconds of a whole `molgfn train` process at gfnx's tfbind8 TB settings."""
+    import resource
+
+    args = [sys.executable, os.path.join(tree, "cli.py"), "train", "--task", "tfbind8", "--rounds", str(rounds),
+            "--batch-size", "32", "--replay-size", "0", "--grad-steps", "1", "--hidden", "128", "--epsilon", "0.01",
+            "--no-track-modes", "--device", "cpu", "--out", out, "--quiet"]
+    env = dict(os.environ, PYTHONPATH=tree, OMP_NUM_THREADS="1")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True, env=env)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu}
+
+
+def rna_round(rounds: int) -> None:
+    """RNA1 with the trainer's default settings (as `design`): median round time against the time
+    spent in the oracle (ViennaRNA duplexfold, with its cache and process pool) in the same rounds."""
+    import torch
+
+    sys.path.insert(0, ROOT)
+    from molgfn.config import TrainConfig
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+
+    torch.set_num_threads(1)
+    task = get_task("rna1")
+    tr = Trainer(TrainConfig(task="rna1", rounds=10**9, device="cpu", checkpoint_every=10**9), task)
+    spent = [0.0]
+    raw = task.raw_scores
+
+    def timed(seqs):
+        t = time.perf_counter()
+        try:
+            return raw(seqs)
+        finally:
+            spent[0] += time.perf_counter() - t
+
+    task.raw_scores = timed
+    tr.train_round()
+    rows = []
+    for _ in range(rounds):
+        spent[0] = 0.0
+        t = time.perf_counter()
+        tr.train_round()
+        rows.append((time.perf_counter() - t, spent[0]))
+    task.close()
+    total = statistics.median(r[0] for r in rows) * 1e3
+    oracle = statistics.median(r[1] for r in rows) * 1e3
+    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    print(f"command: `{cmd.strip()}`\n")
+    print("| task, settings | ms / round | of which oracle (ms) | round / oracle |")
+    print("|---|---|---|---|")
+    print(f"| rna1, trainer defaults (batch {tr.cfg.batch_size}, replay {tr.cfg.replay_size}, {tr.cfg.grad_steps} "
+          f"grad steps, width {tr.cfg.hidden}) | {total:.1f} | {oracle:.1f} | {total / max(oracle, 1e-9):.2f} |")
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if "--tree" in sys.argv:
+    ROOT = os.path.abspath(sys.argv[sys.argv.index("--tree") + 1])
+
+
+def gfnx_table(a) -> None:
+    import shutil
+    import tempfile
+
+    trees = {"this checkout": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    if a.baseline:
+        trees["baseline"] = os.path.abspath(a.baseline)
+    res: dict = {(k, c): [] for k in trees for c in ("tfbind8", "qm9str", "process")}
+    for _ in range(a.repeats):
+        for k, tree in trees.items():
+            for task, hidden in (("tfbind8", 128), ("qm9str", 1024)):
+                out = subprocess.run([sys.executable, __file__, "--tree", tree, "--iter", task, str(hidden),
+                                      str(a.rounds)], capture_output=True, text=True, check=True)
+                res[(k, task)].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            d = tempfile.mkdtemp()
+            try:
+                res[(k, "process")].append(whole_process(tree, 2000, os.path.join(d, "run")))
+            finally:
+                shutil.rmtree(d)
+            print(k, {c: res[(k, c)][-1] for c in ("tfbind8", "qm9str", "process")}, flush=True)
+
+    def med(k, c, f):
+        return statistics.median(r[f] for r in res[(k, c)])
+
+    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    print(f"# gfnx TB settings ({a.repeats} interleaved repeats, medians; 1 torch thread)\n")
+    print(f"command: `{cmd.strip()}` (BASELINE: the checkout before this change)\n")
+    print("| checkout | tfbind8 ms/iter CPU (wall) | qm9str w1024 ms/iter CPU (wall) | `train --rounds 2000` "
+          "process s CPU (wall) |")
+    print("|---|---|---|---|")
+    for k in trees:
+        print(f"| {k} | {med(k, 'tfbind8', 'cpu_ms'):.2f} ({med(k, 'tfbind8', 'wall_ms'):.2f}) | "
+              f"{med(k, 'qm9str', 'cpu_ms'):.1f} ({med(k, 'qm9str', 'wall_ms'):.1f}) | "
+              f"{med(k, 'process', 'cpu_s'):.1f} ({med(k, 'process', 'wall_s'):.1f}) |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=100)
@@ -72,7 +202,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run (2 is faster on an idle "
                     "2-core machine; 1 is steadier on a shared one)")
     ap.add_argument("--child", nargs=7)
+    ap.add_argument("--gfnx", action="store_true", help="gfnx's TB settings (see the module docstring)")
+    ap.add_argument("--baseline", help="with --gfnx: another molgfn checkout measured in the same session")
+    ap.add_argument("--rna", action="store_true", help="rna1 round time against its oracle time")
+    ap.add_argument("--tree", help=argparse.SUPPRESS)
+    ap.add_argument("--iter", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.iter:
+        print(json.dumps(per_iteration(a.iter[0], int(a.iter[1]), int(a.iter[2]))))
+        return
+    if a.gfnx:
+        gfnx_table(a)
+        return
+    if a.rna:
+        rna_round(a.rounds)
+        return
     if a.child:
         task, ls, hidden, gs, rounds, seed, threads = a.child
         print(json.dumps(one(task, ls == "1", int(hidden), int(gs), int(rounds), int(seed), int(threads))))

@@ -1,21 +1,25 @@
-"""Graph-transformer policy for the fragment environment (torch-geometric).
+"""Graph-transformer policy for the fragment environment.
 
 The graph of a state has one node per block plus one virtual node per state (it carries
 the graph-level outputs and is the only node of the empty state). Edges join each block
 to its parent, both directions, with the attachment as edge features (embedding of the
 parent's stem (block, j) plus the child's joining stem (block, 0), plus a direction
-embedding); the virtual node is joined to every block. Layers are
-``TransformerConv`` (multi-head attention with edge features) + residual + LayerNorm +
+embedding); the virtual node is joined to every block. Layers are graph-transformer
+convolutions (multi-head attention with edge features, ``_Layer``) + residual + LayerNorm +
 feed-forward.
 
 Outputs (same contract as ``MLPPolicy``):
   * forward logits: stop and "add root block b" from the virtual node; "attach block b at
-    stem j of slot i" from [h_i + stem(block_i, j), h_virtual] -> V logits (computed for
-    existing stems only); all multiplied
-    by g(beta) under Logit-GFN conditioning (``LogitScaler``);
+    stem j of slot i" from [h_i + stem(block_i, j), h_virtual] -> V logits; all multiplied
+    by g(beta) under Logit-GFN conditioning (``LogitScaler``). Training and sampling ask for
+    the attachment logits of *free* stems only and normalise them by a segment log-sum-exp
+    (``envs/fragment_actions.py``); ``forward`` writes the dense (N, n_fwd) logits for exact
+    enumeration;
   * backward logits: "remove leaf c" from h_c, written at the action index of the stem the
     leaf hangs on; un-stop and "remove the lone root" are forced moves (logit 0);
-  * log F(s) from the virtual node when a flow head is asked for; ``log_z`` (``LogZ``).
+  * log F(s) from the virtual node when a flow head is asked for - under Logit-GFN
+    conditioning from [h_virtual, embedding of beta], so that one network can hold the
+    flows of every beta (the logits see beta only through g(beta)); ``log_z`` (``LogZ``).
 
 The graph is built from the padded state tensors with tensor ops only (one ``nonzero``
 per batch, no per-graph Python loop): positions ``g*(M+1)`` (state g's virtual node) and
@@ -26,24 +30,63 @@ the order of slots.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 from torch import nn
-from torch_geometric.data import Batch
-from torch_geometric.nn import TransformerConv
 
+from .envs.fragment_actions import SparseForward, factorised_logprobs, masked_log_softmax_finite
 from .policies import CONDITIONINGS, LogitScaler, LogZ, PolicyOutput, logz_param_groups, mlp
 
 
+@dataclass
+class BlockGraph:
+    """Block graphs of a batch of states, as flat node and edge lists."""
+
+    x: torch.Tensor  # (n_nodes, H) input node features
+    src: torch.Tensor  # (E,) edge sources: child->parent, parent->child, virtual->block, block->virtual
+    dst: torch.Tensor  # (E,)
+    stems: tuple[torch.Tensor, torch.Tensor]  # (E_a,) stem ids (parent's stem, child's joining stem) per bond
+    present: torch.Tensor  # (N*(M+1),) which padded positions are nodes
+
+
+def _segment_softmax(a: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+    """Softmax of ``a`` (E, heads) over the entries that share ``index`` (E,)."""
+    idx = index[:, None].expand_as(a)
+    top = a.new_full((n, a.shape[1]), float("-inf")).scatter_reduce(0, idx, a.detach(), "amax")
+    ex = (a - top[index]).exp()
+    return ex / a.new_zeros(n, a.shape[1]).index_add_(0, index, ex)[index]
+
+
 class _Layer(nn.Module):
+    """Graph-transformer layer: multi-head attention with edge features (the ``TransformerConv`` of
+    Shi et al., IJCAI 2021: k_ij = W_k h_j + W_e e_ij, v_ij = W_v h_j + W_e e_ij, root weight) +
+    residual + LayerNorm + feed-forward. Edge features are sums of embeddings, so W_e is applied to
+    the embedding tables once per pass instead of to every edge."""
+
     def __init__(self, hidden: int, heads: int) -> None:
         super().__init__()
-        self.conv = TransformerConv(hidden, hidden // heads, heads=heads, edge_dim=hidden, root_weight=True)
+        self.heads = heads
+        self.qkvs = nn.Linear(hidden, 4 * hidden)  # query, key, value, skip
+        self.lin_edge = nn.Linear(hidden, hidden, bias=False)
         self.norm1 = nn.LayerNorm(hidden)
         self.ff = mlp([hidden, 2 * hidden, hidden])
         self.norm2 = nn.LayerNorm(hidden)
 
-    def forward(self, x, edge_index, edge_attr):
-        x = self.norm1(x + self.conv(x, edge_index, edge_attr))
+    def forward(self, x: torch.Tensor, g: BlockGraph, stem_table: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
+        n, hid = x.shape
+        H, C = self.heads, hid // self.heads
+        q, k, v, skip = self.qkvs(x).chunk(4, -1)
+        st, kd = self.lin_edge(stem_table), self.lin_edge(kinds)
+        bond = st[g.stems[0]] + st[g.stems[1]]
+        nv = g.src.shape[0] - 2 * bond.shape[0]
+        e = torch.cat([bond + kd[0], bond + kd[1], kd[2].expand(nv // 2, -1), kd[3].expand(nv // 2, -1)])
+        kj = (k[g.src] + e).view(-1, H, C)
+        vj = (v[g.src] + e).view(-1, H, C)
+        alpha = _segment_softmax((q[g.dst].view(-1, H, C) * kj).sum(-1) / math.sqrt(C), g.dst, n)
+        out = x.new_zeros(n, H, C).index_add_(0, g.dst, vj * alpha[..., None]).view(n, hid) + skip
+        x = self.norm1(x + out)
         return self.norm2(x + self.ff(x))
 
 
@@ -64,17 +107,20 @@ class FragmentGNNPolicy(nn.Module):
         self.edge_kind = nn.Embedding(4, H)  # child->parent, parent->child, virtual->block, block->virtual
         self.beta_embed = mlp([1, 32, H]) if conditioning == "layer" else None
         self.layers = nn.ModuleList([_Layer(H, heads) for _ in range(max(1, n_layers))])
-        self.graph_head = mlp([H, H, 1 + self.V + (1 if flow_head else 0)])
+        self.graph_head = mlp([H, H, 1 + self.V + (1 if flow_head and conditioning != "logit" else 0)])
         self.stem_in = nn.Linear(H, H)  # first layer of the stem head, split over [h_i + stem, h_virtual]
         self.stem_ctx = nn.Linear(H, H, bias=False)
         self.stem_out = nn.Sequential(nn.LeakyReLU(), nn.Linear(H, self.V))
         self.register_buffer("n_stems", env._cache["n_stems"].clone(), persistent=False)
         self.leaf_head = mlp([2 * H, H, 1])
         self.scaler = LogitScaler() if conditioning == "logit" else None
+        self.flow_beta = mlp([1, 32, 32]) if flow_head and conditioning == "logit" else None
+        self.flow_net = mlp([H + 32, H, 1]) if flow_head and conditioning == "logit" else None
+        self.env = env  # the action factorisation needs its free stems and de-duplicated blocks
         self.log_z = LogZ(conditional=conditioning != "none")
 
-    def graph(self, s: torch.Tensor, beta: torch.Tensor) -> Batch:
-        """PyG batch of the block graphs of padded state rows ``s`` (N, 3M+1)."""
+    def graph(self, s: torch.Tensor, beta: torch.Tensor) -> BlockGraph:
+        """The block graphs of padded state rows ``s`` (N, 3M+1)."""
         N, M, S, V = s.shape[0], self.M, self.S, self.V
         blk, par, pst = s[:, :M], s[:, M : 2 * M], s[:, 2 * M : 3 * M]
         dev = s.device
@@ -93,49 +139,108 @@ class FragmentGNNPolicy(nn.Module):
         child = node[g, 1 + c]
         parent = node[g, 1 + par[g, c]]
         pb = blk[g, par[g, c]]
-        attach = self.stem_emb(pb * S + pst[g, c]) + self.stem_emb(blk[g, c] * S)
         gv, cv = exists.nonzero(as_tuple=True)
         blocks = node[gv, 1 + cv]
         virt = node[gv, 0]
-        k = self.edge_kind.weight
         src = torch.cat([child, parent, virt, blocks])
         dst = torch.cat([parent, child, blocks, virt])
-        ea = torch.cat([attach + k[0], attach + k[1], k[2].expand(virt.shape[0], -1), k[3].expand(virt.shape[0], -1)])
-        batch = torch.arange(N, device=dev).repeat_interleave(M + 1)[present]
-        data = Batch(x=x, edge_index=torch.stack([src, dst]), edge_attr=ea, batch=batch)
-        data.present = present
-        return data
+        return BlockGraph(x, src, dst, (pb * S + pst[g, c], blk[g, c] * S), present)
 
-    def forward(self, s: torch.Tensor, beta: torch.Tensor) -> PolicyOutput:
-        N, M, S, V = s.shape[0], self.M, self.S, self.V
+    def _trunk(self, s: torch.Tensor, beta: torch.Tensor):
+        """Node states: the virtual node's h (N, H), each slot's h (N, M, H), the graph head's outputs."""
+        N, M = s.shape[0], self.M
         data = self.graph(s, beta)
         h = data.x
         for layer in self.layers:
-            h = layer(h, data.edge_index, data.edge_attr)
+            h = layer(h, data, self.stem_emb.weight, self.edge_kind.weight)
         h = h.new_zeros(N * (M + 1), h.shape[1]).index_put((data.present.nonzero()[:, 0],), h).view(N, M + 1, -1)
-        hv, hs = h[:, 0], h[:, 1:]
+        return h[:, 0], h[:, 1:], self.graph_head(h[:, 0])
+
+    def _stem_logits(self, s, hv, hs, gi, mi, si) -> torch.Tensor:
+        """(F, V) logits "attach block b at stem si of slot mi of state gi" for F listed stems (unscaled)."""
+        blk = s[:, : self.M]
+        z = self.stem_in(hs[gi, mi] + self.stem_emb(blk[gi, mi] * self.S + si)) + self.stem_ctx(hv)[gi]
+        return self.stem_out(z)
+
+    def _flow(self, hv, gout, beta) -> torch.Tensor | None:
+        if not self.flow_head:
+            return None
+        if self.flow_net is not None:  # Logit-GFN: F(s; beta) must see beta to balance at every beta
+            return self.flow_net(torch.cat([hv, self.flow_beta(beta[:, None].to(hv.dtype))], -1))[:, 0]
+        return gout[:, -1]
+
+    def _bwd_logits(self, s, hv, hs) -> torch.Tensor:
+        N, M, S = s.shape[0], self.M, self.S
+        if self.uniform_pb:
+            return hv.new_zeros(N, self.n_bwd)
         blk, par, pst = s[:, :M], s[:, M : 2 * M], s[:, 2 * M : 3 * M]
-        gout = self.graph_head(hv)
+        g, c = ((blk >= 0) & (par >= 0)).nonzero(as_tuple=True)  # the blocks that could be leaves
+        leaf = self.leaf_head(torch.cat([hs[g, c], hv[g]], -1))[:, 0]
+        return hv.new_zeros(N, self.n_bwd).index_put((g, 2 + par[g, c] * S + pst[g, c]), leaf)
+
+    def forward(self, s: torch.Tensor, beta: torch.Tensor) -> PolicyOutput:
+        """Dense logits over all ``n_fwd`` slots (exact enumeration, tests); training and sampling use
+        the factorised ``SparseForward`` instead, which never builds the (N, n_fwd) tensor."""
+        N, M, S, V = s.shape[0], self.M, self.S, self.V
+        hv, hs, gout = self._trunk(s, beta)
+        blk = s[:, :M]
         # attachment logits only for the stems that exist (a few per block, not all M*S)
         exists = blk >= 0
         has = exists[..., None] & (torch.arange(S, device=s.device) < self.n_stems[blk.clamp(min=0)][..., None])
         gi, mi, si = has.nonzero(as_tuple=True)
-        z = self.stem_in(hs[gi, mi] + self.stem_emb(blk[gi, mi] * S + si)) + self.stem_ctx(hv)[gi]
         attach = hs.new_zeros(N, M, S, V)
-        attach[gi, mi, si] = self.stem_out(z)
+        attach[gi, mi, si] = self._stem_logits(s, hv, hs, gi, mi, si)
         fwd = torch.cat([gout[:, : 1 + V], attach.reshape(N, M * S * V)], dim=1)
         if self.scaler is not None:
             fwd = fwd * self.scaler(beta.to(fwd.dtype))[:, None]
-        if self.uniform_pb:
-            bwd = fwd.new_zeros(N, self.n_bwd)
-        else:
-            leaf = self.leaf_head(torch.cat([hs, hv[:, None].expand_as(hs)], -1))[..., 0]  # (N, M)
-            nonroot = (blk >= 0) & (par >= 0)
-            idx = torch.where(nonroot, 2 + par * S + pst, self.n_bwd)
-            bwd = fwd.new_zeros(N, self.n_bwd + 1).scatter(1, idx, leaf.masked_fill(~nonroot, 0.0))
-            bwd = bwd[:, : self.n_bwd]
-        flow = gout[:, -1] if self.flow_head else None
-        return PolicyOutput(fwd, bwd, flow)
+        return PolicyOutput(fwd, self._bwd_logits(s, hv, hs), self._flow(hv, gout, beta))
+
+    # -- the factorised action space (cost grows with the valid actions, not n_fwd) ---------------
+    def sparse_forward(self, s: torch.Tensor, beta: torch.Tensor, backward: bool = True) -> SparseForward:
+        """log P_F over the valid actions only, log P_B (n_bwd is small) and log F, from one trunk pass."""
+        hv, hs, gout = self._trunk(s, beta)
+        scale = self.scaler(beta.to(hv.dtype)) if self.scaler is not None else None
+        out = factorised_logprobs(self.env, s, gout[:, : 1 + self.V], scale,
+                                  lambda gi, mi, si: self._stem_logits(s, hv, hs, gi, mi, si))
+        if backward:
+            out.bwd = masked_log_softmax_finite(self._bwd_logits(s, hv, hs), self.env.backward_mask(s))
+        out.log_flow = self._flow(hv, gout, beta)
+        return out
+
+    @torch.no_grad()
+    def sample_actions(self, s: torch.Tensor, beta: torch.Tensor, epsilon: float,
+                       gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Forward actions from P_F (epsilon-uniform over the valid actions); see ``SparseForward.sample``."""
+        return self.sparse_forward(s, beta, backward=False).sample(epsilon, gen)
+
+    @torch.no_grad()
+    def backward_logits(self, s: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+        """(N, n_bwd) backward logits alone (backward rollouts need no forward head)."""
+        hv, hs, _ = self._trunk(s, beta)
+        return self._bwd_logits(s, hv, hs)
+
+    def transition_logprobs(self, states: torch.Tensor, fwd_actions: torch.Tensor, bwd_actions: torch.Tensor,
+                            beta: torch.Tensor):
+        """Per-transition log P_F, log P_B (B, T) and log F of every state, from one pass over the
+        *live* states only: a done state's one backward move (un-stop) has probability 1 and its
+        flow is the reward (set by the objectives), so the padding after a stop costs nothing."""
+        B, T1 = states.shape[:2]
+        flat = states.reshape(B * T1, -1)
+        rows = (flat[:, -1] == 0).nonzero()[:, 0]
+        # each distinct (state, beta) once: every trajectory starts at s_0, many share early states
+        key = torch.cat([flat[rows], beta.repeat_interleave(T1)[rows, None].to(torch.float64).view(torch.long)], 1)
+        uniq, inv = torch.unique(key, dim=0, return_inverse=True)
+        sp = self.sparse_forward(uniq[:, :-1], uniq[:, -1].view(torch.float64).to(beta.dtype))
+        zero = torch.zeros(B, 1, dtype=fwd_actions.dtype, device=fwd_actions.device)
+        fa = torch.cat([fwd_actions, zero], 1).reshape(-1)[rows]
+        ba = torch.cat([zero, bwd_actions], 1).reshape(-1)[rows]
+        lpf = sp.fwd_logprob(fa, inv)
+        lpb = sp.bwd[inv, ba]
+        full = lpf.new_zeros(B * T1)
+        log_pf = full.index_put((rows,), lpf).view(B, T1)[:, :-1]
+        log_pb = full.index_put((rows,), lpb).view(B, T1)[:, 1:]
+        flow = None if sp.log_flow is None else full.index_put((rows,), sp.log_flow[inv])
+        return log_pf, log_pb, PolicyOutput(None, None, flow)
 
     def param_groups(self, lr: float, lr_logz: float) -> list[dict]:
         return logz_param_groups(self, lr, lr_logz)

@@ -9,7 +9,8 @@ from .trajectories import Trajectories, masked_log_softmax
 
 def _sample_categorical(logp: torch.Tensor, mask: torch.Tensor, epsilon: float,
                         gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Actions, and which rows took an epsilon-uniform action instead of the policy's (or None)."""
+    """Actions, and each row's exploration coin (None without exploration): rows whose coin came up
+    take a uniform valid action instead of the policy's."""
     # Gumbel-max: one fused op instead of a multinomial per row
     u = torch.rand(logp.shape, generator=gen, device=logp.device).clamp_(1e-20, 1.0)
     gumbel = -torch.log(-torch.log(u))
@@ -18,8 +19,8 @@ def _sample_categorical(logp: torch.Tensor, mask: torch.Tensor, epsilon: float,
         return a, None
     u2 = torch.rand(logp.shape, generator=gen, device=logp.device)
     uniform = torch.where(mask, u2, -1.0).argmax(-1)
-    explore = (torch.rand(logp.shape[0], generator=gen, device=logp.device) < epsilon) & mask.any(-1)
-    return torch.where(explore, uniform, a), explore
+    coin = torch.rand(logp.shape[0], generator=gen, device=logp.device) < epsilon
+    return torch.where(coin & mask.any(-1), uniform, a), coin
 
 
 @torch.no_grad()
@@ -28,19 +29,30 @@ def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
                    gen: torch.Generator | None = None) -> Trajectories:
     """Roll out P_F (mixed with epsilon-uniform exploration) from ``start`` (default s_0).
 
-    ``on_policy`` marks the trajectories that took no exploratory action: for a fixed number
-    of steps they are exact samples of P_F (every trajectory avoids exploration with the same
-    probability), which the score-function objectives need.
+    ``on_policy`` marks the trajectories whose exploration coin never came up in ``steps``
+    flips. The coin is flipped at every step, after a stop too, so every trajectory - short or
+    long - is kept with the same probability (1 - epsilon)^steps and the kept ones are exact
+    samples of P_F, which the score-function objectives need. (Counting the coin only while a
+    state is live would keep short trajectories more often.)
+
+    A policy with a ``sample_actions(s, beta, epsilon, gen)`` method (the fragment GNN's
+    factorised action space) samples its own actions; others give dense logits.
     """
     n = beta.shape[0]
-    s = env.initial(n, beta.device) if start is None else start
     steps = env.traj_len if steps is None else steps
+    if start is None and steps == env.traj_len and getattr(env, "lockstep", False):
+        return _lockstep_rollout(env, policy, beta, epsilon, gen)
+    s = env.initial(n, beta.device) if start is None else start
     states, fa, ba = [s], [], []
     explored = torch.zeros(n, dtype=torch.bool, device=beta.device)
+    own = getattr(policy, "sample_actions", None)
     for _ in range(steps):
-        out = policy(env.encode(s), beta)
-        mask = env.forward_mask(s)
-        a, explore = _sample_categorical(masked_log_softmax(out.fwd_logits, mask), mask, epsilon, gen)
+        if own is not None:
+            a, explore = own(env.encode(s), beta, epsilon, gen)
+        else:
+            out = policy(env.encode(s), beta)
+            mask = env.forward_mask(s)
+            a, explore = _sample_categorical(masked_log_softmax(out.fwd_logits, mask), mask, epsilon, gen)
         if explore is not None:
             explored |= explore
         fa.append(a)
@@ -49,6 +61,30 @@ def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
         states.append(s)
     return Trajectories(torch.stack(states, 1), _stack(fa, n, beta.device), _stack(ba, n, beta.device), beta,
                         on_policy=~explored)
+
+
+def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torch.Generator | None) -> Trajectories:
+    """``sample_forward`` from s_0 for an env whose rows all advance in lockstep with every action
+    valid (``env.lockstep``, sequences): the same distribution with fewer small ops - no masks, no
+    log-softmax (Gumbel-max on the logits), all random numbers drawn once, and ``env.step_at``."""
+    n, T, dev = beta.shape[0], env.traj_len, beta.device
+    u = torch.rand((T, n, env.n_fwd), generator=gen, device=dev).clamp_(1e-20, 1.0)
+    gumbel = -torch.log(-torch.log(u))
+    if epsilon > 0:
+        coin = torch.rand((T, n), generator=gen, device=dev) < epsilon
+        uniform = torch.randint(0, env.n_fwd, (T, n), generator=gen, device=dev)
+    s = env.initial(n, dev)
+    states, fa = [s], []
+    for t in range(T):
+        a = (policy(env.encode(s), beta).fwd_logits + gumbel[t]).argmax(-1)
+        if epsilon > 0:
+            a = torch.where(coin[t], uniform[t], a)
+        fa.append(a)
+        s = env.step_at(s, a, t)
+        states.append(s)
+    fwd = torch.stack(fa, 1)
+    on_policy = ~coin.any(0) if epsilon > 0 else torch.ones(n, dtype=torch.bool, device=dev)
+    return Trajectories(torch.stack(states, 1), fwd, env.backward_of(fwd), beta, on_policy=on_policy)
 
 
 @torch.no_grad()
@@ -62,10 +98,11 @@ def sample_backward(env, policy, terminals: torch.Tensor, beta: torch.Tensor, st
     steps = env.traj_len if steps is None else steps
     s = terminals
     states, fa, ba = [s], [], []
+    own = getattr(policy, "backward_logits", None)  # skips the forward head where a policy can
     for _ in range(steps):
-        out = policy(env.encode(s), beta)
+        logits = own(env.encode(s), beta) if own is not None else policy(env.encode(s), beta).bwd_logits
         mask = env.backward_mask(s)
-        b, _ = _sample_categorical(masked_log_softmax(out.bwd_logits, mask), mask, 0.0, gen)
+        b, _ = _sample_categorical(masked_log_softmax(logits, mask), mask, 0.0, gen)
         ba.append(b)
         fa.append(env.forward_of(s, b))
         s = env.backward_step(s, b)

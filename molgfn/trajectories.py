@@ -80,10 +80,22 @@ def valid_transitions(states: torch.Tensor) -> torch.Tensor:
 def transition_logprobs(env, policy, states: torch.Tensor, fwd_actions: torch.Tensor,
                         bwd_actions: torch.Tensor, beta: torch.Tensor):
     """One policy pass over every state of (B, T+1, ...) ``states``: per-transition
-    log P_F(s_t+1|s_t) and log P_B(s_t|s_t+1) (B, T), and the policy output (B*(T+1) rows)."""
+    log P_F(s_t+1|s_t) and log P_B(s_t|s_t+1) (B, T), and the policy output (B*(T+1) rows).
+
+    A policy with its own ``transition_logprobs`` (the fragment GNN: factorised actions, live
+    states only) computes them itself; only ``log_flow`` of its output is filled in."""
+    own = getattr(policy, "transition_logprobs", None)
+    if own is not None:
+        return own(states, fwd_actions, bwd_actions, beta)
     B, T1 = states.shape[:2]
     flat = states.reshape(B * T1, *states.shape[2:])
     out = policy(env.encode(flat), beta.repeat_interleave(T1))
+    if getattr(env, "lockstep", False) and T1 == env.traj_len + 1:
+        # whole trajectories from s_0 of a lockstep env: every action of s_0..s_T-1 is valid forwards
+        # and of s_1..s_T backwards, so the masked softmax is the plain one on those states
+        fwd = out.fwd_logits.reshape(B, T1, -1)[:, :-1].log_softmax(-1)
+        bwd = out.bwd_logits.reshape(B, T1, -1)[:, 1:].log_softmax(-1)
+        return fwd.gather(2, fwd_actions[..., None])[..., 0], bwd.gather(2, bwd_actions[..., None])[..., 0], out
     fwd = masked_log_softmax(out.fwd_logits, env.forward_mask(flat)).reshape(B, T1, -1)
     bwd = masked_log_softmax(out.bwd_logits, env.backward_mask(flat)).reshape(B, T1, -1)
     log_pf = fwd[:, :-1].gather(2, fwd_actions[..., None])[..., 0]

@@ -103,10 +103,21 @@ class RNABinding(SequenceTask):
     def close(self) -> None:
         self.oracle.close()
 
-    def mode_mask(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Top-0.5% (estimated quantile, data/rna_mode_thresholds.json) Hamming-1 local optima."""
+    def mode_mask(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        """None: deciding a mode costs 42 extra oracle calls per candidate, so training does not
+        track modes; ``modes_among`` finds them among the objects seen, at evaluation."""
+        return None
+
+    def modes_among(self, seqs: list[str]) -> list[str]:
+        """The top-0.5% (estimated quantile, data/rna_mode_thresholds.json) Hamming-1 local optima
+        among ``seqs``. Their own scores come from the oracle's cache; only the neighbours of
+        sequences above the threshold are folded (a metric: not counted as reward calls)."""
+        if not seqs:
+            return []
         threshold = mode_thresholds()["threshold"][self.name]
-        return local_optimum_mask(self, tokens, self.score_tokens(tokens), threshold)
+        tokens = self.env.from_strings(seqs)
+        mask = local_optimum_mask(self, tokens, self.score_tokens(tokens), threshold)
+        return [s for s, m in zip(seqs, mask.tolist(), strict=True) if m]
 
     def num_modes(self) -> int | None:
         return None  # unknown: the space (4^14) is too large to count them

@@ -63,3 +63,26 @@ def test_from_strings_rejects_bad_input():
     env = SequenceEnv("ACGT", 4)
     with pytest.raises(ValueError, match="row 1: 'ACGN'"):
         env.from_strings(["ACGT", "ACGN", "ACG"])
+
+
+def test_lockstep_scoring_equals_the_masked_softmax():
+    # whole trajectories of a lockstep env are scored without masks; the log-probs must not change
+    from molgfn.policies import MLPPolicy
+    from molgfn.sampling import sample_forward
+    from molgfn.trajectories import transition_logprobs
+
+    for append_only in (False, True):
+        env = SequenceEnv("ACGT", 5, append_only)
+        torch.manual_seed(0)
+        pol = MLPPolicy(env.state_dim, env.n_fwd, env.n_bwd, hidden=32, conditioning="logit")
+        beta = torch.rand(64) * 2 + 0.5
+        t = sample_forward(env, pol, beta, epsilon=0.2, gen=torch.Generator().manual_seed(1))
+        assert bool((env.lengths(t.terminals) == 5).all())
+        with torch.no_grad():
+            fast = transition_logprobs(env, pol, t.states, t.fwd_actions, t.bwd_actions, beta)
+            object.__setattr__(env, "lockstep", False)  # force the general, masked path
+            slow = transition_logprobs(env, pol, t.states, t.fwd_actions, t.bwd_actions, beta)
+        assert torch.allclose(fast[0], slow[0], atol=1e-6) and torch.allclose(fast[1], slow[1], atol=1e-6)
+        # and the lockstep sampler's states follow the env's own step function
+        for k in range(5):
+            assert torch.equal(env.step(t.states[:, k], t.fwd_actions[:, k]), t.states[:, k + 1])

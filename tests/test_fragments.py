@@ -252,3 +252,94 @@ def test_custom_frag_oracle_and_errors(tmp_path):
     raw, _ = task.evaluate(term)
     assert torch.equal(raw, torch.tensor([float(len(s)) for s in task.env.to_strings(term)], dtype=torch.float64))
     task.close()
+
+
+def _states_along_rollouts(env, n, seed):
+    traj = _random_rollout(env, n, seed)
+    s = traj.reshape(-1, traj.shape[-1])
+    return s[s[:, -1] == 0]  # live states (done states have no forward action)
+
+
+@pytest.mark.parametrize("conditioning", ["none", "logit"])
+def test_factorised_log_probs_equal_the_dense_masked_softmax(tmp_path, conditioning):
+    # the training/sampling path never builds the (N, n_fwd) logits; it must give the same P_F and P_B
+    env = _tiny(tmp_path, max_blocks=4).env
+    torch.manual_seed(0)
+    pol = FragmentGNNPolicy(env, hidden=32, n_layers=2, conditioning=conditioning).eval()
+    s = _states_along_rollouts(env, 64, 7)
+    beta = torch.rand(s.shape[0]) * 3 + 0.5
+    with torch.no_grad():
+        dense = pol(s, beta)
+        sp = pol.sparse_forward(s, beta)
+    lp = masked_log_softmax(dense.fwd_logits, env.forward_mask(s))
+    r, a = env.forward_mask(s).nonzero(as_tuple=True)
+    assert torch.allclose(sp.fwd_logprob(a, r), lp[r, a], atol=1e-5)
+    assert torch.allclose(torch.logsumexp(lp.masked_fill(~env.forward_mask(s), -torch.inf), 1), torch.zeros(len(s)),
+                          atol=1e-5)
+    lpb = masked_log_softmax(dense.bwd_logits, env.backward_mask(s))
+    rb, b = env.backward_mask(s).nonzero(as_tuple=True)
+    assert torch.allclose(sp.bwd[rb, b], lpb[rb, b], atol=1e-5)
+    # every dense action is valid in the env exactly when the factorised path gives it a probability
+    assert torch.equal(env.forward_valid(s[r], a), torch.ones_like(a, dtype=torch.bool))
+    assert bool((sp.fwd_logprob(torch.zeros_like(r), r)[env.num_blocks(s[r]) == 0] < -1e8).all())  # no stop at s_0
+
+
+def test_factorised_sampler_draws_from_p_f_and_explores_uniformly(tmp_path):
+    env = _tiny(tmp_path, max_blocks=4).env
+    torch.manual_seed(1)
+    pol = FragmentGNNPolicy(env, hidden=32, n_layers=2).eval()
+    s = _states_along_rollouts(env, 16, 8)
+    s = s[env.num_blocks(s) == 2][:1]  # one partial molecule with several free stems
+    mask = env.forward_mask(s)[0]
+    assert int(mask.sum()) >= 4
+    n = 60_000
+    rep = s.expand(n, -1)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        p = masked_log_softmax(pol(s, torch.ones(1)).fwd_logits, env.forward_mask(s))[0].exp()
+        sp = pol.sparse_forward(rep, torch.ones(n), backward=False)
+        a, coin = sp.sample(0.0, gen)
+        u, coin = sp.sample(1.0, gen)
+    assert coin is not None and bool(coin.all())
+    for acts, target in ((a, p), (u, mask.double() / mask.sum())):
+        emp = torch.bincount(acts, minlength=env.n_fwd).double() / n
+        assert float(emp[~mask].sum()) == 0.0
+        assert float((emp - target).abs().sum()) < 0.03  # Monte Carlo L1 ~0.01 over a handful of actions
+
+
+def test_on_policy_subset_is_unbiased_with_exploration(tmp_path):
+    # the trajectories that took no exploratory action must be distributed as P_F, whatever their length
+    env = _tiny(tmp_path, max_blocks=3).env
+    torch.manual_seed(0)
+    pol = FragmentGNNPolicy(env, hidden=16, n_layers=1).eval()
+    p, rows = exact_terminal_distribution(env, pol)
+    exact = torch.zeros(env.M + 1, dtype=torch.float64)
+    for k, v in p.items():
+        exact[int(env.num_blocks(rows[k][None])[0])] += v
+    assert float(exact[1:].min()) > 0.1  # every length is common enough to measure
+    n = 40_000
+    t = sample_forward(env, pol, torch.ones(n), epsilon=0.3, gen=torch.Generator().manual_seed(3))
+    kept = t.terminals[t.on_policy]
+    assert abs(kept.shape[0] / n - 0.7 ** env.traj_len) < 0.02  # one coin per step, whatever the length
+    emp = torch.bincount(env.num_blocks(kept), minlength=env.M + 1).double() / kept.shape[0]
+    # counting the coin only while a state is live gave length shares 1.5x / 1.06x / 0.77x of P_F here
+    assert float((emp - exact).abs().max()) < 0.03, (emp, exact)
+
+
+def test_logit_conditioned_state_flow_sees_beta(tmp_path):
+    # Logit-GFN scales the logits by g(beta), but F(s; beta) must change with beta for db/subtb/fldb
+    # to balance at more than one beta (the flows of pi_beta differ by more than a common factor)
+    env = _tiny(tmp_path, max_blocks=3).env
+    torch.manual_seed(0)
+    s = _states_along_rollouts(env, 16, 9)
+    ones = torch.ones(s.shape[0])
+    for conditioning in ("logit", "layer"):
+        pol = FragmentGNNPolicy(env, hidden=32, n_layers=1, conditioning=conditioning, flow_head=True).eval()
+        with torch.no_grad():
+            f1, f3 = pol(s, ones).log_flow, pol(s, 3 * ones).log_flow
+            sp = pol.sparse_forward(s, 3 * ones)
+        assert not torch.allclose(f1, f3, atol=1e-4), conditioning
+        assert torch.allclose(sp.log_flow, f3, atol=1e-5)  # both paths read the same flow head
+    pol = FragmentGNNPolicy(env, hidden=32, n_layers=1, conditioning="none", flow_head=True).eval()
+    with torch.no_grad():
+        assert torch.allclose(pol(s, ones).log_flow, pol(s, 3 * ones).log_flow)  # unconditional: one beta

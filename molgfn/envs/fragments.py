@@ -291,6 +291,17 @@ class FragmentEnv:
         rm = torch.zeros(s.shape[0], self.M * self.S + 1, dtype=torch.bool, device=s.device).scatter_(1, idx, True)
         return torch.cat([unstop[:, None], lone[:, None], rm[:, : self.M * self.S]], dim=1)
 
+    def forward_valid(self, s: torch.Tensor, a: torch.Tensor, n=None, decoded=None) -> torch.Tensor:
+        """forward_mask(s)[r, a[r]] per row, without building the (B, n_fwd) mask."""
+        M, V, S = self.M, self.V, self.S
+        n = self.num_blocks(s) if n is None else n
+        i, j, b = self._decode_attach(a) if decoded is None else decoded
+        live = s[:, -1] == 0
+        first = (n == 0) & (a >= 1) & (a <= V) & self._const("root_ok", s.device)[(a - 1).clamp(0, V - 1)]
+        free = self.free_stems(s).view(-1, M * S).gather(1, (i * S + j).clamp(0, M * S - 1)[:, None])[:, 0]
+        attach = (a > V) & (a < self.n_fwd) & (n < M) & free & self._const("child_ok", s.device)[b]
+        return live & torch.where(a == 0, n >= 1, first | attach)
+
     def _decode_attach(self, a: torch.Tensor):
         att = (a - 1 - self.V).clamp(min=0)
         b = att % self.V
@@ -300,11 +311,11 @@ class FragmentEnv:
     def step(self, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """Apply forward actions; invalid ones (e.g. from done states) leave the state unchanged."""
         M, V = self.M, self.V
-        valid = self.forward_mask(s).gather(1, a[:, None].clamp(0, self.n_fwd - 1))[:, 0]
         n = self.num_blocks(s)
         is_stop = a == 0
         is_first = (a >= 1) & (a <= V)
         i, j, b = self._decode_attach(a)
+        valid = self.forward_valid(s, a, n, (i, j, b))
         newblk = torch.where(is_first, a - 1, b)
         newpar = torch.where(is_first, torch.full_like(i, -1), i)
         newpst = torch.where(is_first, torch.full_like(j, -1), j)

@@ -94,6 +94,23 @@ class SequenceEnv:
         out = torch.where(is_append[:, None], appended, prepended)
         return torch.where((n < self.length)[:, None], out, tokens)
 
+    # Every rollout from s_0 advances in lockstep: after t steps every state has length t and
+    # every forward action is valid (and every backward action from a non-empty state), so the
+    # sampler and the scorer may skip masks and length counts (``sampling``, ``trajectories``).
+    lockstep = True
+
+    def step_at(self, tokens: torch.Tensor, actions: torch.Tensor, t: int) -> torch.Tensor:
+        """``step`` for states all of length ``t`` < L (no length count, no validity select)."""
+        if self.append_only:
+            out = tokens.clone()
+            out[:, t] = actions
+            return out
+        tok = actions % self.A
+        prepended = torch.cat([tok[:, None], tokens[:, :-1]], dim=1)
+        appended = tokens.clone()
+        appended[:, t] = tok
+        return torch.where((actions >= self.A)[:, None], appended, prepended)
+
     def backward_step(self, tokens: torch.Tensor, bactions: torch.Tensor) -> torch.Tensor:
         """Apply backward actions (0 remove first, 1 remove last)."""
         n = self.lengths(tokens)
@@ -133,6 +150,11 @@ class SequenceEnv:
 
     def to_strings(self, tokens: torch.Tensor) -> list[str]:
         chars = self.alphabet + "?"
+        if tokens.numel() and not bool((tokens == self.pad).any()):  # full length: one numpy view, no loop
+            import numpy as np
+
+            arr = np.array(list(self.alphabet), dtype="<U1")[tokens.cpu().numpy()]
+            return np.ascontiguousarray(arr).view(f"<U{self.length}")[:, 0].tolist()
         return ["".join(chars[t] for t in row if t != self.pad) for row in tokens.tolist()]
 
     def from_strings(self, seqs: list[str], device: torch.device | str = "cpu") -> torch.Tensor:
