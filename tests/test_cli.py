@@ -230,14 +230,13 @@ def test_task_options_reach_the_task(tmp_path):
 
 
 def test_checkpoint_loading_runs_no_code(tmp_path):
-    import pickle
-
+    from molgfn.errors import RunFileError
     from tests.test_assets import Evil
 
     t = _trainer(tmp_path, 2)
     t.train()
     torch.save({"payload": Evil()}, tmp_path / "checkpoint.pt")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(RunFileError, match="refused"):
         _trainer(tmp_path, 2).resume()
 
 
