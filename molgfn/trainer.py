@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import runs
-from .config import BetaDist, TrainConfig, resolve_device
+from .config import BETA_MAX, BetaDist, TrainConfig, resolve_device
 from .energies import energy_function
 from .history import SEEN_LOG, AppendLog, MetricsLog, SeenStats, read_metrics, read_seen
 from .local_search import local_search_step
@@ -373,8 +373,8 @@ class Trainer:
         trained = self.beta_dist.vals[0] if self.beta_dist.is_fixed else None
         if beta is None:
             return trained if self.cfg.conditioning == "none" and trained is not None else 1.0
-        if not beta > 0:
-            raise InputError(f"--beta must be > 0, got {beta}")
+        if not 0 < beta <= BETA_MAX:
+            raise InputError(f"--beta must be a finite number in (0, {BETA_MAX:g}], got {beta}")
         if self.cfg.conditioning == "none" and trained is not None and beta != trained:
             raise InputError(f"this sampler was trained without temperature conditioning at beta = {trained:g} "
                              f"and cannot sample at beta = {beta:g}; train with --conditioning logit "

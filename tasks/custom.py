@@ -35,6 +35,10 @@ def load_callable(spec: str) -> Callable:
     return fn
 
 
+def not_loaded() -> TaskError:
+    return TaskError("this run's oracle was not loaded: pass --oracle MODULE:FUNCTION (or --trust-oracle) to score")
+
+
 class CustomSequenceTask(SequenceTask):
     name = "custom"
     description = "your own oracle on sequences (--oracle module:function --alphabet --length)"
@@ -47,11 +51,14 @@ class CustomSequenceTask(SequenceTask):
         self.allow_negative = allow_negative
         super().__init__()
         self.spec = oracle
-        fn = load_callable(oracle)
-        self.oracle = CachedOracle(oracle, fn, allow_negative, workers=workers)
+        # oracle=None: a stored run opened without loading its oracle (sampling needs none)
+        self.oracle = CachedOracle(oracle, load_callable(oracle), allow_negative, workers=workers) if oracle else None
 
     def raw_scores(self, seqs: list[str]) -> list[float]:
+        if self.oracle is None:
+            raise not_loaded()
         return self.oracle(seqs).tolist()
 
     def close(self) -> None:
-        self.oracle.close()
+        if self.oracle is not None:
+            self.oracle.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from molgfn.fragtask import FragmentTask
 from molgfn.oracle import CachedOracle
 
-from .custom import load_callable
+from .custom import load_callable, not_loaded
 
 
 class CustomFragTask(FragmentTask):
@@ -22,10 +22,14 @@ class CustomFragTask(FragmentTask):
         self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
         super().__init__(max_blocks, vocab, reward_exponent)
         self.spec = oracle
-        self.oracle = CachedOracle(oracle, load_callable(oracle), allow_negative, workers=workers)
+        # oracle=None: a stored run opened without loading its oracle (sampling needs none)
+        self.oracle = CachedOracle(oracle, load_callable(oracle), allow_negative, workers=workers) if oracle else None
 
     def raw_scores(self, smiles: list[str]) -> list[float]:
+        if self.oracle is None:
+            raise not_loaded()
         return self.oracle(smiles).tolist()
 
     def close(self) -> None:
-        self.oracle.close()
+        if self.oracle is not None:
+            self.oracle.close()
