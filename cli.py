@@ -70,6 +70,9 @@ def friendly(fn):
                           "please include it when reporting this)", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         finally:
+            from molgfn import runs
+
+            runs.unlock_all()  # a command run in-process (tests, notebooks) lets go of its run folder
             warnings.showwarning = old_show
             if old_term is not None:
                 signal.signal(signal.SIGTERM, old_term)
@@ -117,7 +120,10 @@ OracleOpt = Annotated[str | None, typer.Option(
     help="Your oracle as package.module:function (list[str] -> list[float]); use with --task custom.")]
 AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one character per token).")]
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
-ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task: R = R_max * (r/raw_max)^b.")]
+ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task, in (0, 100]: R = R_max * "
+                                       "(max(r, 0.001)/raw_max)^b. Raw scores at or below the floor 0.001 all get "
+                                       "the same reward (a warning says so); negative scores are refused unless "
+                                       "--task-option allow_negative=true.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Processes for CPU oracles (default: all cores).")]
 TaskOptionOpt = Annotated[list[str] | None, typer.Option(
     help="A task's own option as KEY=VALUE, repeatable (e.g. qm9str modes=diverse, sehstr modes=published).")]
@@ -295,9 +301,7 @@ def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool):
         try:
             trainer.train(on_round=on_round)
         except Interrupted as e:
-            import click
-
-            ctx = click.get_current_context(silent=True)
+            ctx = _current_context()
             cmd = ctx.info_name if ctx is not None else "train"
             spec = cfg.task_options.get("oracle")
             again = f" --oracle {spec}" if spec else ""
@@ -384,14 +388,19 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
 
 def _explicit_options() -> set[str]:
     """Names of the options the user typed (not defaults), from the running click command."""
-    import click
-    from click.core import ParameterSource
-
-    ctx = click.get_current_context(silent=True)
+    ctx = _current_context()
     if ctx is None:
         return set()
-    return {n for n in ctx.params if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE,
-                                                                     ParameterSource.ENVIRONMENT)}
+    return {n for n in ctx.params if getattr(ctx.get_parameter_source(n), "name", "") in ("COMMANDLINE",
+                                                                                          "ENVIRONMENT")}
+
+
+def _current_context():
+    try:  # recent typer vendors its own click
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+    return get_current_context(silent=True)
 
 
 # options a resumed run keeps from its config.json: typing another value is refused

@@ -49,13 +49,12 @@ def load_checkpoint(path: Path) -> dict:
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        if "weights_only" in str(e) or "Unsupported global" in str(e) or "Weights only load failed" in str(e):
+        if "GLOBAL" in str(e) or "Unsupported global" in str(e):  # an object to import: code, refused
             raise RunFileError(f"{path} was refused: it holds Python objects, not just tensors, so it is not a "
                                "molgfn checkpoint and loading it could run code; do not use this run folder "
                                "unless you know where it came from") from None
-        raise RunFileError(f"{path} is damaged ({first[:120]}); restore it from a backup, or start the run "
-                           "again with --overwrite") from None
+        raise RunFileError(f"{path} is damaged or not a molgfn checkpoint (unreadable pickle); restore it from "
+                           "a backup, or start the run again with --overwrite") from None
     except FileNotFoundError:
         raise
     except Exception as e:  # truncated zip, garbage bytes, wrong format: torch raises many kinds
@@ -143,3 +142,9 @@ def unlock_run_dir(path: Path) -> None:
     fd = _held.pop(str(Path(path).resolve()), None)
     if fd is not None:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def unlock_all() -> None:
+    """Release every run-folder lock this process holds (the end of a command run in-process)."""
+    for key in list(_held):
+        os.close(_held.pop(key))

@@ -1,0 +1,16 @@
+"""Oracles for the run-folder and fault tests (imported as tests.durable_oracles:NAME)."""
+
+import time
+
+
+def gc(seqs):
+    return [sum(c in "GC" for c in s) / len(s) for s in seqs]
+
+
+def slow_gc(seqs):  # long enough per round for a signal to arrive mid-run
+    time.sleep(0.05)
+    return gc(seqs)
+
+
+def zeros(seqs):  # every score below the reward floor
+    return [0.0 for _ in seqs]
