@@ -305,7 +305,9 @@ def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool):
             cmd = ctx.info_name if ctx is not None else "train"
             spec = cfg.task_options.get("oracle")
             again = f" --oracle {spec}" if spec else ""
-            raise Interrupted(e.signum, f"{e}; resume with: molgfn {cmd} --out {out_dir} --resume{again}") from None
+            how = (f"resume with: molgfn {cmd} --out {out_dir} --resume{again}" if trainer._last_checkpoint is not None
+                   else "nothing to resume: start again with --overwrite")
+            raise Interrupted(e.signum, f"{e}; {how}") from None
     return trainer
 
 

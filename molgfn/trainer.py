@@ -105,6 +105,8 @@ class Trainer:
         raw, logr = self.task.evaluate(tokens.cpu())
         self.reward_calls += tokens.shape[0]
         objs = self.env.to_strings(tokens)
+        if hasattr(self.task, "warn_if_all_floored"):
+            self.task.warn_if_all_floored(raw)  # once per task: every object would get the same reward
         raw_l, logr_l = raw.tolist(), logr.tolist()
         self._round_new.extend(self.seen.update(objs, raw_l, logr_l, self.round))
         self._round_log["objs"] += objs
@@ -358,6 +360,17 @@ class Trainer:
                                                   f"{target} with a checkpoint")
                 if self.round % self.cfg.checkpoint_every == 0 or self.round == target:
                     self.checkpoint()
+        except (Exception, KeyboardInterrupt) as e:
+            # a signal that broke the round (e.g. Ctrl-C reaching oracle workers, or a second Ctrl-C):
+            # the round is abandoned and the last checkpoint stands
+            signum = self._stop if self._stop is not None else (
+                signal.SIGINT if isinstance(e, KeyboardInterrupt) else None)
+            if signum is None or isinstance(e, Interrupted):
+                raise
+            last = self._last_checkpoint
+            kept = f"the last checkpoint (round {last}) is kept" if last is not None else "no checkpoint was written"
+            raise Interrupted(int(signum), f"{signal.Signals(signum).name} received during round {self.round + 1}: "
+                                           f"that round was abandoned and {kept}") from None
         finally:
             for sig, h in handlers.items():
                 signal.signal(sig, h)

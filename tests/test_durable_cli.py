@@ -380,3 +380,31 @@ def test_an_unexpected_exception_is_one_line_with_the_traceback_in_a_log(trained
             tmp_path / "in.txt")
     assert r.exit_code == 1 and "Traceback" not in r.output and "molgfn-error.log" in r.output
     assert Path(os.environ["XDG_CACHE_HOME"], "molgfn", "logs", "molgfn-error.log").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_signal_in_process_finishes_or_abandons_the_round(tmp_path, sig, fail):
+    from molgfn.config import TrainConfig
+    from molgfn.errors import Interrupted
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+    from tests import durable_oracles as o
+
+    o.STATE.update(calls=0, at=5, sig=sig, fail=fail)
+    opts = {"oracle": "tests.durable_oracles:signal_at", "length": 5}
+    cfg = TrainConfig(task="custom", task_options=opts, rounds=10, checkpoint_every=3, device="cpu")
+    tr = Trainer(cfg, get_task("custom", **opts), tmp_path)
+    closed = []
+    tr.task.close = lambda: closed.append(1)
+    before = signal.getsignal(sig)
+    with pytest.raises(Interrupted) as e:
+        tr.train()
+    assert e.value.signum == sig and closed == [1] and signal.getsignal(sig) is before
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["round"]
+    if fail:  # the round broke: the last checkpoint (round 3) stands
+        assert "round 5: that round was abandoned" in str(e.value) and ckpt == 3
+    else:  # the round finished and was checkpointed at once
+        assert "stopped after round 5 of 10" in str(e.value) and ckpt == 5
+    again = Trainer(cfg, get_task("custom", oracle="tests.durable_oracles:gc", length=5), tmp_path)
+    assert again.resume() and again.round == ckpt
