@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="alternations (and checkpoints timed) per mark")
     ap.add_argument("--task", default="tfbind8")
     ap.add_argument("--label", default="this tree")
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--grad-steps", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(1)
     from molgfn.config import TrainConfig
@@ -43,7 +45,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         run, early_dir = Path(d) / "run", Path(d) / "early"
         run.mkdir()
-        cfg = TrainConfig(task=args.task, rounds=args.rounds, checkpoint_every=10**9, device="cpu", seed=0)
+        cfg = TrainConfig(task=args.task, rounds=args.rounds, checkpoint_every=10**9, device="cpu", seed=0,
+                          hidden=args.hidden, grad_steps=args.grad_steps)
         late = Trainer(cfg, get_task(args.task), run)
         late.train(rounds=args.early)
         shutil.copytree(run, early_dir)  # the run as it was at round `early`
