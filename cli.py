@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import shutil
 import sys
 from enum import Enum
 from pathlib import Path
@@ -38,21 +37,94 @@ def _main(version: Annotated[bool, typer.Option("--version", is_eager=True, call
 
 
 def friendly(fn):
-    """Print MolgfnError (and bad values) as one clear line and exit 2, without a traceback."""
+    """Print MolgfnError (and bad values) as one clear line and exit 2, without a traceback.
+
+    SIGINT / SIGTERM exit 130 / 143 with one line (training checkpoints first and says how to
+    resume); any other exception is one line too, its traceback written to a log file in the
+    run folder (or the user cache when there is none)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from molgfn.errors import MolgfnError
+        import signal
+        import warnings
 
+        from rich.markup import escape
+
+        from molgfn.errors import Interrupted, MolgfnError
+
+        def say(msg: str) -> None:
+            console.print(escape(msg), highlight=False, soft_wrap=True)
+
+        def on_term(signum, frame):  # outside training (which checkpoints first): stop like Ctrl-C
+            raise Interrupted(signum, "SIGTERM received: stopped")
+
+        def show(message, category, *a, **k):  # warnings as one line, not file:line: source
+            say(f"warning: {message}")
+
+        old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+        old_show = warnings.showwarning
+        warnings.showwarning = show
         try:
             return fn(*args, **kwargs)
+        except Interrupted as e:
+            say(f"interrupted: {e}")
+            raise typer.Exit(128 + e.signum) from None
+        except KeyboardInterrupt:
+            say("interrupted (Ctrl-C): stopped")
+            raise typer.Exit(130) from None
         except MolgfnError as e:
-            from rich.markup import escape
-
             console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as e:  # a bug (ours or a plugin's): one line here, the traceback in a log file
+            log = _write_error_log(kwargs)
+            where = f"the traceback is in {log}" if log else "no log file could be written"
+            first = str(e).splitlines()[0][:200] if str(e) else ""
+            console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {escape(first)} ({escape(where)}; "
+                          "please include it when reporting this)", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        finally:
+            from molgfn import runs
+
+            runs.unlock_all()  # a command run in-process (tests, notebooks) lets go of its run folder
+            warnings.showwarning = old_show
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
 
     return wrapper
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _write_error_log(kwargs: dict) -> Path | None:
+    """Append the current traceback to molgfn-error.log in the command's run folder when it is a
+    molgfn run, else in the user cache (~/.cache/molgfn/logs) or the temp folder."""
+    import datetime
+    import tempfile
+    import traceback
+
+    from molgfn import runs
+
+    text = (f"--- {datetime.datetime.now(datetime.timezone.utc).isoformat()} molgfn {' '.join(sys.argv[1:])}\n"
+            + traceback.format_exc())
+    dirs = [Path(d) for d in (kwargs.get("run"), kwargs.get("out_dir")) if d is not None]
+    dirs = [d for d in dirs if d.is_dir() and runs.is_run_dir(d)]
+    from molgfn.assets import cache_dir
+
+    for d in [*dirs, cache_dir() / "logs", Path(tempfile.gettempdir()) / "molgfn-logs"]:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            with open(d / runs.ERROR_LOG, "a") as f:
+                f.write(text)
+            return d / runs.ERROR_LOG
+        except OSError:
+            continue
+    return None
 
 
 # ---- shared options ---------------------------------------------------------------------
@@ -63,7 +135,10 @@ OracleOpt = Annotated[str | None, typer.Option(
     help="Your oracle as package.module:function (list[str] -> list[float]); use with --task custom.")]
 AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one character per token).")]
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
-ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task: R = R_max * (r/raw_max)^b.")]
+ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task, in (0, 100]: R = R_max * "
+                                       "(max(r, 0.001)/raw_max)^b. Raw scores at or below the floor 0.001 all get "
+                                       "the same reward (a warning says so); negative scores are refused unless "
+                                       "--task-option allow_negative=true.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Processes for CPU oracles (default: all cores).")]
 TaskOptionOpt = Annotated[list[str] | None, typer.Option(
     help="A task's own option as KEY=VALUE, repeatable (e.g. qm9str modes=diverse, sehstr modes=published).")]
@@ -154,10 +229,23 @@ def parse_task_options(items: list[str] | None) -> dict:
     return out
 
 
+def _check_task_numbers(reward_exponent: float, workers: int | None, length: int) -> None:
+    import math
+
+    from molgfn.errors import InputError
+
+    if not (math.isfinite(reward_exponent) and 0 < reward_exponent <= 100):
+        raise InputError(f"--reward-exponent must be a finite number in (0, 100], got {reward_exponent}")
+    _check_ranges(("--length", length, 1, 100_000))
+    if workers is not None:
+        _check_ranges(("--workers", workers, 1, 4096))
+
+
 def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_exponent: float,
           workers: int | None, frag: dict | None = None, task_option: list[str] | None = None):
     from tasks import get_task
 
+    _check_task_numbers(reward_exponent, workers, length)
     opts: dict = {}
     if task == "custom-frag":  # fragment molecules scored by the user's function of SMILES
         if not oracle:
@@ -195,28 +283,57 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
 
 
 def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool, dry_run: bool = False) -> None:
+    """Check --out (dry_run), then own it: create it, lock it for the life of the process, clean stale
+    temp files, and with --overwrite remove the previous run's files (never anything else)."""
+    from molgfn import runs
     from molgfn.errors import InputError
-    from molgfn.runs import CHECKPOINT
 
-    used = out_dir.exists() and any(out_dir.iterdir())
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file, not a folder; choose another --out")
+    exists = out_dir.is_dir()
+    is_run = exists and runs.is_run_dir(out_dir)
+    used = exists and any(p.name != runs.LOCK for p in out_dir.iterdir())
+    has_ckpt = exists and (out_dir / runs.CHECKPOINT).exists()
+    if is_run:
+        runs.lock_run_dir(out_dir)  # first, so that no other writer changes it while we look
+    if used and not is_run:
+        raise InputError(f"--out {out_dir} is not empty and is not a molgfn run; molgfn only ever replaces files "
+                         "of its own runs: choose another (or an empty) --out")
+    if used and is_run and not has_ckpt and (resume or not overwrite):
+        raise InputError(f"run directory {out_dir} stopped before its first checkpoint, so there is nothing to "
+                         "resume: start it again with --overwrite (or choose another --out)")
+    if resume and not has_ckpt:
+        raise InputError(f"--resume: {out_dir} holds no run to continue; start a new run without --resume")
     if used and not resume and not overwrite:
-        raise InputError(f"run directory {out_dir} is not empty: pass --resume to continue it, "
+        raise InputError(f"run directory {out_dir} holds a run: pass --resume to continue it, "
                          "--overwrite to start again, or choose another --out")
-    if resume and not (out_dir / CHECKPOINT).exists():
-        raise InputError(f"--resume: no checkpoint in {out_dir}; start a new run without --resume")
     if dry_run:
         return
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create --out {out_dir}: {e.strerror or e}; choose another --out") from None
+    runs.lock_run_dir(out_dir)
+    stale = runs.clean_stale_temps(out_dir)
+    if stale:
+        console.print(f"removed {len(stale)} temp file(s) of interrupted writes in {out_dir}")
     if used and not resume:  # --overwrite, and only once everything else has been checked
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        runs.remove_run_files(out_dir)
+        kept = runs.foreign_files(out_dir)
+        if kept:
+            console.print(f"--overwrite kept {len(kept)} file(s) molgfn did not write: {', '.join(kept[:5])}")
 
 
 def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool, logger: list[str] | None = None,
                   progress: str = "auto", log_every: int = 0):
     from molgfn.api import train
+    from molgfn.errors import Interrupted
     from molgfn.tracking import make_progress
 
+    started_with: list = []
+
     def started(tr) -> None:
+        started_with.append(tr)
         if resume and tr.round:
             console.print(f"resumed {out_dir} at round {tr.round}")
 
@@ -224,8 +341,18 @@ def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool, logger: l
         return make_progress("none" if quiet else progress, cfg.rounds, tr.round, console, log_every or None,
                              has_modes=cfg.track_modes and bool(task.num_modes()))
 
-    return train(task, out_dir, config=cfg, resume=resume, progress=bar, loggers=logger or (), options=_INVOKED,
-                 on_start=started)
+    try:
+        return train(task, out_dir, config=cfg, resume=resume, progress=bar, loggers=logger or (), options=_INVOKED,
+                     on_start=started)
+    except Interrupted as e:
+        ctx = _current_context()
+        cmd = ctx.info_name if ctx is not None else "train"
+        spec = cfg.task_options.get("oracle")
+        again = f" --oracle {spec}" if spec else ""
+        saved = started_with and started_with[0]._last_checkpoint is not None
+        how = (f"resume with: molgfn {cmd} --out {out_dir} --resume{again}" if saved
+               else "nothing to resume: start again with --overwrite")
+        raise Interrupted(e.signum, f"{e}; {how}") from None
 
 
 def _make_config(task_name, task_opts, **kw):
@@ -261,7 +388,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
                 control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
-                weights=None, transform=None):
+                weights=None, transform=None, trust_oracle=False):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -272,11 +399,16 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
 
     if resume:
         cfg = TrainConfig.load(out_dir / CONFIG)
+        given = dict(locals())
+        _check_resume_options(cfg, given)
+        if rounds is not None and rounds != cfg.rounds:
+            console.print(f"--rounds {rounds} applied (the run was set to {cfg.rounds} rounds)")
         cfg.rounds = rounds if rounds is not None else cfg.rounds
+        if checkpoint_every != cfg.checkpoint_every and "checkpoint_every" in _explicit_options():
+            console.print(f"--checkpoint-every {checkpoint_every} applied (was {cfg.checkpoint_every})")
+            cfg.checkpoint_every = checkpoint_every
         cfg.device = device  # a run may resume on another machine
-        from tasks import get_task
-
-        task_obj = get_task(cfg.task, **cfg.task_options)
+        task_obj = _stored_task(cfg, oracle, trust_oracle, workers=workers)
     else:
         frag = {"max_blocks": max_blocks} if max_blocks != 8 else {}
         if vocab is not None:
@@ -342,6 +474,90 @@ def _config_callback(ctx: typer.Context, value: Path | None) -> Path | None:
 _INVOKED_PARAMS: list = []
 
 
+def _explicit_options() -> set[str]:
+    """Names of the options the user typed (not defaults), from the running click command."""
+    ctx = _current_context()
+    if ctx is None:
+        return set()
+    return {n for n in ctx.params if getattr(ctx.get_parameter_source(n), "name", "") in ("COMMANDLINE",
+                                                                                          "ENVIRONMENT")}
+
+
+def _current_context():
+    try:  # recent typer vendors its own click
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+    return get_current_context(silent=True)
+
+
+# options a resumed run keeps from its config.json: typing another value is refused
+_RUN_FIELDS = {"task": "task", "batch_size": "batch_size", "replay_size": "replay_size", "grad_steps": "grad_steps",
+               "objective": "objective", "lr": "lr", "lr_logz": "lr_logz", "epsilon": "epsilon", "hidden": "hidden",
+               "layers": "n_layers", "conditioning": "conditioning", "beta_dist": "beta_dist",
+               "local_search": "local_search", "ls_iterations": "ls_iterations", "ls_backtrack": "ls_backtrack",
+               "ls_filter": "ls_filter", "uniform_pb": "uniform_pb", "seed": "seed", "track_modes": "track_modes"}
+_OBJECTIVE_FIELDS = ("subtb_lambda", "alpha", "kl_mix_lambda", "control_variate", "fldb_partial")
+_TASK_FIELDS = {"alphabet": None, "length": None, "reward_exponent": None, "max_blocks": 8, "vocab": None,
+                "oracle": None}
+
+
+def _check_resume_options(cfg, given: dict) -> None:
+    """--resume continues the stored run: an option typed with another value than the run's is refused
+    (--rounds, --checkpoint-every, --device, --workers may change)."""
+    from molgfn.errors import InputError
+
+    bad = []
+    for name in sorted(_explicit_options()):
+        flag = "--" + name.replace("_", "-")
+        if name in _RUN_FIELDS:
+            stored = getattr(cfg, _RUN_FIELDS[name])
+        elif name in _OBJECTIVE_FIELDS:
+            stored = cfg.objective_options.get(name)
+        elif name in _TASK_FIELDS:
+            stored = cfg.task_options.get(name, _TASK_FIELDS[name])
+            if name == "vocab" and given[name] is not None:
+                given = {**given, name: str(Path(given[name]).resolve())}
+        elif name == "task_option":
+            for k, v in parse_task_options(given[name]).items():
+                if cfg.task_options.get(k) != v:
+                    bad.append(f"--task-option {k}={v} (the run has {cfg.task_options.get(k)!r})")
+            continue
+        else:
+            continue
+        if given[name] != stored:
+            bad.append(f"{flag} {given[name]} (the run has {stored!r})" if stored is not None
+                       else f"{flag} (the run's task {cfg.task} does not use it)")
+    if bad:
+        raise InputError("--resume continues the run as it was configured; these options contradict it: "
+                         + "; ".join(bad) + ". Drop them, or start a new run in another --out")
+
+
+def _stored_task(cfg, oracle: str | None, trust_oracle: bool, need_oracle: bool = True, workers: int | None = None):
+    """The task of a stored run. A run folder never makes molgfn import code: a user oracle recorded
+    in config.json is loaded only when named again on the command line (--oracle) or with
+    --trust-oracle; without either, need_oracle=False gives the task without its oracle."""
+    from molgfn.errors import InputError
+    from tasks import get_task
+
+    opts = dict(cfg.task_options)
+    spec = opts.get("oracle")
+    if spec is not None:
+        if oracle:
+            opts["oracle"] = oracle
+        elif trust_oracle:
+            pass
+        elif need_oracle:
+            raise InputError(f"this run scores objects with the oracle {spec!r} named in its config.json; molgfn "
+                             f"never imports code because a run folder names it: pass --oracle {spec} (or "
+                             "--trust-oracle) to load it")
+        else:
+            opts["oracle"] = None
+        if workers is not None:
+            opts["workers"] = workers
+    return get_task(cfg.task, **opts)
+
+
 def _training_options(
     task: TaskOpt = "rna1",
     task_option: TaskOptionOpt = None,
@@ -379,7 +595,12 @@ def _training_options(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: DataDirOpt = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Delete a non-empty --out and start again.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Start again in --out: removes the files of the molgfn run there "
+                                            "(never other files; a folder that is not a molgfn run is refused).")]
+    = False,
+    trust_oracle: Annotated[bool, typer.Option(help="With --resume: load the oracle module named in the run's "
+                                               "config.json (molgfn never imports it otherwise; or pass --oracle "
+                                               "again).")] = False,
     checkpoint_every: Annotated[int, typer.Option(help="Rounds between checkpoints.")] = 50,
     oracle: OracleOpt = None,
     alphabet: AlphabetOpt = "ACGT",
@@ -486,6 +707,12 @@ def design(
     """Train, then write a ranked table of unique candidates (candidates.csv) and print the best."""
     from molgfn.errors import InputError
 
+    _check_ranges(("--num-samples", num_samples, 0, 10**7), ("--num-candidates", num_candidates, 1, 10**7),
+                  ("--min-distance", min_distance, 0, None), ("--max-similarity", max_similarity, 0, 1),
+                  ("--show", show, 0, None))
+    if max_similarity <= 0:
+        raise InputError(f"--max-similarity must be in (0, 1], got {max_similarity}")
+
     def precheck(cfg, task) -> None:  # options of the final step are checked before any training
         betas = parse_betas(beta) if beta else []
         if cfg.conditioning == "none" and any(b != BetaDist(cfg.beta_dist).vals[0] for b in betas):
@@ -499,7 +726,10 @@ def design(
     from molgfn.config import BetaDist
 
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
-    _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity)
+    try:
+        _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity)
+    finally:
+        tr.task.close()
 
 
 def parse_betas(spec: str) -> list[float]:
@@ -509,8 +739,8 @@ def parse_betas(spec: str) -> list[float]:
         betas = [float(b) for b in spec.split(",") if b.strip()]
     except ValueError:
         betas = []
-    if not betas or any(b <= 0 for b in betas):
-        raise InputError(f"--beta must be positive numbers separated by commas, got {spec!r}")
+    if not betas or any(not 0 < b <= 1e3 for b in betas):
+        raise InputError(f"--beta must be finite numbers in (0, 1000] separated by commas, got {spec!r}")
     return betas
 
 
@@ -548,57 +778,104 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
     console.print(f"{len(df)} ranked candidates -> {out_dir / CANDIDATES}")
 
 
-def _load_run(run: Path, data_dir: Path | None, device: str):
+def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None = None,
+              trust_oracle: bool = False, need_oracle: bool = True):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
-    from molgfn.runs import CHECKPOINT, CONFIG
+    from molgfn.runs import CHECKPOINT, CONFIG, is_run_dir
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     assets.set_data_dir(data_dir)
+    if not run.is_dir():
+        raise InputError(f"{run} is not a folder; give the run directory written by `molgfn train --out DIR`")
     if not (run / CONFIG).exists() or not (run / CHECKPOINT).exists():
+        if is_run_dir(run) and not (run / CHECKPOINT).exists():
+            raise InputError(f"{run} stopped before its first checkpoint, so there is no trained sampler: start it "
+                             "again with `molgfn train ... --out DIR --overwrite`")
         raise InputError(f"{run} is not a trained run (needs {CONFIG} and {CHECKPOINT}); train one with "
                          "`molgfn train --out DIR`")
     cfg = TrainConfig.load(run / CONFIG)
     cfg.device = device
-    tr = Trainer(cfg, get_task(cfg.task, **cfg.task_options), run)
-    tr.resume()
+    task = _stored_task(cfg, oracle, trust_oracle, need_oracle)
+    try:
+        tr = Trainer(cfg, task, run)
+        _resume_checked(tr)
+    except BaseException:
+        task.close()
+        raise
     return tr
+
+
+def _resume_checked(tr) -> None:
+    from molgfn.api import load_checkpoint
+
+    load_checkpoint(tr)
+
+
+TrustOracleOpt = Annotated[bool, typer.Option(help="Load the oracle module named in the run's config.json to "
+                                               "score (molgfn never imports it otherwise; or pass --oracle).")]
 
 
 @app.command()
 @friendly
 def sample(
     run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
-    n: Annotated[int, typer.Option("--n", "-n", help="Number of samples.")] = 100,
+    n: Annotated[int, typer.Option("--n", "-n", help="Number of samples (>= 1).")] = 100,
     beta: Annotated[float | None, typer.Option(help="Inverse temperature to sample at (default: 1, or the "
                                                "trained one for an unconditional sampler).")] = None,
     output: Annotated[str, typer.Option("--output", help="CSV path, or - for stdout.")] = "-",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: DataDirOpt = None,
+    oracle: OracleOpt = None,
+    trust_oracle: TrustOracleOpt = False,
 ) -> None:
     """Draw N samples from a trained sampler (with their raw scores and rewards; multi-objective
-    tasks: their objectives and Pareto ranks)."""
+    tasks: their objectives and Pareto ranks; a run with your own oracle is scored only when you
+    name it with --oracle or --trust-oracle)."""
     from molgfn.api import sample as sample_run
 
-    tr = _load_run(run, data_dir, device)
-    tr.gen.manual_seed(seed)
+    _check_ranges(("-n", n, 1, None), ("--seed", seed, 0, SEED_MAX))
+    tr = _load_run(run, data_dir, device, oracle, trust_oracle, need_oracle=False)
     try:
+        tr.gen.manual_seed(seed)
         df = sample_run(tr, n, beta)
     finally:
         tr.task.close()
+    if getattr(tr.task, "oracle", True) is None:
+        console.print(f"not scored: this run's oracle {tr.cfg.task_options['oracle']!r} is only loaded when "
+                      "you pass --oracle (or --trust-oracle)")
     _emit(df, output)
 
 
+SEED_MAX = 2**32 - 1
+
+
+def _check_ranges(*specs) -> None:
+    """(flag, value, lo, hi) tuples, either bound None: refuse NaN/inf and values outside [lo, hi]."""
+    import math
+
+    from molgfn.errors import InputError
+
+    for flag, v, lo, hi in specs:
+        finite = not isinstance(v, float) or math.isfinite(v)
+        if not finite or (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = f">= {lo}" if hi is None else f"<= {hi}" if lo is None else f"in [{lo}, {hi}]"
+            raise InputError(f"{flag} must be a finite number {rng}, got {v}")
+
+
 def _emit(df, output: str) -> None:
+    from molgfn.errors import InputError
     from molgfn.runs import atomic_write_csv
 
     if output == "-":
         sys.stdout.write(df.to_csv(index=False))
     else:
-        atomic_write_csv(Path(output), df)
+        try:
+            atomic_write_csv(Path(output), df)
+        except OSError as e:
+            raise InputError(f"cannot write --output {output}: {e.strerror or e}; choose another path") from None
         console.print(f"{len(df)} rows -> {output}")
 
 
@@ -619,50 +896,105 @@ def score(
     task_option: TaskOptionOpt = None,
 ) -> None:
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
-    import pandas as pd
-    import torch
 
     from molgfn import assets
-    from molgfn.errors import InputError
 
     assets.set_data_dir(data_dir)
     _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option)
+    try:
+        objs, row_offset = _read_objects(input, column, t.object_column)
+        df = _score_rows(t, objs, row_offset)
+    finally:
+        t.close()
+    _emit(df, output)
+
+
+def _read_objects(input: Path, column: str | None, default_column: str) -> tuple[list[str], int]:
+    """Objects of a --input file (one per line, or a CSV column) and the file row of the first one."""
+    import io
+
+    import pandas as pd
+
+    from molgfn.errors import InputError
+
     if not input.exists():
         raise InputError(f"input file {input} does not exist")
-    text = input.read_text()
+    if input.is_dir():
+        raise InputError(f"--input {input} is a folder; give a text file (one object per line) or a CSV")
+    try:
+        data = input.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read --input {input}: {e.strerror or e}") from None
+    try:
+        if b"\x00" in data:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL bytes")
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"--input {input} is not UTF-8 text (binary, or UTF-16?); save it as UTF-8 text, "
+                         "one object per line or a CSV") from None
     lines = [ln.strip() for ln in text.splitlines()]
     first = lines[0] if lines else ""
     if "," in first or input.suffix.lower() == ".csv":
-        df_in = pd.read_csv(input, dtype=str, keep_default_na=False)
-        col = column or (t.object_column if t.object_column in df_in.columns else df_in.columns[0])
+        try:
+            df_in = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise InputError(f"--input {input} is not a readable CSV: {str(e).strip()[:120]}") from None
+        col = column or (default_column if default_column in df_in.columns else df_in.columns[0])
         if col not in df_in.columns:
             raise InputError(f"column {col!r} not in {input}; columns: {', '.join(df_in.columns)}")
-        objs = [s.strip() for s in df_in[col].tolist()]
-        row_offset = 2  # header is line 1
+        objs, row_offset = [s.strip() for s in df_in[col].tolist()], 2  # header is line 1
     else:
-        objs = [ln for ln in lines if ln]
-        row_offset = 1
+        objs, row_offset = [ln for ln in lines if ln], 1
     if not objs:
         raise InputError(f"{input} holds no objects")
+    return objs, row_offset
+
+
+def _score_rows(t, objs: list[str], row_offset: int):
+    """Score the valid objects; an invalid row is kept, unscored, with valid=False and the reason in
+    ``error`` (those two columns appear only when some row is invalid)."""
+    import pandas as pd
+    import torch
+
+    from molgfn.errors import InputError
+
     if hasattr(t, "score_table"):  # fragment tasks: molecules given as SMILES
-        df = t.score_table(objs, row_offset)
-        t.close()
-        _emit(df, output)
-        return
-    env = t.env
-    bad = [(i, o) for i, o in enumerate(objs) if len(o) != env.length or any(c not in env.alphabet for c in o)]
-    if bad:
-        shown = "; ".join(f"row {i + row_offset}: {o!r}" for i, o in bad[:10])
-        raise InputError(f"{len(bad)} invalid object(s) for task {t.name} (need length {env.length} over "
-                         f"{env.alphabet!r}): {shown}")
-    toks = env.from_strings(objs)
-    raw, logr = t.evaluate(toks)
-    t.close()
-    df = pd.DataFrame({t.object_column: objs, "raw_score": raw.numpy(), "reward": torch.exp(logr).numpy()})
-    smiles = t.smiles(objs)
-    if smiles is not None:
-        df.insert(1, "smiles", smiles)
-    _emit(df, output)
+        from rdkit import Chem, RDLogger
+
+        RDLogger.DisableLog("rdApp.*")
+        try:
+            errors = ["" if s and Chem.MolFromSmiles(s) is not None else "unparsable SMILES" for s in objs]
+        finally:
+            RDLogger.EnableLog("rdApp.*")
+        col = "input"
+    else:
+        env = t.env
+        errors = ["" if len(o) == env.length and all(c in env.alphabet for c in o)
+                  else f"not {env.length} letters of {env.alphabet}" for o in objs]
+        col = t.object_column
+    ok = [i for i, e in enumerate(errors) if not e]
+    bad = [i for i, e in enumerate(errors) if e]
+    shown = "; ".join(f"row {i + row_offset}: {objs[i]!r}" for i in bad[:10])
+    if not ok:
+        raise InputError(f"no valid object for task {t.name} in the input ({errors[0]}): {shown}")
+    good = [objs[i] for i in ok]
+    if hasattr(t, "score_table"):
+        df = t.score_table(good, row_offset)
+    else:
+        raw, logr = t.evaluate(t.env.from_strings(good))
+        df = pd.DataFrame({col: good, "raw_score": raw.numpy(), "reward": torch.exp(logr).numpy()})
+        smiles = t.smiles(good)
+        if smiles is not None:
+            df.insert(1, "smiles", smiles)
+    if not bad:
+        return df
+    df.index = ok
+    df = pd.concat([df, pd.DataFrame({col: [objs[i] for i in bad]}, index=bad)]).sort_index()
+    df["valid"] = [not e for e in errors]
+    df["error"] = errors
+    console.print(f"warning: {len(bad)} of {len(objs)} rows could not be scored ({shown}): kept with "
+                  "valid=False and the reason in the error column", highlight=False, soft_wrap=True, markup=False)
+    return df.reset_index(drop=True)
 
 
 @app.command()
@@ -679,6 +1011,8 @@ def evaluate(
     fmt: FormatOpt = Format.table,
     exact_front: Annotated[bool, typer.Option(help="Multi-objective sequence tasks: score every object to find "
                                               "the true Pareto front, and report IGD against it.")] = False,
+    oracle: OracleOpt = None,
+    trust_oracle: TrustOracleOpt = False,
 ) -> None:
     """The papers' metrics for a run: modes found, top-k score and diversity, and (enumerable
     tasks) the exact L1 distance to R^beta/Z, log p vs log R correlation and log Z error.
@@ -686,13 +1020,16 @@ def evaluate(
     from molgfn.evaluation import evaluate_trainer
     from molgfn.runs import atomic_write_text
 
-    tr = _load_run(run, data_dir, device)
-    tr.gen.manual_seed(seed)
-    res = evaluate_trainer(tr, n=n, beta=tr.sampling_beta(beta), k=k)
-    from molgfn.moo import objective_report
+    _check_ranges(("-n", n, 1, None), ("--k", k, 1, None), ("--seed", seed, 0, SEED_MAX))
+    tr = _load_run(run, data_dir, device, oracle, trust_oracle)
+    try:
+        from molgfn.moo import objective_report
 
-    res.update(objective_report(tr, n=n, beta=tr.sampling_beta(beta), exact=exact_front))  # multi-objective
-    tr.task.close()
+        tr.gen.manual_seed(seed)
+        res = evaluate_trainer(tr, n=n, beta=tr.sampling_beta(beta), k=k)
+        res.update(objective_report(tr, n=n, beta=tr.sampling_beta(beta), exact=exact_front))  # multi-objective
+    finally:
+        tr.task.close()
     atomic_write_text(run / "evaluation.json", json.dumps(res, indent=2))
     if fmt == Format.json:
         _print_json(res)
@@ -802,8 +1139,13 @@ def data_import(src: Annotated[Path, typer.Argument(help="Folder laid out like t
 
     if not src.is_dir():
         raise InputError(f"{src} is not a folder")
+    refused = 0
     for name, outcome in assets.import_dir(src):
         console.print(f"{name}: {outcome}")
+        refused += outcome.startswith("REFUSED")
+    if refused:
+        raise InputError(f"{refused} file(s) in {src} refused (checksum mismatch): they are not the published "
+                         "files; fetch them with `molgfn data fetch NAME`")
 
 
 @app.command()
@@ -815,33 +1157,76 @@ def report(
     top: Annotated[int, typer.Option(help="Molecules in the grid (from candidates.csv).")] = 24,
 ) -> None:
     """PNG report of a run: training curves (metrics.csv) and a grid of the top molecules (candidates.csv)."""
+    from molgfn.errors import RunFileError
     from molgfn.report import make_report
+    from molgfn.runs import CANDIDATES, METRICS
 
-    for p in make_report(run, out_dir, top):
+    _check_ranges(("--top", top, 1, 10_000))
+    fix = {METRICS: "restore it from a backup, or start the run again with --overwrite",
+           CANDIDATES: "write it again with `molgfn design --out RUN --resume` (same options)"}
+    for name, numeric in ((METRICS, ("round", "reward_calls", "loss")), (CANDIDATES, ("raw_score", "reward"))):
+        if run.is_dir() and (run / name).exists():
+            _check_table(run / name, numeric, fix[name])
+    try:
+        written = make_report(run, out_dir, top)
+    except (KeyError, ValueError, TypeError, IndexError) as e:
+        raise RunFileError(f"{run / METRICS} or {run / CANDIDATES} has content molgfn did not write "
+                           f"({type(e).__name__}: {e}); {fix[METRICS]}") from None
+    except OSError as e:
+        raise RunFileError(f"cannot write the report to {out_dir or run}: {e.strerror or e}") from None
+    for p in written:
         console.print(f"wrote {p}")
+
+
+def _check_table(path: Path, numeric: tuple[str, ...], fix: str) -> None:
+    """A run's CSV must parse, and its known numeric columns (when present) must be numbers."""
+    import pandas as pd
+
+    from molgfn.errors import RunFileError
+
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise RunFileError(f"{path} is damaged ({type(e).__name__}: {str(e).strip()[:100]}); {fix}") from None
+    cols = [c for c in numeric if c in df.columns]
+    if len(cols) == 0 or any(not pd.api.types.is_numeric_dtype(df[c]) for c in cols):
+        raise RunFileError(f"{path} is damaged (its columns {', '.join(numeric)} are missing or not numbers); {fix}")
 
 
 @app.command()
 @friendly
 def info(run: Annotated[Path, typer.Argument(help="A run directory.")], fmt: FormatOpt = Format.table) -> None:
     """Print a run's config and its last metrics."""
-    from molgfn.errors import InputError
+    from molgfn.config import TrainConfig
+    from molgfn.errors import InputError, RunFileError
     from molgfn.runs import CONFIG, METRICS
 
     if not (run / CONFIG).exists():
         raise InputError(f"{run} is not a run directory (no {CONFIG})")
+    TrainConfig.load(run / CONFIG)  # a damaged config.json is named, not printed
     if fmt == Format.json:  # one object: {"config": ..., "last_metrics": {...} or null}
         import pandas as pd
 
         last = None
         if (run / METRICS).exists() and (run / METRICS).stat().st_size > 0:
-            df = pd.read_csv(run / METRICS)
+            try:
+                df = pd.read_csv(run / METRICS)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise RunFileError(f"{run / METRICS} is damaged ({type(e).__name__}); restore it from a backup, or "
+                                   "start the run again with --overwrite") from None
             last = df.tail(1).to_dict(orient="records")[0] if len(df) else None
         _print_json({"config": json.loads((run / CONFIG).read_text()), "last_metrics": last})
         return
-    out.print_json(json.dumps(json.loads((run / CONFIG).read_text())))
+    out.print_json((run / CONFIG).read_text())
     if (run / METRICS).exists():
-        out.print((run / METRICS).read_text().splitlines()[-1])
+        try:
+            lines = (run / METRICS).read_bytes().decode().splitlines()
+        except UnicodeDecodeError:
+            raise RunFileError(f"{run / METRICS} is damaged (not text); restore it from a backup, or start the run "
+                               "again with --overwrite") from None
+        if len(lines) > 1:
+            out.print(lines[0], highlight=False)
+            out.print(lines[-1], highlight=False)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import TrainConfig
-from .errors import InputError
+from .errors import InputError, TaskError
 from .fragtask import FragmentTask
 from .oracle import CachedOracle
 from .task import SequenceTask, Task
@@ -53,7 +53,7 @@ class FunctionTask(SequenceTask):
                  allow_negative: bool = False, workers: int = 1, name: str | None = None,
                  objectives: Sequence[str] | str | None = None, weights: Sequence[float] | str | None = None,
                  transforms: dict[str, str] | Sequence[str] | None = None) -> None:
-        if not callable(fn):
+        if fn is not None and not callable(fn):
             raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
         if not alphabet or len(set(alphabet)) != len(alphabet):
             raise InputError(f"alphabet must be distinct characters, got {alphabet!r}")
@@ -65,23 +65,32 @@ class FunctionTask(SequenceTask):
         if name:
             self.name = name
         super().__init__()
-        self.spec = _label(fn)
-        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
+        self.spec = _label(fn) if fn is not None else "(not loaded)"
+        # fn None: a stored run opened without loading its oracle (sampling needs none)
+        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms) if fn else None
 
     def raw_scores(self, seqs: list[str]) -> list[float]:
-        return self.oracle(seqs).tolist()
+        return _loaded(self.oracle)(seqs).tolist()
 
     def objective_vectors(self, objs: list[str]):
         """(n, k) raw objective vectors of a multi-objective task (cached: no new oracle calls
         for objects seen before)."""
-        return self.oracle.vectors(objs)
+        return _loaded(self.oracle).vectors(objs)
 
     def extra_columns(self, objs: list[str]) -> dict[str, list]:
         """Multi-objective tasks: one column per objective (its raw value)."""
         return _objective_columns(self, objs)
 
     def close(self) -> None:
-        self.oracle.close()
+        if self.oracle is not None:
+            self.oracle.close()
+
+
+def _loaded(oracle):
+    if oracle is None:
+        raise TaskError("this run's oracle was not loaded: pass --oracle MODULE:FUNCTION (or --trust-oracle) "
+                        "to score")
+    return oracle
 
 
 def _oracle(task, fn, allow_negative, workers, objectives, weights, transforms):
@@ -116,20 +125,21 @@ class MoleculeFunctionTask(FragmentTask):
                  allow_negative: bool = False, workers: int = 1, name: str | None = None,
                  objectives: Sequence[str] | str | None = None, weights: Sequence[float] | str | None = None,
                  transforms: dict[str, str] | Sequence[str] | None = None) -> None:
-        if not callable(fn):
+        if fn is not None and not callable(fn):
             raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
         self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
         if name:
             self.name = name
         super().__init__(max_blocks, vocab, reward_exponent)  # vocab None: the seh-frag-blocks asset
-        self.spec = _label(fn)
-        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
+        self.spec = _label(fn) if fn is not None else "(not loaded)"
+        # fn None: a stored run opened without loading its oracle (sampling needs none)
+        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms) if fn else None
 
     def raw_scores(self, smiles: list[str]) -> list[float]:
-        return self.oracle(smiles).tolist()
+        return _loaded(self.oracle)(smiles).tolist()
 
     def objective_vectors(self, objs: list[str]):
-        return self.oracle.vectors(objs)
+        return _loaded(self.oracle).vectors(objs)
 
     def extra_columns(self, objs: list[str]) -> dict[str, list]:
         cols = super().extra_columns(objs)
@@ -137,7 +147,8 @@ class MoleculeFunctionTask(FragmentTask):
         return cols
 
     def close(self) -> None:
-        self.oracle.close()
+        if self.oracle is not None:
+            self.oracle.close()
 
 
 # ---- configuration ------------------------------------------------------------------------------
@@ -165,20 +176,42 @@ def _check_task(task) -> None:
 
 
 def _prepare_out(out: Path | None, resume: bool) -> Path | None:
-    from .runs import CHECKPOINT
+    """Own the run folder for the life of the process (an OS lock; a second writer is refused)."""
+    from . import runs
 
     if out is None:
         if resume:
             raise InputError("resume=True needs the run directory: out=DIR")
         return None
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"run directory {out} is a file, not a folder; choose another")
     if resume:
-        if not (out / CHECKPOINT).exists():
+        if not (out / runs.CHECKPOINT).exists():
             raise InputError(f"resume: no checkpoint in {out}")
-    elif out.exists() and any(out.iterdir()):
-        raise InputError(f"run directory {out} is not empty: choose another, or pass resume=True to continue it")
+    elif out.exists() and (out / runs.CHECKPOINT).exists():
+        raise InputError(f"run directory {out} holds a run: choose another, or pass resume=True to continue it")
+    elif out.exists() and any(p.name != runs.LOCK for p in out.iterdir()) and not runs.is_run_dir(out):
+        raise InputError(f"run directory {out} is not empty: choose another (molgfn never writes into a folder of "
+                         "yours), or pass resume=True to continue a run")
     out.mkdir(parents=True, exist_ok=True)
+    runs.lock_run_dir(out)
     return out
+
+
+def load_checkpoint(trainer: Trainer) -> None:
+    """Load a run's checkpoint; one that does not fit its config.json is a one-line error naming it."""
+    from .errors import MolgfnError, RunFileError
+    from .runs import CHECKPOINT
+
+    try:
+        trainer.resume()
+    except MolgfnError:
+        raise
+    except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
+        raise RunFileError(f"{trainer.run_dir / CHECKPOINT} does not fit the run's config.json "
+                           f"({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''}); restore both "
+                           "from a backup, or start the run again with --overwrite") from None
 
 
 # ---- the three verbs ----------------------------------------------------------------------------
@@ -206,15 +239,20 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
     check_loggers(loggers)
     out = _prepare_out(Path(out) if out is not None else None, resume)
     made = make_loggers(loggers, out)  # a bad tracking store fails here, before anything is written
-    trainer = Trainer(cfg, task, out)
-    if resume:
-        trainer.resume()
+    try:
+        trainer = Trainer(cfg, task, out)
+        if resume:
+            load_checkpoint(trainer)
+    except BaseException:
+        task.close()  # the oracle's workers must not outlive a run that never started
+        raise
     if on_start is not None:
         on_start(trainer)
     rec = write_run_config(out / CONFIG, cfg, options, device=trainer.device) if out is not None else None
     if isinstance(progress, (bool, str)):
         mode = {True: "auto", False: "none"}.get(progress, progress)
-        progress = make_progress(mode, cfg.rounds, trainer.round, has_modes=bool(task.num_modes()))
+        progress = make_progress(mode, cfg.rounds, trainer.round,
+                                 has_modes=cfg.track_modes and bool(task.num_modes()))
     elif callable(progress) and not hasattr(progress, "update"):  # a factory: progress(trainer)
         progress = progress(trainer)
     with Tracker(progress, made, extra=on_round) as tracker:
@@ -268,13 +306,15 @@ def sample(trainer: Trainer, n: int = 100, beta: float | None = None) -> pd.Data
     training reward calls)."""
     toks = trainer.sample(n, beta=trainer.sampling_beta(beta))
     objs = trainer.env.to_strings(toks)
-    raw = trainer.task.score_tokens(toks.cpu())
-    df = pd.DataFrame({trainer.task.object_column: objs, "raw_score": raw.numpy(),
-                       "reward": trainer.task.log_reward(raw).exp().numpy()})
+    df = pd.DataFrame({trainer.task.object_column: objs})
+    scored = getattr(trainer.task, "oracle", True) is not None  # a stored run opened without its oracle: objects only
+    if scored:
+        raw = trainer.task.score_tokens(toks.cpu())
+        df["raw_score"], df["reward"] = raw.numpy(), trainer.task.log_reward(raw).exp().numpy()
     smiles = trainer.task.smiles(objs)
     if smiles is not None and "smiles" not in df.columns:
         df.insert(1, "smiles", smiles)
-    if getattr(trainer.task, "components", None):  # multi-objective: the objectives and Pareto ranks
+    if scored and getattr(trainer.task, "components", None):  # multi-objective: the objectives and Pareto ranks
         from .moo import with_pareto_rank
 
         Y = trainer.task.objective_vectors(objs)
@@ -294,5 +334,5 @@ def load_run(run: str | Path, task: Task, device: str = "auto") -> Trainer:
     cfg = TrainConfig.load(run / CONFIG)
     cfg.device = device
     tr = Trainer(cfg, task, run)
-    tr.resume()
+    load_checkpoint(tr)
     return tr

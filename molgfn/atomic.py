@@ -8,11 +8,13 @@ import os
 import tempfile
 from pathlib import Path
 
+TEMP_MARK = "molgfn."  # temp names are ".NAME.molgfn.XXXXXXXX.tmp": recognisably ours, cleaned on the next start
+
 
 def atomic_write_bytes(dest: Path, payload: bytes) -> None:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{TEMP_MARK}", suffix=".tmp")
     try:
         umask = os.umask(0)
         os.umask(umask)

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import torch
 
+SEED_MAX = 2**32 - 1  # numpy's seed range, the narrowest of the three RNGs seeded
+LIMIT = 1 << 16  # trajectories per round: more would exhaust memory before doing anything useful
+BETA_MAX = 1e3  # inverse temperatures beyond this only overflow R^beta
+
 
 @dataclass
 class TrainConfig:
@@ -47,7 +51,23 @@ class TrainConfig:
         from .objectives import OBJECTIVES
         from .policies import CONDITIONINGS
 
+        fin = math.isfinite
+        opt_floats = {k: v for k, v in self.objective_options.items() if isinstance(v, float)}
         checks = [
+            (isinstance(self.seed, int) and 0 <= self.seed <= SEED_MAX,
+             f"--seed must be an integer in [0, {SEED_MAX}]"),
+            (fin(self.lr) and fin(self.lr_logz), "--lr and --lr-logz must be finite numbers > 0"),
+            (fin(self.epsilon), "--epsilon must be a finite number in [0, 1]"),
+            (fin(self.replay_top_frac) and 0 < self.replay_top_frac < 1, "replay_top_frac must lie in (0, 1)"),
+            (all(fin(v) for v in opt_floats.values()),
+             "objective options (--subtb-lambda, --alpha, --kl-mix-lambda) must be finite: got "
+             + ", ".join(f"{k}={v}" for k, v in opt_floats.items() if not fin(v))),
+            (self.batch_size <= LIMIT and self.replay_size <= LIMIT,
+             f"--batch-size and --replay-size must be at most {LIMIT}"),
+            (self.hidden <= 16_384 and self.n_layers <= 64, "--hidden must be at most 16384 and --layers at most 64"),
+            (self.grad_steps <= 10_000 and self.ls_iterations <= 10_000 and self.ls_backtrack <= 10_000,
+             "--grad-steps, --ls-iterations and --ls-backtrack must be at most 10000"),
+            (self.rounds <= 10**9, "--rounds must be at most 1000000000"),
             (self.objective in OBJECTIVES, f"--objective must be one of {', '.join(OBJECTIVES)}"),
             (self.conditioning in CONDITIONINGS, f"--conditioning must be one of {', '.join(CONDITIONINGS)}"),
             (self.ls_filter in FILTERS, f"--ls-filter must be one of {', '.join(FILTERS)}"),
@@ -56,7 +76,7 @@ class TrainConfig:
             (self.replay_size >= 0, "--replay-size must be >= 0"),
             (self.grad_steps >= 1, "--grad-steps must be >= 1"),
             (0.0 <= self.epsilon <= 1.0, "--epsilon must lie in [0, 1]"),
-            (self.lr > 0 and self.lr_logz > 0, "learning rates must be > 0"),
+            (self.lr > 0 and self.lr_logz > 0, "--lr and --lr-logz must be > 0"),
             (self.hidden >= 1 and self.n_layers >= 1, "--hidden and --layers must be >= 1"),
             (self.ls_iterations >= 1, "--ls-iterations must be >= 1"),
             (self.ls_backtrack >= 0, "--ls-backtrack must be >= 0 (0: (L+1)//2)"),
@@ -77,9 +97,36 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
-        raw = json.loads(Path(path).read_text())
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        """A run's config.json; a damaged one is a one-line error naming the file."""
+        from .errors import InputError, RunFileError
+
+        def damaged(what: str) -> RunFileError:
+            return RunFileError(f"{path} is damaged ({what}); restore it from a backup, or start the run again "
+                                "with --overwrite")
+
+        try:
+            raw = json.loads(Path(path).read_bytes().decode())
+        except (UnicodeDecodeError, ValueError) as e:
+            raise damaged(f"not JSON: {str(e)[:80]}") from None
+        if not isinstance(raw, dict) or "task" not in raw:
+            raise damaged("not a molgfn run configuration")
+        defaults = cls()
+        kw = {}
+        for f in fields(cls):
+            if f.name not in raw:
+                continue
+            v, want = raw[f.name], type(getattr(defaults, f.name))
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool)) if want is float else (
+                isinstance(v, want) and not (want is int and isinstance(v, bool)))
+            if not ok:
+                raise damaged(f"{f.name} should be {want.__name__}, got {v!r}")
+            kw[f.name] = float(v) if want is float else v
+        cfg = cls(**kw)
+        try:
+            cfg.validate()
+        except InputError as e:
+            raise damaged(str(e)) from None
+        return cfg
 
 
 def resolve_device(name: str) -> torch.device:
@@ -109,9 +156,10 @@ class BetaDist:
         except ValueError as e:
             raise InputError(f"bad --beta-dist {spec!r}: {e}") from e
         ok = (kind == "fixed" and len(vals) == 1) or (kind in ("uniform", "loguniform") and len(vals) == 2)
-        if not ok or any(v <= 0 for v in vals) or (len(vals) == 2 and vals[0] > vals[1]):
+        if (not ok or any(not (0 < v <= BETA_MAX) for v in vals)
+                or (len(vals) == 2 and vals[0] > vals[1])):
             raise InputError(f"bad --beta-dist {spec!r}: use fixed:B, uniform:LO,HI or loguniform:LO,HI "
-                             "with 0 < LO <= HI")
+                             f"with 0 < LO <= HI <= {BETA_MAX:g} (finite numbers)")
         self.kind, self.vals = kind, vals
 
     @property

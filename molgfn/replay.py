@@ -3,9 +3,19 @@
 Half of each replay batch comes from the top ``top_frac`` of log-rewards seen, half from
 the rest (Kim et al., ICLR 2024). Trajectories of replayed objects are re-sampled with
 P_B by the trainer, so only terminal objects are stored.
+
+The split is kept up to date incrementally, so a round costs O(log n) in the number n of
+objects stored, not an argsort of everything: the top set is a min-heap (its weakest entry
+is the one to demote), the rest a max-heap (its best entry is the one to promote), and a
+heap's list is itself the uniform sampling frame. Objects are inserted one at a time with
+``k = max(1, round(top_frac * size))`` after each insertion, so the state (heap layouts
+included) depends only on the insertion order, never on how insertions were batched: a
+buffer rebuilt from the same objects in the same order draws exactly the same samples.
 """
 
 from __future__ import annotations
+
+import heapq
 
 import torch
 
@@ -17,36 +27,69 @@ class ReplayBuffer:
         self.objects = torch.zeros((capacity, *state_shape), dtype=torch.long, device=device)
         self.log_reward = torch.zeros(capacity, dtype=torch.float64, device=device)
         self.size = 0
+        self._top: list[tuple[float, int]] = []  # min-heap of (log R, index): the best k
+        self._rest: list[tuple[float, int]] = []  # max-heap of (-log R, -index): everything else
+
+    def _grow(self, need: int) -> None:
+        cap = self.objects.shape[0]
+        if need <= cap:
+            return
+        new_cap = max(2 * cap, need)
+        objects = self.objects.new_zeros((new_cap, *self.objects.shape[1:]))
+        objects[:cap] = self.objects
+        log_reward = self.log_reward.new_zeros(new_cap)
+        log_reward[:cap] = self.log_reward
+        self.objects, self.log_reward = objects, log_reward
+
+    def _k(self, size: int) -> int:
+        return max(1, int(round(self.top_frac * size)))
+
+    def _insert(self, v: float, i: int) -> None:
+        top, rest = self._top, self._rest
+        # the new entry joins the top set if it beats the top set's weakest entry
+        if top and (v, i) > top[0]:
+            heapq.heappush(top, (v, i))
+        else:
+            heapq.heappush(rest, (-v, -i))
+        k = self._k(i + 1)
+        while len(top) > k:
+            w, j = heapq.heappop(top)
+            heapq.heappush(rest, (-w, -j))
+        while len(top) < k and rest:
+            w, j = heapq.heappop(rest)
+            heapq.heappush(top, (-w, -j))
 
     def add(self, objects: torch.Tensor, log_reward: torch.Tensor) -> None:
         n = objects.shape[0]
-        if self.size + n > self.objects.shape[0]:
-            cap = max(2 * self.objects.shape[0], self.size + n)
-            self.objects = torch.cat([self.objects, torch.zeros_like(self.objects[: cap - self.objects.shape[0]])])
-            self.log_reward = torch.cat([self.log_reward, self.log_reward.new_zeros(cap - self.log_reward.shape[0])])
+        self._grow(self.size + n)
         self.objects[self.size : self.size + n] = objects
-        self.log_reward[self.size : self.size + n] = log_reward.to(self.log_reward)
+        lr = log_reward.to(self.log_reward)
+        self.log_reward[self.size : self.size + n] = lr
+        for j, v in enumerate(lr.tolist()):
+            self._insert(v, self.size + j)
         self.size += n
 
     def sample(self, n: int, gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        lr = self.log_reward[: self.size]
-        k_top = max(1, int(round(self.top_frac * self.size)))
-        order = torch.argsort(lr, descending=True)
-        top, rest = order[:k_top], order[k_top:]
-        n_top = n // 2 if rest.numel() > 0 else n
-        dev = lr.device
-        pick_top = top[torch.randint(top.numel(), (n_top,), generator=gen, device=dev)]
-        parts = [pick_top]
+        dev = self.log_reward.device
+        n_top = n // 2 if self._rest else n
+        pos = torch.randint(len(self._top), (n_top,), generator=gen, device=dev).tolist()
+        idx = [self._top[p][1] for p in pos]
         if n - n_top > 0:
-            parts.append(rest[torch.randint(rest.numel(), (n - n_top,), generator=gen, device=dev)])
-        idx = torch.cat(parts)
-        return self.objects[idx], self.log_reward[idx]
+            pos = torch.randint(len(self._rest), (n - n_top,), generator=gen, device=dev).tolist()
+            idx += [-self._rest[p][1] for p in pos]
+        it = torch.tensor(idx, dtype=torch.long, device=dev)
+        return self.objects[it], self.log_reward[it]
+
+    def top_indices(self) -> list[int]:
+        """Indices of the objects in the top set (for tests and inspection)."""
+        return [i for _, i in self._top]
 
     def state_dict(self) -> dict:
         return {"objects": self.objects[: self.size].cpu(), "log_reward": self.log_reward[: self.size].cpu()}
 
     def load_state_dict(self, sd: dict) -> None:
         self.size = 0
+        self._top, self._rest = [], []
         self.add(sd["objects"].to(self.objects.device), sd["log_reward"])

@@ -1,17 +1,33 @@
-"""Run directories: file names, and atomic writers for metrics, checkpoints and candidate tables."""
+"""Run directories: file names, atomic writers, loading a checkpoint safely, and owning a run
+folder (a lock held for the life of the process; --overwrite that removes only run files;
+stale temp files of interrupted atomic writes cleaned)."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from pathlib import Path
 
 import pandas as pd
 
-from .atomic import atomic_torch_save, atomic_write_bytes, atomic_write_text
+from .atomic import TEMP_MARK, atomic_torch_save, atomic_write_bytes, atomic_write_text
+from .errors import InputError, RunFileError, RunLockedError
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
 CHECKPOINT = "checkpoint.pt"
 CANDIDATES = "candidates.csv"
+SEEN_LOG = "seen.jsonl"
+EVALUATION = "evaluation.json"
+LOCK = ".molgfn.lock"
+ERROR_LOG = "molgfn-error.log"
+# every file molgfn writes into a run folder: the only ones --overwrite removes
+RUN_FILES = (CONFIG, METRICS, CHECKPOINT, CANDIDATES, SEEN_LOG, EVALUATION, ERROR_LOG,
+             "training_curves.png", "top_molecules.png")
+# temp files of our atomic writes: ".NAME.<mkstemp suffix>.tmp" (older molgfn) or ".NAME.molgfn.<...>.tmp"
+_TEMP = re.compile(r"^\.(" + "|".join(re.escape(n) for n in RUN_FILES) + r")\.(" + re.escape(TEMP_MARK)
+                   + r")?[A-Za-z0-9_]{8}\.tmp$")
 
 __all__ = ["CONFIG", "METRICS", "CHECKPOINT", "CANDIDATES", "atomic_write_csv", "atomic_torch_save",
            "atomic_write_bytes", "atomic_write_text"]
@@ -19,3 +35,116 @@ __all__ = ["CONFIG", "METRICS", "CHECKPOINT", "CANDIDATES", "atomic_write_csv", 
 
 def atomic_write_csv(path: Path, df: pd.DataFrame) -> None:
     atomic_write_text(path, df.to_csv(index=False))
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents, or a one-line error naming the file.
+
+    ``weights_only``: a checkpoint holds tensors and plain containers only, so a run folder
+    from someone else cannot run code; everything lands on the CPU and is moved by its owner."""
+    import pickle
+
+    import torch
+
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "GLOBAL" in str(e) or "Unsupported global" in str(e):  # an object to import: code, refused
+            raise RunFileError(f"{path} was refused: it holds Python objects, not just tensors, so it is not a "
+                               "molgfn checkpoint and loading it could run code; do not use this run folder "
+                               "unless you know where it came from") from None
+        raise RunFileError(f"{path} is damaged or not a molgfn checkpoint (unreadable pickle); restore it from "
+                           "a backup, or start the run again with --overwrite") from None
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # truncated zip, garbage bytes, wrong format: torch raises many kinds
+        raise RunFileError(f"{path} is damaged or not a molgfn checkpoint ({type(e).__name__}); restore it "
+                           "from a backup, or start the run again with --overwrite") from None
+    need = ("round", "reward_calls", "policy", "opt", "rng")
+    if not isinstance(sd, dict) or any(k not in sd for k in need):
+        raise RunFileError(f"{path} is not a molgfn checkpoint (keys missing); restore it from a backup, or "
+                           "start the run again with --overwrite")
+    return sd
+
+
+# ---- owning a run folder -----------------------------------------------------------------
+def is_run_dir(path: Path) -> bool:
+    """Recognisably a molgfn run: our lock file or append-only log, or a config.json of ours."""
+    path = Path(path)
+    if (path / LOCK).is_file() or (path / SEEN_LOG).is_file():
+        return True
+    try:
+        cfg = json.loads((path / CONFIG).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(cfg, dict) and {"task", "objective", "batch_size", "beta_dist"} <= set(cfg)
+
+
+def foreign_files(path: Path) -> list[str]:
+    """Names in a run folder that molgfn did not write."""
+    return sorted(p.name for p in Path(path).iterdir()
+                  if p.name not in RUN_FILES and p.name != LOCK and not _TEMP.match(p.name))
+
+
+def clean_stale_temps(path: Path) -> list[str]:
+    """Remove temp files left by interrupted atomic writes (only names matching our own pattern).
+    Call while holding the run's lock, so no live writer's temp file is touched."""
+    removed = []
+    for p in Path(path).iterdir():
+        if _TEMP.match(p.name) and p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return sorted(removed)
+
+
+def remove_run_files(path: Path) -> list[str]:
+    """--overwrite: remove only the files molgfn writes into a run; keep everything else."""
+    removed = []
+    for name in RUN_FILES:
+        p = Path(path) / name
+        if p.is_file() or p.is_symlink():
+            p.unlink()
+            removed.append(name)
+    return removed + clean_stale_temps(path)
+
+
+_held: dict[str, int] = {}  # run folder -> file descriptor of its lock, held until the process exits
+
+
+def lock_run_dir(path: Path) -> None:
+    """Take an OS lock (flock) on the run folder for the life of the process; refuse a second writer
+    with the holder's PID."""
+    import fcntl
+
+    key = str(Path(path).resolve())
+    if key in _held:
+        return
+    lock = Path(path) / LOCK
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise InputError(f"cannot write to run directory {path}: {e.strerror}; choose another --out") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        finally:
+            os.close(fd)
+        raise RunLockedError(f"run directory {path} is in use by another molgfn process (PID {holder}); wait for "
+                             "it to finish or stop it, or choose another --out") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _held[key] = fd
+
+
+def unlock_run_dir(path: Path) -> None:
+    fd = _held.pop(str(Path(path).resolve()), None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def unlock_all() -> None:
+    """Release every run-folder lock this process holds (the end of a command run in-process)."""
+    for key in list(_held):
+        os.close(_held.pop(key))

@@ -47,6 +47,22 @@ class Task:
         raw = torch.as_tensor(raw, dtype=torch.float64)
         return self.log_scale + self.reward_exponent * torch.log(raw.clamp(min=self.raw_floor))
 
+    def warn_if_all_floored(self, raw: torch.Tensor) -> None:
+        """Warn (once) when a whole batch scores at or below the floor: every object then gets the
+        same reward and nothing can be learned."""
+        if getattr(self, "_floor_warned", False) or raw.numel() == 0 or bool((raw > self.raw_floor).any()):
+            return
+        import warnings
+
+        from .errors import RewardFloorWarning
+
+        self._floor_warned = True
+        warnings.warn(f"all {raw.numel()} raw scores of a batch are at or below the reward floor {self.raw_floor:g} "
+                      f"(R uses max(r, {self.raw_floor:g})), so every object gets the same reward; rescale or "
+                      "shift your oracle so that good objects score above the floor (negative scores are "
+                      "refused unless --task-option allow_negative=true, and then also get the floor)",
+                      RewardFloorWarning, stacklevel=2)
+
     # -- optional extras -----------------------------------------------------------------
     def mode_mask(self, tokens: torch.Tensor) -> torch.Tensor | None:
         """Which objects are modes, or None when the task defines no modes."""
@@ -99,6 +115,7 @@ class SequenceTask(Task):
     def evaluate(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(raw, log R) for a batch; counts reward calls (the oracle budget)."""
         raw = self.score_tokens(tokens).to(torch.float64)
+        self.warn_if_all_floored(raw)
         self.reward_calls += tokens.shape[0]
         return raw, self.log_reward(raw)
 

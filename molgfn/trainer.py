@@ -6,49 +6,25 @@ M = batch_size // (I + 1) chains each make I proposals (LS-GFN's accounting).
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import runs
-from .config import BetaDist, TrainConfig, resolve_device
+from .config import BETA_MAX, BetaDist, TrainConfig, resolve_device
 from .energies import energy_function
+from .history import SEEN_LOG, AppendLog, MetricsLog, SeenStats, read_metrics, read_seen
 from .local_search import local_search_step
 from .objectives import get_objective, is_on_policy_only, needs_energy, needs_flow_head
 from .policies import MLPPolicy
 from .replay import ReplayBuffer
 from .sampling import sample_backward, sample_forward
 from .trajectories import Trajectories, score
-
-
-@dataclass
-class SeenStats:
-    """Every object evaluated during training: times sampled, first round, raw score, log R."""
-
-    count: dict[str, int] = field(default_factory=dict)
-    first_round: dict[str, int] = field(default_factory=dict)
-    raw: dict[str, float] = field(default_factory=dict)
-    log_reward: dict[str, float] = field(default_factory=dict)
-
-    def update(self, objs: list[str], raw: list[float], logr: list[float], rnd: int) -> list[bool]:
-        new = []
-        for o, r, lr in zip(objs, raw, logr, strict=True):
-            c = self.count.get(o)
-            if c is None:
-                self.count[o] = 1
-                self.first_round[o] = rnd
-                self.raw[o] = r
-                self.log_reward[o] = lr
-                new.append(True)
-            else:
-                self.count[o] = c + 1
-                new.append(False)
-        return new
 
 
 def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
@@ -112,6 +88,11 @@ class Trainer:
         self.modes_found: set[str] = set()
         self.metrics: list[dict] = []
         self._best_raw = float("-inf")
+        self._offsets = {"seen": 0, "metrics": 0}  # bytes of the append-only logs the last checkpoint covers
+        self._logs: tuple[AppendLog, MetricsLog] | None = None
+        self._legacy = False  # loaded from a checkpoint that held everything (older molgfn)
+        self._stop: int | None = None  # a signal received during training
+        self._last_checkpoint: int | None = None
         self.energy_fn: Callable | None = None
         if needs_energy(cfg.objective):  # FL-DB: the task's energy hook (tabular tasks: max-completion)
             self.energy_fn = energy_function(task)
@@ -125,10 +106,18 @@ class Trainer:
         raw, logr = self.task.evaluate(tokens.cpu())
         self.reward_calls += tokens.shape[0]
         objs = self.env.to_strings(tokens)
-        self._round_new.extend(self.seen.update(objs, raw.tolist(), logr.tolist(), self.round))
+        if hasattr(self.task, "warn_if_all_floored"):
+            self.task.warn_if_all_floored(raw)  # once per task: every object would get the same reward
+        raw_l, logr_l = raw.tolist(), logr.tolist()
+        self._round_new.extend(self.seen.update(objs, raw_l, logr_l, self.round))
+        self._round_log["objs"] += objs
+        self._round_log["raw"] += raw_l
+        self._round_log["logr"] += logr_l
         mm = self.task.mode_mask(tokens.cpu()) if self.cfg.track_modes else None
         if mm is not None:
-            self.modes_found.update(o for o, m in zip(objs, mm.tolist(), strict=True) if m)
+            modes = [o for o, m in zip(objs, mm.tolist(), strict=True) if m]
+            self.modes_found.update(modes)
+            self._round_log["modes"] += modes
         self._round_raw.append(raw)
         return logr.to(self.device)
 
@@ -162,13 +151,18 @@ class Trainer:
         self._round_raw: list[torch.Tensor] = []
         self._round_info: dict = {}
         self._round_new: list[bool] = []
+        self._round_log: dict = {"r": self.round, "objs": [], "raw": [], "logr": [], "modes": [], "new": [],
+                                 "new_logr": []}
         self.policy.eval()
         fresh = self.collect()
         batch = Trajectories.cat(fresh)
         # only objects never seen before enter the buffer: it holds unique objects
         nm = torch.tensor(self._round_new, device=self.device)
         if nm.any():
-            self.buffer.add(batch.terminals[nm], batch.log_reward[nm])
+            new_objs, new_logr = batch.terminals[nm], batch.log_reward[nm].to(torch.float64)
+            self.buffer.add(new_objs, new_logr)
+            self._round_log["new"] = new_objs.cpu().tolist()
+            self._round_log["new_logr"] = new_logr.tolist()
         # score-function objectives are on-policy: no replay batch (it would be excluded anyway)
         if cfg.replay_size > 0 and self.buffer.size > 0 and not is_on_policy_only(self.objective):
             objs, logr = self.buffer.sample(cfg.replay_size, self.gen)
@@ -181,6 +175,8 @@ class Trainer:
         for _ in range(cfg.grad_steps):
             s = score(self.env, self.policy, batch, self.energy_fn)
             loss, _info = self.objective(s)
+            if not torch.isfinite(loss):
+                self._diverged("the loss")
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -202,63 +198,184 @@ class Trainer:
             **self._round_info,
         }
         self.metrics.append(row)
+        if self._logs is not None:
+            seen_log, metrics_log = self._logs
+            seen_log.write((json.dumps(self._round_log, separators=(",", ":")) + "\n").encode())
+            metrics_log.append(row, self.metrics)
         return row
+
+    def _diverged(self, what: str) -> None:
+        from .errors import TrainingDiverged
+
+        last = self._last_checkpoint
+        kept = (f"the last good checkpoint (round {last}) is kept: `--resume` continues from it"
+                if last is not None else "no checkpoint was written yet")
+        raise TrainingDiverged(f"training diverged at round {self.round + 1}: {what} became NaN/inf; {kept}. "
+                               "Try a smaller --lr / --lr-logz or a lower --reward-exponent / --beta-dist")
 
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict:
+        """What a checkpoint holds: the model, optimiser, RNGs and counters, and how far the
+        append-only logs (``molgfn.history``) reach. Its size does not grow with the run."""
         return {
+            "format": 2,
             "round": self.round,
             "reward_calls": self.reward_calls,
+            "best_raw": self._best_raw,
             "policy": self.policy.state_dict(),
             "opt": self.opt.state_dict(),
-            "buffer": self.buffer.state_dict(),
-            "seen": self.seen.__dict__,
-            "modes_found": sorted(self.modes_found),
-            "metrics": self.metrics,
             "task": self.task.state_dict(),
             "rng": _rng_state(self.gen, self.device),
+            "logs": dict(self._offsets),
         }
 
     def load_state_dict(self, sd: dict) -> None:
         self.round, self.reward_calls = sd["round"], sd["reward_calls"]
         self.policy.load_state_dict(sd["policy"])
         self.opt.load_state_dict(sd["opt"])
-        self.buffer.load_state_dict(sd["buffer"])
-        self.seen = SeenStats(**sd["seen"])
-        self.modes_found = set(sd["modes_found"])
-        self.metrics = list(sd["metrics"])
-        self._best_raw = max(self.seen.raw.values(), default=float("-inf"))
+        if "seen" in sd:  # an older checkpoint that holds everything seen; the logs are rewritten on resume
+            self.buffer.load_state_dict(sd["buffer"])
+            self.seen = SeenStats(**sd["seen"])
+            self.modes_found = set(sd["modes_found"])
+            self.metrics = list(sd["metrics"])
+            self._best_raw = max(self.seen.raw.values(), default=float("-inf"))
+            self._legacy = True
+        else:
+            self._offsets = {k: int(v) for k, v in sd["logs"].items()}
+            self._replay_logs()
+            self._best_raw = float(sd["best_raw"])
         self.task.load_state_dict(sd.get("task", {}))
         _set_rng_state(sd["rng"], self.gen, self.device, self.cfg.seed + self.round)
+        self._last_checkpoint = self.round
+
+    def _replay_logs(self) -> None:
+        """Rebuild seen objects, modes, replay buffer and metrics from the logs, up to the checkpoint."""
+        from .errors import RunFileError
+
+        assert self.run_dir is not None
+        path = self.run_dir / SEEN_LOG
+        self.seen, self.modes_found = SeenStats(), set()
+        self.buffer = ReplayBuffer(tuple(self.env.state_shape), self.device, self.cfg.replay_top_frac)
+        try:
+            for rec in read_seen(path, self._offsets["seen"]):
+                self.seen.update(rec["objs"], rec["raw"], rec["logr"], rec["r"])
+                self.modes_found.update(rec["modes"])
+                if rec["new"]:
+                    self.buffer.add(torch.tensor(rec["new"], dtype=torch.long, device=self.device),
+                                    torch.tensor(rec["new_logr"], dtype=torch.float64))
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise RunFileError(f"{path} is damaged ({type(e).__name__}: {e}); restore it from a backup, or "
+                               "start the run again with --overwrite") from None
+        self.metrics = read_metrics(self.run_dir / runs.METRICS, self._offsets["metrics"])
+        if len(self.metrics) != self.round:
+            raise RunFileError(f"{self.run_dir / runs.METRICS} holds {len(self.metrics)} rows where the "
+                               f"checkpoint has {self.round} rounds; restore it from a backup, or start the run "
+                               "again with --overwrite")
+
+    def _open_logs(self) -> None:
+        """Open the append-only logs at the checkpoint's lengths (cutting what a crash left after it)."""
+        if self._logs is not None or self.run_dir is None:
+            return
+        seen_log = AppendLog(self.run_dir / SEEN_LOG, 0 if self._legacy else self._offsets["seen"])
+        metrics_log = MetricsLog(self.run_dir / runs.METRICS, 0 if self._legacy else self._offsets["metrics"],
+                                 self.metrics)
+        if self._legacy:  # migrate: one snapshot line per object seen so far, then append as usual
+            seen_log.write(self._legacy_snapshot())
+            for i, row in enumerate(self.metrics):
+                metrics_log.append(row, self.metrics[: i + 1])
+            self._legacy = False
+        self._logs = (seen_log, metrics_log)
+
+    def _legacy_snapshot(self) -> bytes:
+        # replaying this line reproduces the counts, first rounds and buffer of an older checkpoint:
+        # each object once per time it was sampled, at its first round, buffer in its stored order
+        lines = []
+        n = self.buffer.size
+        objs = list(self.seen.count)
+        for o in objs:
+            c = self.seen.count[o]
+            lines.append({"r": self.seen.first_round[o], "objs": [o] * c, "raw": [self.seen.raw[o]] * c,
+                          "logr": [self.seen.log_reward[o]] * c, "modes": [], "new": [], "new_logr": []})
+        if lines:
+            lines[0]["modes"] = sorted(self.modes_found)
+            lines[0]["new"] = self.buffer.objects[:n].cpu().tolist()
+            lines[0]["new_logr"] = self.buffer.log_reward[:n].cpu().tolist()
+        return b"".join((json.dumps(x, separators=(",", ":")) + "\n").encode() for x in lines)
 
     def checkpoint(self) -> None:
         if self.run_dir is None:
             return
-        import pandas as pd
-
+        bad = [n for n, p in self.policy.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
+        if bad:
+            self._diverged(f"the weights ({', '.join(bad[:3])})")
+        self._open_logs()
+        assert self._logs is not None
+        # the logs reach the disk before the checkpoint that records their lengths
+        self._offsets = {"seen": self._logs[0].sync(), "metrics": self._logs[1].sync()}
         runs.atomic_torch_save(self.run_dir / runs.CHECKPOINT, self.state_dict())
-        runs.atomic_write_csv(self.run_dir / runs.METRICS, pd.DataFrame(self.metrics))
+        self._last_checkpoint = self.round
+
+    def close_logs(self) -> None:
+        if self._logs is not None:
+            for log in self._logs:
+                log.close()
+            self._logs = None
 
     def resume(self) -> bool:
         if self.run_dir is None or not (self.run_dir / runs.CHECKPOINT).exists():
             return False
-        # weights_only: a checkpoint holds tensors and plain containers only, so a run directory
-        # from someone else cannot run code; everything lands on the CPU and is moved by its owner
-        sd = torch.load(self.run_dir / runs.CHECKPOINT, map_location="cpu", weights_only=True)
-        self.load_state_dict(sd)
+        self.load_state_dict(runs.load_checkpoint(self.run_dir / runs.CHECKPOINT))
         return True
 
+    def _on_signal(self, signum, frame) -> None:
+        if self._stop is not None:  # a second Ctrl-C: stop now, the last checkpoint is kept
+            raise KeyboardInterrupt
+        self._stop = signum
+
     def train(self, rounds: int | None = None, on_round: Callable[[dict], None] | None = None) -> None:
-        """Train until ``rounds`` rounds in total have run (a resumed run continues)."""
+        """Train until ``rounds`` rounds in total have run (a resumed run continues).
+
+        SIGINT / SIGTERM finish the current round, write a checkpoint and raise ``Interrupted``;
+        the task (and its oracle workers) is closed on every way out."""
+        import signal
+        import threading
+
+        from .errors import Interrupted
+
         target = self.cfg.rounds if rounds is None else rounds
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handlers[sig] = signal.signal(sig, self._on_signal)
+        self._stop = None
         try:
+            self._open_logs()
             while self.round < target:
                 row = self.train_round()
                 if on_round is not None:
                     on_round(row)
+                if self._stop is not None:
+                    self.checkpoint()
+                    name = signal.Signals(self._stop).name
+                    raise Interrupted(self._stop, f"{name} received: stopped after round {self.round} of "
+                                                  f"{target} with a checkpoint")
                 if self.round % self.cfg.checkpoint_every == 0 or self.round == target:
                     self.checkpoint()
+        except (Exception, KeyboardInterrupt) as e:
+            # a signal that broke the round (e.g. Ctrl-C reaching oracle workers, or a second Ctrl-C):
+            # the round is abandoned and the last checkpoint stands
+            signum = self._stop if self._stop is not None else (
+                signal.SIGINT if isinstance(e, KeyboardInterrupt) else None)
+            if signum is None or isinstance(e, Interrupted):
+                raise
+            last = self._last_checkpoint
+            kept = f"the last checkpoint (round {last}) is kept" if last is not None else "no checkpoint was written"
+            raise Interrupted(int(signum), f"{signal.Signals(signum).name} received during round {self.round + 1}: "
+                                           f"that round was abandoned and {kept}") from None
         finally:
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+            self.close_logs()
             self.task.close()
 
     # -- sampling from the trained policy ---------------------------------------------
@@ -270,8 +387,8 @@ class Trainer:
         trained = self.beta_dist.vals[0] if self.beta_dist.is_fixed else None
         if beta is None:
             return trained if self.cfg.conditioning == "none" and trained is not None else 1.0
-        if not beta > 0:
-            raise InputError(f"--beta must be > 0, got {beta}")
+        if not 0 < beta <= BETA_MAX:
+            raise InputError(f"--beta must be a finite number in (0, {BETA_MAX:g}], got {beta}")
         if self.cfg.conditioning == "none" and trained is not None and beta != trained:
             raise InputError(f"this sampler was trained without temperature conditioning at beta = {trained:g} "
                              f"and cannot sample at beta = {beta:g}; train with --conditioning logit "

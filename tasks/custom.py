@@ -40,10 +40,14 @@ class CustomSequenceTask(FunctionTask):
     name = "custom"
     description = "your own oracle on sequences (--oracle module:function --alphabet --length)"
 
-    def __init__(self, oracle: str, alphabet: str = "ACGT", length: int = 8, reward_exponent: float = 1.0,
+    def __init__(self, oracle: str | None, alphabet: str = "ACGT", length: int = 8, reward_exponent: float = 1.0,
                  r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False,
                  workers: int = 1, objectives: list[str] | None = None, weights: str | None = None,
                  transforms: list[str] | None = None) -> None:
-        super().__init__(load_callable(oracle), alphabet, length, reward_exponent, r_max, raw_max, allow_negative,
-                         workers, objectives=objectives, weights=weights, transforms=transforms)
-        self.spec = self.oracle.name = oracle
+        fn = load_callable(oracle) if oracle else None
+        super().__init__(fn, alphabet, length, reward_exponent, r_max, raw_max, allow_negative, workers,
+                         objectives=objectives, weights=weights, transforms=transforms)
+        # oracle None: a stored run opened without loading its oracle (sampling needs none)
+        self.spec = oracle
+        if self.oracle is not None:
+            self.oracle.name = oracle

@@ -18,10 +18,14 @@ class CustomFragTask(MoleculeFunctionTask):
     name = "custom-frag"
     description = "your own oracle on fragment molecules (--oracle module:function taking SMILES)"
 
-    def __init__(self, oracle: str, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float = 1.0,
+    def __init__(self, oracle: str | None, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float = 1.0,
                  r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False, workers: int = 1,
                  objectives: list[str] | None = None, weights: str | None = None,
                  transforms: list[str] | None = None) -> None:
-        super().__init__(load_callable(oracle), max_blocks, vocab, reward_exponent, r_max, raw_max, allow_negative,
-                         workers, objectives=objectives, weights=weights, transforms=transforms)
-        self.spec = self.oracle.name = oracle
+        fn = load_callable(oracle) if oracle else None
+        super().__init__(fn, max_blocks, vocab, reward_exponent, r_max, raw_max, allow_negative, workers,
+                         objectives=objectives, weights=weights, transforms=transforms)
+        # oracle None: a stored run opened without loading its oracle (sampling needs none)
+        self.spec = oracle
+        if self.oracle is not None:
+            self.oracle.name = oracle

@@ -1,0 +1,32 @@
+"""Oracles for the run-folder and fault tests (imported as tests.durable_oracles:NAME)."""
+
+import time
+
+
+def gc(seqs):
+    return [sum(c in "GC" for c in s) / len(s) for s in seqs]
+
+
+def slow_gc(seqs):  # long enough per round for a signal to arrive mid-run
+    time.sleep(0.05)
+    return gc(seqs)
+
+
+def zeros(seqs):  # every score below the reward floor
+    return [0.0 for _ in seqs]
+
+
+STATE = {"calls": 0, "at": None, "sig": None, "fail": False}
+
+
+def signal_at(seqs):
+    """Send a signal to this process at the given call (then optionally fail, as an oracle pool hit
+    by Ctrl-C would)."""
+    import os
+
+    STATE["calls"] += 1
+    if STATE["calls"] == STATE["at"]:
+        os.kill(os.getpid(), STATE["sig"])
+        if STATE["fail"]:
+            raise RuntimeError("worker died")
+    return gc(seqs)
