@@ -121,24 +121,25 @@ def append_rows(path: Path, rows: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
-def table(path: Path, round_: int | None = None) -> str:
+def table(paths: list[Path], round_: int | None = None) -> str:
     """Markdown: per task, recipe and checkpoint round, median modes over seeds with each seed's value."""
     import pandas as pd
 
-    df = pd.read_csv(path)
+    df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
     lines = []
     for task, dt in df.groupby("task", sort=False):
         rounds = sorted(dt["round"].unique()) if round_ is None else [round_]
         lines += [f"### {task}", "", "| recipe | seeds | " + " | ".join(
             f"modes @ {r} rounds" for r in rounds) + " | top-100 seen | top-100 final | diversity final |",
             "|---|---|" + "---|" * (len(rounds) + 3)]
+        # rank by the median modes at the last round every recipe reached
+        common = max(set.intersection(*(set(d["round"]) for _, d in dt.groupby("recipe"))), default=None)
         summary = []
         for recipe, dr in dt.groupby("recipe", sort=False):
-            cells, key = [], 0.0
+            cells = []
+            key = statistics.median(dr[dr["round"] == common]["modes"]) if common is not None else 0.0
             for r in rounds:
                 v = dr[dr["round"] == r]["modes"].tolist()
-                if v:
-                    key = statistics.median(v)
                 cells.append(f"{statistics.median(v):g} ({', '.join(f'{x:g}' for x in v)})" if v else "")
             last = dr[dr["round"] == dr["round"].max()]
             tail = [f"{last[c].median():.4g}" if last[c].notna().any() else ""
@@ -157,11 +158,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=500)
     ap.add_argument("--at", default="", help="extra rounds to record, comma-separated (e.g. 250,500)")
     ap.add_argument("--seeds", default="0")
-    ap.add_argument("--csv", type=Path, default=Path("bench/tuning/results.csv"))
+    ap.add_argument("--csv", type=Path, action="append",
+                    help="CSV to append to (default bench/tuning/results.csv); with --table, repeatable")
     ap.add_argument("--table", action="store_true", help="print the Markdown summary of --csv and stop")
     a = ap.parse_args()
+    paths = a.csv or [Path("bench/tuning/results.csv")]
     if a.table:
-        sys.stdout.write(table(a.csv))
+        sys.stdout.write(table(paths))
         return
     command = "python bench/tuning.py " + " ".join(sys.argv[1:])
     at = [int(x) for x in a.at.split(",") if x]
@@ -170,7 +173,7 @@ def main() -> None:
     for seed in [int(s) for s in a.seeds.split(",")]:
         for spec in a.recipes:
             rows = run(a.task, spec, seed, a.rounds, at, command)
-            append_rows(a.csv, rows)
+            append_rows(paths[0], rows)
             last = rows[-1]
             print(f"{a.task} {spec} seed {seed}: modes {last['modes']} top100 {last['top100_seen']:.4g} "
                   f"{last['wall_s']:.0f}s", flush=True)
