@@ -93,3 +93,23 @@ def test_every_builtin_recipe_is_a_valid_config(name):
     fields = set(TrainConfig.__dataclass_fields__)
     assert set(rec) <= fields, set(rec) - fields
     TrainConfig(**rec).validate()  # e.g. LS iterations that divide the default batch of 32
+
+
+@pytest.mark.parametrize("name,assets", [("tfbind8", ("tfbind8-table", "tfbind8-modes")),
+                                         ("qm9str", ("qm9str-table", "qm9str-modes", "qm9str-blocks"))])
+def test_builtin_task_recipe_reaches_the_run(tmp_path, name, assets):
+    from dataclasses import asdict
+
+    from .conftest import need_assets
+
+    need_assets(*assets)
+    out = tmp_path / name
+    r = runner.invoke(app, ["design", "--task", name, "--rounds", "1", "--hidden", "8", "--num-samples", "8",
+                            "--device", "cpu", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"design defaults for {name}:" in r.output  # the user is told what was chosen for them
+    cfg = json.loads((out / "config.json").read_text())
+    expected = {**asdict(TrainConfig()), **BUILTIN[name].design_defaults, "hidden": 8, "rounds": 1}
+    keys = ["conditioning", "beta_dist", "local_search", "ls_iterations", "ls_backtrack", "lr", "grad_steps",
+            "replay_size", "batch_size", "epsilon", "hidden"]
+    assert {k: cfg[k] for k in keys} == {k: expected[k] for k in keys}
