@@ -349,7 +349,10 @@ def design(
     show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
     **opts,
 ) -> None:
-    """Train, then write a ranked table of unique candidates (candidates.csv) and print the best."""
+    """Train, then write a ranked table of unique candidates (candidates.csv) and print the best.
+
+    Training options you leave unset follow the task's recommended recipe (printed at the start; \
+see bench/TUNING.md), not the defaults shown below, which are what `molgfn train` uses."""
     from molgfn.errors import InputError
 
     def precheck(cfg, task) -> None:  # options of the final step are checked before any training

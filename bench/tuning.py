@@ -121,11 +121,12 @@ def append_rows(path: Path, rows: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
-def table(paths: list[Path], round_: int | None = None) -> str:
+def table(paths: list[Path], round_: int | None = None, min_seeds: int = 1) -> str:
     """Markdown: per task, recipe and checkpoint round, median modes over seeds with each seed's value."""
     import pandas as pd
 
     df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    df = df[df.groupby(["task", "recipe"])["seed"].transform("nunique") >= min_seeds]
     lines = []
     for task, dt in df.groupby("task", sort=False):
         rounds = sorted(dt["round"].unique()) if round_ is None else [round_]
@@ -141,10 +142,11 @@ def table(paths: list[Path], round_: int | None = None) -> str:
             for r in rounds:
                 v = dr[dr["round"] == r]["modes"].tolist()
                 cells.append(f"{statistics.median(v):g} ({', '.join(f'{x:g}' for x in v)})" if v else "")
-            last = dr[dr["round"] == dr["round"].max()]
-            tail = [f"{last[c].median():.4g}" if last[c].notna().any() else ""
-                    for c in ("top100_seen", "top100_final", "diversity_final")]
-            summary.append((key, f"| `{recipe}` | {last['seed'].nunique()} | " + " | ".join(cells + tail) + " |"))
+            seen = dr[dr["round"] == common]["top100_seen"] if common is not None else dr["top100_seen"]
+            last = dr.loc[dr.groupby("seed")["round"].idxmax()]  # each run's end: the final-sample metrics
+            tail = [f"{col.median():.4g}" if col.notna().any() else ""
+                    for col in (seen, last["top100_final"], last["diversity_final"])]
+            summary.append((key, f"| `{recipe}` | {dr['seed'].nunique()} | " + " | ".join(cells + tail) + " |"))
         lines += [s for _, s in sorted(summary, key=lambda x: -x[0])] + [""]
     cmds = list(dict.fromkeys(df["command"].dropna()))
     lines += ["commands:", ""] + [f"    {c}" for c in cmds]
@@ -161,10 +163,11 @@ def main() -> None:
     ap.add_argument("--csv", type=Path, action="append",
                     help="CSV to append to (default bench/tuning/results.csv); with --table, repeatable")
     ap.add_argument("--table", action="store_true", help="print the Markdown summary of --csv and stop")
+    ap.add_argument("--min-seeds", type=int, default=1, help="--table: only recipes run with this many seeds")
     a = ap.parse_args()
     paths = a.csv or [Path("bench/tuning/results.csv")]
     if a.table:
-        sys.stdout.write(table(paths))
+        sys.stdout.write(table(paths, min_seeds=a.min_seeds))
         return
     command = "python bench/tuning.py " + " ".join(sys.argv[1:])
     at = [int(x) for x in a.at.split(",") if x]
