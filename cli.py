@@ -398,9 +398,11 @@ def _design_defaults(ctx: typer.Context, opts: dict) -> dict:
         name = CLI_NAME.get(key, key)
         if name not in opts:
             raise InputError(f"task {opts['task']!r}: design default {key!r} is not a training option")
-        if name in given or (name == "beta_dist" and new["conditioning"] == "none"):
-            continue  # a fixed-beta sampler keeps fixed:1 unless the user says otherwise
-        new[name] = applied[name] = value
+        if name not in given:
+            new[name] = applied[name] = value
+    if new["conditioning"] == "none" and "beta_dist" in applied:  # a fixed-beta sampler keeps its fixed:1
+        new["beta_dist"] = opts["beta_dist"]
+        del applied["beta_dist"]
     if new["local_search"] and "local_search" in applied and new["batch_size"] % (new["ls_iterations"] + 1):
         raise InputError(f"design uses local search by default, which needs --batch-size divisible by "
                          f"--ls-iterations + 1 ({new['ls_iterations'] + 1}): change --batch-size, or pass "

@@ -25,8 +25,8 @@ def run(cmd, out, *args):
 @pytest.fixture
 def recipe(monkeypatch):
     """A task-declared recipe with values no option has by default, so each one is visibly applied."""
-    rec = {"conditioning": "logit", "beta_dist": "uniform:1,2", "local_search": True, "ls_iterations": 3,
-           "lr": 3e-4, "grad_steps": 2, "replay_size": 16, "n_layers": 3}
+    rec = {"beta_dist": "uniform:1,2", "conditioning": "logit", "local_search": True, "ls_iterations": 3,
+           "lr": 3e-4, "grad_steps": 2, "replay_size": 16, "n_layers": 3}  # beta first: order must not matter
     monkeypatch.setattr(CustomSequenceTask, "design_defaults", rec)
     return rec
 
@@ -107,7 +107,8 @@ def test_builtin_task_recipe_reaches_the_run(tmp_path, name, assets):
     r = runner.invoke(app, ["design", "--task", name, "--rounds", "1", "--hidden", "8", "--num-samples", "8",
                             "--device", "cpu", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert f"design defaults for {name}:" in r.output  # the user is told what was chosen for them
+    if BUILTIN[name].design_defaults:  # the user is told what was chosen for them
+        assert f"design defaults for {name}:" in r.output
     cfg = json.loads((out / "config.json").read_text())
     expected = {**asdict(TrainConfig()), **BUILTIN[name].design_defaults, "hidden": 8, "rounds": 1}
     keys = ["conditioning", "beta_dist", "local_search", "ls_iterations", "ls_backtrack", "lr", "grad_steps",
