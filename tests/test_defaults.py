@@ -96,7 +96,8 @@ def test_every_builtin_recipe_is_a_valid_config(name):
 
 
 @pytest.mark.parametrize("name,assets", [("tfbind8", ("tfbind8-table", "tfbind8-modes")),
-                                         ("qm9str", ("qm9str-table", "qm9str-modes", "qm9str-blocks"))])
+                                         ("qm9str", ("qm9str-table", "qm9str-modes", "qm9str-blocks")),
+                                         ("sehstr", ("sehstr-trees", "sehstr-modes", "sehstr-blocks"))])
 def test_builtin_task_recipe_reaches_the_run(tmp_path, name, assets):
     from dataclasses import asdict
 
