@@ -688,6 +688,7 @@ def train(
 @friendly
 @with_training_options
 def design(
+    ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory; candidates.csv goes here.")]
     = Path("runs/design"),
     num_candidates: Annotated[int, typer.Option(help="Rows in candidates.csv (best first).")] = 100,
@@ -704,7 +705,10 @@ def design(
     show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
     **opts,
 ) -> None:
-    """Train, then write a ranked table of unique candidates (candidates.csv) and print the best."""
+    """Train, then write a ranked table of unique candidates (candidates.csv) and print the best.
+
+    Training options you leave unset follow the task's recommended recipe (printed at the start; \
+see bench/TUNING.md), not the defaults shown below, which are what `molgfn train` uses."""
     from molgfn.errors import InputError
 
     _check_ranges(("--num-samples", num_samples, 0, 10**7), ("--num-candidates", num_candidates, 1, 10**7),
@@ -725,11 +729,55 @@ def design(
 
     from molgfn.config import BetaDist
 
+    opts = _design_defaults(ctx, opts)
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
     try:
         _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity)
     finally:
         tr.task.close()
+
+
+CLI_NAME = {"n_layers": "layers"}  # TrainConfig field -> option name, where they differ
+
+
+def _design_defaults(ctx: typer.Context, opts: dict) -> dict:
+    """The task's recommended recipe (``Task.design_defaults``) for every training option the
+    user did not give on the command line; the user's flags always win. Tuned with TB only,
+    so another --objective (or --resume, which keeps its run's config) gets the plain defaults."""
+    from molgfn.errors import InputError
+    from tasks import registry
+
+    cls = registry().get(opts["task"])
+    if opts["resume"] or opts["objective"] != "tb" or cls is None:
+        return opts
+    if not isinstance(cls, type):  # an entry-point plugin the user named: get_task loads it anyway
+        try:
+            cls = cls.load()
+        except Exception:
+            return opts  # get_task reports the failure
+    sources = {name: ctx.get_parameter_source(name) for name in opts}
+    given = {name for name, src in sources.items() if src is not None and src.name != "DEFAULT"}
+    new = dict(opts)
+    applied = {}
+    for key, value in getattr(cls, "design_defaults", {}).items():
+        name = CLI_NAME.get(key, key)
+        if name not in opts:
+            raise InputError(f"task {opts['task']!r}: design default {key!r} is not a training option")
+        if name not in given:
+            new[name] = applied[name] = value
+    if new["conditioning"] == "none" and "beta_dist" in applied:  # a fixed-beta sampler keeps its fixed:1
+        new["beta_dist"] = opts["beta_dist"]
+        del applied["beta_dist"]
+    if new["local_search"] and "local_search" in applied and new["batch_size"] % (new["ls_iterations"] + 1):
+        raise InputError(f"design uses local search by default, which needs --batch-size divisible by "
+                         f"--ls-iterations + 1 ({new['ls_iterations'] + 1}): change --batch-size, or pass "
+                         "--no-local-search")
+    if applied and not new["quiet"]:
+        flag = lambda k: "--" + k.replace("_", "-")  # noqa: E731
+        shown = " ".join(flag(k) if v is True else f"--no-{flag(k)[2:]}" if v is False else f"{flag(k)} {v}"
+                         for k, v in applied.items())
+        console.print(f"design defaults for {opts['task']}: {shown} (bench/TUNING.md; any flag overrides)")
+    return new
 
 
 def parse_betas(spec: str) -> list[float]:

@@ -23,6 +23,11 @@ from .oracle import call_oracle
 
 RAW_FLOOR = 1e-3
 
+# The training recipe `molgfn design` uses for every option the user leaves unset (keys are
+# TrainConfig fields; a task may override it). Chosen by the tuning study in bench/TUNING.md:
+# modes discovered per reward call. `molgfn train` keeps the plain defaults of its --help.
+DESIGN_DEFAULTS: dict = {"conditioning": "logit", "beta_dist": "uniform:1,3", "local_search": True}
+
 
 class Task:
     """What every task shares: its description, the reward transform and optional hooks."""
@@ -37,6 +42,7 @@ class Task:
     allow_negative: bool = False  # a negative raw score is an oracle error unless allowed
     assets: tuple[str, ...] = ()
     object_column: str = "sequence"
+    design_defaults: dict = DESIGN_DEFAULTS
 
     # -- reward transform ------------------------------------------------------------------
     @property

@@ -23,6 +23,7 @@ class QM9Str(TabularSequenceTask):
     reward_exponent = 5.0
     r_max = 100.0
     allow_negative = True  # the proxy gap table has negative entries; they are floored
+    design_defaults: dict = {}  # plain TB: more modes than TB + LS or Logit-GFN + LS (bench/TUNING.md)
     assets = ("qm9str-table", "qm9str-modes", "qm9str-blocks")
     mode_assets = ("qm9str-modes",)  # needed only to track modes (and by `evaluate`)
 

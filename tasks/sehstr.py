@@ -32,6 +32,7 @@ class SEHStr(SequenceTask):
     r_max = 10.0
     raw_max = 7.0333  # max over all 18^6 strings ('ag550c')
     allow_negative = True  # 0.28% of strings score below zero; they are floored
+    design_defaults: dict = {}  # plain TB: 4x the modes of Logit-GFN + LS (bench/TUNING.md)
     assets = ("sehstr-trees", "sehstr-modes", "sehstr-blocks")
     mode_assets = ("sehstr-modes",)  # needed only to track modes (and by `evaluate`)
 
