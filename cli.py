@@ -50,6 +50,23 @@ AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one c
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
 ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task: R = R_max * (r/raw_max)^b.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Processes for CPU oracles (default: all cores).")]
+ExecutorOpt = Annotated[str | None, typer.Option(help="Where oracle calls run: local (in-process), process (a pool "
+                                                 "that survives crashing or hanging calls; default for Python "
+                                                 "oracles) or ray (pip install \"molgfn[ray]\").")]
+RayAddressOpt = Annotated[str | None, typer.Option(help="--executor ray: an existing cluster, auto, HOST:PORT or "
+                                                   "ray://HOST:PORT (default: a local Ray with --workers CPUs).")]
+ChunkSizeOpt = Annotated[int | None, typer.Option(help="Objects per oracle call on a worker (default: about two "
+                                                  "chunks per worker and batch).")]
+OracleTimeoutOpt = Annotated[float, typer.Option(help="Seconds an oracle call may take per object (process and "
+                                                 "ray executors); then it fails like any oracle error.")] = 600.0
+OracleRetriesOpt = Annotated[int, typer.Option(help="Retries of a failed object (exception, timeout, dead "
+                                               "worker) before it counts as failed.")] = 0
+OnOracleErrorOpt = Annotated[str, typer.Option(help="A failed object: stop (one error naming the oracle and the "
+                                               "objects; the checkpoint is kept) or invalid (floor reward, "
+                                               "error recorded in the score store).")] = "stop"
+ScoreStoreOpt = Annotated[Path | None, typer.Option(help="SQLite score store shared across runs (default: "
+                                                    "RUN/scores.sqlite; score: none). Stored scores are reused, "
+                                                    "not recomputed.")]
 TaskOptionOpt = Annotated[list[str] | None, typer.Option(
     help="A task's own option as KEY=VALUE, repeatable (e.g. qm9str modes=diverse, sehstr modes=published).")]
 VocabOpt = Annotated[Path | None, typer.Option(help="Fragment tasks: your block vocabulary JSON (block_smi, block_r; "
@@ -140,6 +157,29 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
     return task, opts, get_task(task, **opts)
 
 
+def _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries, on_oracle_error,
+                     score_store):
+    """Executor and store options, checked before anything is written (Ray: reachable, installed)."""
+    from molgfn.oracle import OracleSettings
+
+    st = OracleSettings(executor=executor or "auto", workers=workers, chunk_size=chunk_size, timeout=oracle_timeout,
+                        retries=oracle_retries, on_error=on_oracle_error, ray_address=ray_address,
+                        store=score_store).validate()
+    if st.executor == "ray":
+        from molgfn.oracle.ray_executor import preflight
+
+        preflight(st.ray_address)
+    return st
+
+
+def _configure_oracle(task_obj, settings, explicit: bool) -> None:
+    from molgfn.oracle import configure_task
+
+    if not configure_task(task_obj, settings) and explicit:
+        console.print(f"note: task {task_obj.name!r} scores in-process (a table or a model); executor and score "
+                      "store options do not apply")
+
+
 def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool, dry_run: bool = False) -> None:
     from molgfn.errors import InputError
     from molgfn.runs import CHECKPOINT
@@ -215,12 +255,15 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
                 control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
-                task_option=None, precheck=None):
+                task_option=None, precheck=None, executor=None, ray_address=None, chunk_size=None,
+                oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
 
     assets.set_data_dir(data_dir)
     _prepare_run_dir(out_dir, resume, overwrite, dry_run=True)
+    oracle_settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
+                                       on_oracle_error, score_store)
     from molgfn.runs import CONFIG
 
     if resume:
@@ -252,6 +295,11 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     if precheck is not None:
         precheck(cfg, task_obj)
     _prepare_run_dir(out_dir, resume, overwrite)
+    from molgfn.oracle import STORE_FILE
+
+    explicit = executor is not None or score_store is not None
+    oracle_settings.store = oracle_settings.store or out_dir / STORE_FILE  # resume reuses the run's scores
+    _configure_oracle(task_obj, oracle_settings, explicit)
     return _run_training(cfg, task_obj, out_dir, resume, quiet)
 
 
@@ -297,6 +345,13 @@ def _training_options(
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
     workers: WorkersOpt = None,
+    executor: ExecutorOpt = None,
+    ray_address: RayAddressOpt = None,
+    chunk_size: ChunkSizeOpt = None,
+    oracle_timeout: OracleTimeoutOpt = 600.0,
+    oracle_retries: OracleRetriesOpt = 0,
+    on_oracle_error: OnOracleErrorOpt = "stop",
+    score_store: ScoreStoreOpt = None,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
     track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA: 42 extra oracle "
@@ -424,6 +479,9 @@ def _load_run(run: Path, data_dir: Path | None, device: str):
     cfg.device = device
     tr = Trainer(cfg, get_task(cfg.task, **cfg.task_options), run)
     tr.resume()
+    from molgfn.oracle import STORE_FILE, OracleSettings, configure_task
+
+    configure_task(tr.task, OracleSettings(store=run / STORE_FILE if (run / STORE_FILE).exists() else None))
     return tr
 
 
@@ -480,6 +538,13 @@ def score(
     reward_exponent: ExpOpt = 1.0,
     workers: WorkersOpt = None,
     task_option: TaskOptionOpt = None,
+    executor: ExecutorOpt = None,
+    ray_address: RayAddressOpt = None,
+    chunk_size: ChunkSizeOpt = None,
+    oracle_timeout: OracleTimeoutOpt = 600.0,
+    oracle_retries: OracleRetriesOpt = 0,
+    on_oracle_error: OnOracleErrorOpt = "stop",
+    score_store: ScoreStoreOpt = None,
 ) -> None:
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
     import pandas as pd
@@ -489,7 +554,10 @@ def score(
     from molgfn.errors import InputError
 
     assets.set_data_dir(data_dir)
+    settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
+                                on_oracle_error, score_store)
     _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option)
+    _configure_oracle(t, settings, executor is not None or score_store is not None)
     if not input.exists():
         raise InputError(f"input file {input} does not exist")
     text = input.read_text()
@@ -668,6 +736,25 @@ def info(run: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     out.print_json(json.dumps(json.loads((run / CONFIG).read_text())))
     if (run / METRICS).exists():
         out.print((run / METRICS).read_text().splitlines()[-1])
+
+
+@app.command("scores")
+@friendly
+def scores_cmd(
+    store: Annotated[Path, typer.Argument(help="A score store: RUN/scores.sqlite or a --score-store file.")],
+    output: Annotated[str, typer.Option("--output", help="CSV or .parquet path, or - for CSV on stdout.")] = "-",
+) -> None:
+    """Export a score store (object, oracle, settings, raw_score, error, wall_s, created) to CSV or Parquet."""
+    from molgfn.oracle import STORE_FILE, read_store
+
+    df = read_store(store / STORE_FILE if store.is_dir() else store)
+    if output.endswith(".parquet"):
+        from molgfn.atomic import atomic_write_bytes
+
+        atomic_write_bytes(Path(output), df.to_parquet(index=False))
+        console.print(f"{len(df)} rows -> {output}")
+    else:
+        _emit(df, output)
 
 
 if __name__ == "__main__":

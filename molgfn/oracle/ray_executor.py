@@ -44,6 +44,13 @@ def check_address(address: str) -> None:
                          "or check --ray-address") from None
 
 
+def preflight(address: str | None) -> None:
+    """Ray installed, and the cluster (if one is named) answering: checked before a run starts."""
+    _import_ray()
+    if address:
+        check_address(address)
+
+
 class _Actor:
     def __init__(self, fn: Callable) -> None:
         import os
@@ -53,6 +60,9 @@ class _Actor:
         os.dup2(2, 1)  # an oracle's prints go to the worker's stderr log, never to a data stream
         sys.stdout = sys.stderr
         self.fn = fn
+
+    def ready(self) -> bool:
+        return True
 
     def run(self, objs: list[str]) -> list[Outcome]:
         return run_chunk(self.fn, objs)
@@ -88,7 +98,9 @@ class RayExecutor:
 
     def submit(self, slot: int, objs: list[str]) -> None:
         if slot not in self.actors:
-            self.actors[slot] = self.actor_cls.remote(self.fn_ref)
+            actor = self.actors[slot] = self.actor_cls.remote(self.fn_ref)
+            # a new actor takes seconds to start: that must not count against the chunk's timeout
+            self.ray.get(actor.ready.remote())
         self.refs[slot] = self.actors[slot].run.remote(objs)
 
     def wait(self, slots: list[int], timeout: float | None) -> list[int]:
@@ -101,7 +113,7 @@ class RayExecutor:
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayActorError as e:
-            return f"Ray worker died ({type(e).__name__})"
+            return f"Ray worker died ({type(e).__name__}: a crash, os._exit or out of memory)"
         except self.ray.exceptions.RayError as e:
             return f"Ray task failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
 
