@@ -58,12 +58,12 @@ RayAddressOpt = Annotated[str | None, typer.Option(help="--executor ray: an exis
 ChunkSizeOpt = Annotated[int | None, typer.Option(help="Objects per oracle call on a worker (default: about two "
                                                   "chunks per worker and batch).")]
 OracleTimeoutOpt = Annotated[float, typer.Option(help="Seconds an oracle call may take per object (process and "
-                                                 "ray executors); then it fails like any oracle error.")] = 600.0
+                                                 "ray executors); then it fails like any oracle error.")]
 OracleRetriesOpt = Annotated[int, typer.Option(help="Retries of a failed object (exception, timeout, dead "
-                                               "worker) before it counts as failed.")] = 0
+                                               "worker) before it counts as failed.")]
 OnOracleErrorOpt = Annotated[str, typer.Option(help="A failed object: stop (one error naming the oracle and the "
                                                "objects; the checkpoint is kept) or invalid (floor reward, "
-                                               "error recorded in the score store).")] = "stop"
+                                               "error recorded in the score store).")]
 ScoreStoreOpt = Annotated[Path | None, typer.Option(help="SQLite score store shared across runs (default: "
                                                     "RUN/scores.sqlite; score: none). Stored scores are reused, "
                                                     "not recomputed.")]
