@@ -114,9 +114,9 @@ def test_kill_9_loses_no_stored_score_and_resume_reuses_them(tmp_path):
     calls the oracle again on an object that was stored before the kill."""
     log, run = tmp_path / "calls.txt", tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ORACLE_LOG": str(log)}
-    args = ["train", "--task", "custom", "--oracle", "tests.oracle_faults:counting", "--length", 10, "--rounds", 60,
-            "--batch-size", 16, "--checkpoint-every", 20, "--workers", 2, "--out", run, "--quiet", "--device", "cpu",
-            "--seed", 1]
+    args = ["train", "--task", "custom", "--oracle", "tests.oracle_faults:counting", "--length", 10, "--rounds", 40,
+            "--batch-size", 16, "--checkpoint-every", 10, "--workers", 2, "--out", run, "--quiet", "--device", "cpu",
+            "--seed", 1, "--hidden", 16, "--layers", 1, "--replay-size", 8, "--grad-steps", 1]
     cmd = [sys.executable, "-c", "from cli import app; app()", *map(str, args)]
     p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
@@ -137,4 +137,4 @@ def test_kill_9_loses_no_stored_score_and_resume_reuses_them(tmp_path):
     final = _stored(run / "scores.sqlite")
     assert set(stored) <= set(final) and all(final[k] == stored[k] for k in stored)
     metrics = pd.read_csv(run / "metrics.csv")
-    assert metrics["round"].iloc[-1] == 60 and metrics["store_hits"].iloc[-1] > 0
+    assert metrics["round"].iloc[-1] == 40 and metrics["store_hits"].iloc[-1] > 0
