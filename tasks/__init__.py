@@ -15,9 +15,12 @@ from .rna import RNA1, RNA2, RNA3, RNA4
 from .seh_frag import SEHFrag
 from .sehstr import SEHStr
 from .tfbind8 import TFBind8
+from .vina import VinaDock
+from .xtb_gap import XTBGap
 
 BUILTIN = {cls.name: cls for cls in (RNA1, RNA2, RNA3, RNA4, TFBind8, QM9Str, SEHStr, CustomSequenceTask)}
 BUILTIN.update({cls.name: cls for cls in (SEHFrag, QEDFrag, CustomFragTask)})  # fragment molecules
+BUILTIN.update({cls.name: cls for cls in (XTBGap, VinaDock)})  # physics oracles (optional extras)
 
 
 def registry() -> dict[str, type]:
