@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from molgfn.errors import OracleError
@@ -108,11 +107,28 @@ def worker_pid(seqs):
     return [float(os.getpid()) for _ in seqs]
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:  # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
 def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+    st = _stat(pid)
+    return st is None or st[0] == "Z"
+
+
+def descendants(pid: int) -> set[int]:
+    parent = {int(p.name): int(st[1]) for p in Path("/proc").iterdir() if p.name.isdigit()
+              if (st := _stat(int(p.name))) is not None}
+    out, todo = set(), [pid]
+    while todo:
+        cur = todo.pop()
+        kids = {c for c, pp in parent.items() if pp == cur}
+        todo.extend(kids - out)
+        out |= kids
+    return out
 
 
 @pytest.mark.parametrize("executor", ["process", "ray"])
@@ -216,7 +232,7 @@ def test_sigterm_leaves_no_worker_behind(tmp_path):
     children: set[int] = set()
     deadline = time.time() + 120
     while time.time() < deadline and len(children) < 2:
-        children |= {c.pid for c in psutil.Process(p.pid).children(recursive=True)}
+        children |= descendants(p.pid)
         time.sleep(0.1)
     assert len(children) >= 2, "the pool never started"
     p.terminate()
