@@ -42,6 +42,8 @@ class DockOracle:
     """Picklable oracle: SMILES -> Vina score (kcal/mol) or ``Invalid``. Each worker computes the
     receptor's grid maps once and keeps them."""
 
+    fork_safe = False  # Vina runs its own threads: process workers are spawned, not forked
+
     def __init__(self, receptor: str, center, size, exhaustiveness: int, seed: int) -> None:
         self.receptor, self.center, self.size = receptor, list(center), list(size)
         self.exhaustiveness, self.seed = exhaustiveness, seed

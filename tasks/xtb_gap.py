@@ -31,6 +31,8 @@ INSTALL = 'pip install "molgfn[xtb]"'
 class GapOracle:
     """Picklable oracle: SMILES -> GFN2-xTB gap in eV (or ``Invalid``), one molecule at a time."""
 
+    fork_safe = False  # tblite runs OpenMP: process workers are spawned, not forked
+
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 

@@ -193,8 +193,12 @@ class ProcessExecutor:
         self.fn, self.workers, self.chunk_size = fn, int(workers), chunk_size
         self.timeout, self.retries = timeout, int(retries)
         # fork on Linux: workers start in milliseconds, a user's script needs no
-        # `if __name__ == "__main__"` guard, and the oracle is inherited, not pickled
-        self.ctx = mp.get_context("fork" if sys.platform == "linux" else "spawn")
+        # `if __name__ == "__main__"` guard, and the oracle is inherited, not pickled. An oracle
+        # that runs OpenMP code says ``fork_safe = False``: a forked child of a process whose
+        # OpenMP pool was running (torch and tblite share libgomp) waits forever at its first
+        # parallel region, so it gets fresh (spawned) workers, sent the oracle once.
+        fork = sys.platform == "linux" and getattr(fn, "fork_safe", True)
+        self.ctx = mp.get_context("fork" if fork else "spawn")
         self.procs: dict[int, _Proc] = {}
 
     # backend interface for ``schedule``
