@@ -23,9 +23,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from ..errors import OracleError
 from .contract import Outcome, run_chunk
 
 OnResult = Callable[[list[int], list[Outcome]], None]
+STARTUP_TIMEOUT_S = 300.0
 
 
 def chunks_of(n: int, chunk_size: int | None, workers: int) -> list[list[int]]:
@@ -152,6 +154,7 @@ def _worker_main(fn: Callable, conn, parent_end) -> None:
     sys.stdout.flush()
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    conn.send("ready")
     while True:
         try:
             msg = conn.recv()
@@ -172,6 +175,17 @@ class _Proc:
         self.proc.start()
         child.close()
         self.conn = parent
+        # a spawned worker imports the oracle's modules first (seconds): that must not count
+        # against the first chunk's timeout, and a worker that cannot start is one clear error
+        try:
+            ready = parent.poll(STARTUP_TIMEOUT_S) and parent.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.kill()
+            raise OracleError(f"an oracle worker process failed to start ({describe_death(self.proc.exitcode)}); "
+                              "a script that drives molgfn needs an `if __name__ == \"__main__\":` guard, or use "
+                              "--executor local")
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
