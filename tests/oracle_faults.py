@@ -80,3 +80,15 @@ def counting(seqs):
             f.write(s + "\n")
     time.sleep(0.002 * len(seqs))
     return [gc(s) for s in seqs]
+
+
+class Spawned:
+    """The same oracle, run by spawned (not forked) workers, as OpenMP oracles are."""
+
+    fork_safe = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, seqs):
+        return FAULTS[self.name](seqs)

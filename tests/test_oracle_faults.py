@@ -242,3 +242,15 @@ def test_sigterm_leaves_no_worker_behind(tmp_path):
         time.sleep(0.2)
     assert all(gone(c) for c in children)
 
+
+
+@pytest.mark.parametrize("fault", ["segfault", "hang", "os._exit"])
+def test_spawned_workers_survive_the_same_faults(fault):
+    o = CachedOracle(f"spawned-{fault}", F.Spawned(fault), allow_negative=False, workers=2)
+    # 1 s per object: a spawned worker's start-up (imports) must not count against it
+    o.configure(OracleSettings(executor="process", workers=2, timeout=1, on_error="invalid"))
+    try:
+        assert o(OBJS).tolist() == pytest.approx(EXPECTED)
+        assert set(o.errors) == {"ACGT", "AGGG"} and all(WHY[fault] in e for e in o.errors.values())
+    finally:
+        o.close()
