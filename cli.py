@@ -55,8 +55,8 @@ ExecutorOpt = Annotated[str | None, typer.Option(help="Where oracle calls run: l
                                                  "oracles) or ray (pip install \"molgfn[ray]\").")]
 RayAddressOpt = Annotated[str | None, typer.Option(help="--executor ray: an existing cluster, auto, HOST:PORT or "
                                                    "ray://HOST:PORT (default: a local Ray with --workers CPUs).")]
-ChunkSizeOpt = Annotated[int | None, typer.Option(help="Objects per oracle call on a worker (default: about two "
-                                                  "chunks per worker and batch).")]
+ChunkSizeOpt = Annotated[int | None, typer.Option(help="Objects per oracle call on a worker (default: a batch "
+                                                  "split evenly, one call per worker).")]
 OracleTimeoutOpt = Annotated[float, typer.Option(help="Seconds an oracle call may take per object (process and "
                                                  "ray executors); then it fails like any oracle error.")]
 OracleRetriesOpt = Annotated[int, typer.Option(help="Retries of a failed object (exception, timeout, dead "

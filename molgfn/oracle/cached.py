@@ -34,7 +34,7 @@ class OracleSettings:
 
     executor: str = "auto"  # auto: a process pool for Python oracles
     workers: int | None = None  # None: the task's own default (all cores)
-    chunk_size: int | None = None  # None: about two chunks per worker and batch
+    chunk_size: int | None = None  # None: one chunk per worker and batch
     timeout: float | None = DEFAULT_TIMEOUT_S
     retries: int = 0
     on_error: str = "stop"

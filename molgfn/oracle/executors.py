@@ -31,8 +31,8 @@ STARTUP_TIMEOUT_S = 300.0
 
 
 def chunks_of(n: int, chunk_size: int | None, workers: int) -> list[list[int]]:
-    # default: about two chunks per worker, balancing load against per-call overhead
-    size = chunk_size or max(1, -(-n // (2 * max(workers, 1))))
+    # default: one chunk (one oracle call) per worker and batch, the fewest calls
+    size = chunk_size or max(1, -(-n // max(workers, 1)))
     return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
 
 

@@ -10,6 +10,7 @@ under concurrent writers. Readers (``molgfn scores``) may open it while a run wr
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -42,15 +43,25 @@ class ScoreStore:
         self.path, self.oracle, self.settings = Path(path), oracle, settings
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a committed transaction survives a killed process (only an OS
-            # crash or power loss may roll back the last ones)
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(_SCHEMA)
+            with self._connect() as db:
+                db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as e:
             raise InputError(f"cannot open the score store {self.path}: {e}; pass --score-store with a "
                              "writable file path (an SQLite database)") from e
+
+    @contextlib.contextmanager
+    def _connect(self):
+        # one short connection per operation: between operations nothing is open, so the folder
+        # holds just the database (SQLite folds its WAL back in when the last connection closes)
+        db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed transaction survives a killed process (only an OS
+            # crash or power loss may roll back the last ones)
+            db.execute("PRAGMA synchronous=NORMAL")
+            yield db
+        finally:
+            db.close()
 
     def get(self, objects: Iterable[str]) -> dict[str, Outcome]:
         """Stored outcomes of those objects that have one."""
@@ -60,8 +71,9 @@ class ScoreStore:
             part = objs[i : i + 500]
             q = ("SELECT object, raw_score, error, invalid, wall_s FROM scores WHERE oracle = ? AND settings = ? "
                  f"AND object IN ({','.join('?' * len(part))})")
-            for o, raw, err, inv, wall in self.db.execute(q, [self.oracle, self.settings, *part]):
-                found[o] = Outcome(raw, err, wall or 0.0, bool(inv))
+            with self._connect() as db:
+                for o, raw, err, inv, wall in db.execute(q, [self.oracle, self.settings, *part]):
+                    found[o] = Outcome(raw, err, wall or 0.0, bool(inv))
         return found
 
     def put(self, items: Iterable[tuple[str, Outcome]]) -> None:
@@ -70,16 +82,15 @@ class ScoreStore:
         rows = [(o, self.oracle, self.settings, r.value, r.error, int(r.invalid), r.wall_s, now) for o, r in items]
         if not rows:
             return
-        with self.db:  # BEGIN ... COMMIT
-            self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        with self._connect() as db:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
 
     def __len__(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM scores WHERE oracle = ? AND settings = ?",
-                               (self.oracle, self.settings)).fetchone()[0]
-
-    def close(self) -> None:
-        self.db.close()
+        with self._connect() as db:
+            return db.execute("SELECT COUNT(*) FROM scores WHERE oracle = ? AND settings = ?",
+                              (self.oracle, self.settings)).fetchone()[0]
 
 
 def read_store(path: str | Path):
