@@ -165,6 +165,21 @@ def _worker_main(fn: Callable, conn, parent_end) -> None:
         conn.send(run_chunk(fn, msg))
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _env(names: tuple[str, ...], value: str):
+    """Set environment variables the user has not set, for the duration (a spawned child copies them)."""
+    added = [n for n in names if n not in os.environ]
+    os.environ.update({n: value for n in added})
+    try:
+        yield
+    finally:
+        for n in added:
+            os.environ.pop(n, None)
+
+
 class _Proc:
     def __init__(self, ctx, fn: Callable) -> None:
         parent, child = ctx.Pipe()
@@ -172,7 +187,10 @@ class _Proc:
         self.proc = ctx.Process(target=_worker_main, args=(fn, child, parent if fork else None), daemon=True)
         sys.stdout.flush()
         sys.stderr.flush()
-        self.proc.start()
+        with contextlib.ExitStack() as stack:
+            if not fork:  # one worker, one core (as Ray does): thread pools read this when they load
+                stack.enter_context(_env(THREAD_VARS, "1"))
+            self.proc.start()
         child.close()
         self.conn = parent
         # a spawned worker imports the oracle's modules first (seconds): that must not count
