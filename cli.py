@@ -140,6 +140,23 @@ ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task,
                                        "the same reward (a warning says so); negative scores are refused unless "
                                        "--task-option allow_negative=true.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Processes for CPU oracles (default: all cores).")]
+ExecutorOpt = Annotated[str | None, typer.Option(help="Where oracle calls run: local (in-process), process (a pool "
+                                                 "that survives crashing or hanging calls; default for Python "
+                                                 "oracles) or ray (pip install \"molgfn[ray]\").")]
+RayAddressOpt = Annotated[str | None, typer.Option(help="--executor ray: an existing cluster, auto, HOST:PORT or "
+                                                   "ray://HOST:PORT (default: a local Ray with --workers CPUs).")]
+ChunkSizeOpt = Annotated[int | None, typer.Option(help="Objects per oracle call on a worker (default: a batch "
+                                                  "split evenly, one call per worker).")]
+OracleTimeoutOpt = Annotated[float, typer.Option(help="Seconds an oracle call may take per object (process and "
+                                                 "ray executors); then it fails like any oracle error.")]
+OracleRetriesOpt = Annotated[int, typer.Option(help="Retries of a failed object (exception, timeout, dead "
+                                               "worker) before it counts as failed.")]
+OnOracleErrorOpt = Annotated[str, typer.Option(help="A failed object: stop (one error naming the oracle and the "
+                                               "objects; the checkpoint is kept) or invalid (floor reward, "
+                                               "error recorded in the score store).")]
+ScoreStoreOpt = Annotated[Path | None, typer.Option(help="SQLite score store shared across runs (default: "
+                                                    "RUN/scores.sqlite; score: none). Stored scores are reused, "
+                                                    "not recomputed.")]
 TaskOptionOpt = Annotated[list[str] | None, typer.Option(
     help="A task's own option as KEY=VALUE, repeatable (e.g. qm9str modes=diverse, sehstr modes=published).")]
 VocabOpt = Annotated[Path | None, typer.Option(help="Fragment tasks: your block vocabulary JSON (block_smi, block_r; "
@@ -282,6 +299,29 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
     return task, opts, get_task(task, **opts)
 
 
+def _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries, on_oracle_error,
+                     score_store):
+    """Executor and store options, checked before anything is written (Ray: reachable, installed)."""
+    from molgfn.oracle import OracleSettings
+
+    st = OracleSettings(executor=executor or "auto", workers=workers, chunk_size=chunk_size, timeout=oracle_timeout,
+                        retries=oracle_retries, on_error=on_oracle_error, ray_address=ray_address,
+                        store=score_store).validate()
+    if st.executor == "ray":
+        from molgfn.oracle.ray_executor import preflight
+
+        preflight(st.ray_address)
+    return st
+
+
+def _configure_oracle(task_obj, settings, explicit: bool) -> None:
+    from molgfn.oracle import configure_task
+
+    if not configure_task(task_obj, settings) and explicit:
+        console.print(f"note: task {task_obj.name!r} scores in-process (a table or a model); executor and score "
+                      "store options do not apply")
+
+
 def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool, dry_run: bool = False) -> None:
     """Check --out (dry_run), then own it: create it, lock it for the life of the process, clean stale
     temp files, and with --overwrite remove the previous run's files (never anything else)."""
@@ -388,13 +428,16 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
                 control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
-                weights=None, transform=None, trust_oracle=False):
+                weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
+                chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
 
     assets.set_data_dir(data_dir)
     _prepare_run_dir(out_dir, resume, overwrite, dry_run=True)
+    oracle_settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
+                                       on_oracle_error, score_store)
     from molgfn.runs import CONFIG
 
     if resume:
@@ -446,6 +489,11 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     if precheck is not None:
         precheck(cfg, task_obj)
     _prepare_run_dir(out_dir, resume, overwrite)
+    from molgfn.oracle import STORE_FILE
+
+    explicit = executor is not None or score_store is not None
+    oracle_settings.store = oracle_settings.store or out_dir / STORE_FILE  # resume reuses the run's scores
+    _configure_oracle(task_obj, oracle_settings, explicit)
     return _run_training(cfg, task_obj, out_dir, resume, quiet, logger, progress, log_every)
 
 
@@ -607,6 +655,13 @@ def _training_options(
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
     workers: WorkersOpt = None,
+    executor: ExecutorOpt = None,
+    ray_address: RayAddressOpt = None,
+    chunk_size: ChunkSizeOpt = None,
+    oracle_timeout: OracleTimeoutOpt = 600.0,
+    oracle_retries: OracleRetriesOpt = 0,
+    on_oracle_error: OnOracleErrorOpt = "stop",
+    score_store: ScoreStoreOpt = None,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
     track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA modes, whose check "
@@ -849,6 +904,9 @@ def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None 
     try:
         tr = Trainer(cfg, task, run)
         _resume_checked(tr)
+        from molgfn.oracle import STORE_FILE, OracleSettings, configure_task
+
+        configure_task(tr.task, OracleSettings(store=run / STORE_FILE if (run / STORE_FILE).exists() else None))
     except BaseException:
         task.close()
         raise
@@ -942,14 +1000,24 @@ def score(
     reward_exponent: ExpOpt = 1.0,
     workers: WorkersOpt = None,
     task_option: TaskOptionOpt = None,
+    executor: ExecutorOpt = None,
+    ray_address: RayAddressOpt = None,
+    chunk_size: ChunkSizeOpt = None,
+    oracle_timeout: OracleTimeoutOpt = 600.0,
+    oracle_retries: OracleRetriesOpt = 0,
+    on_oracle_error: OnOracleErrorOpt = "stop",
+    score_store: ScoreStoreOpt = None,
 ) -> None:
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
 
     from molgfn import assets
 
     assets.set_data_dir(data_dir)
+    settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
+                                on_oracle_error, score_store)
     _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option)
     try:
+        _configure_oracle(t, settings, executor is not None or score_store is not None)
         objs, row_offset = _read_objects(input, column, t.object_column)
         df = _score_rows(t, objs, row_offset)
     finally:
@@ -1275,6 +1343,25 @@ def info(run: Annotated[Path, typer.Argument(help="A run directory.")], fmt: For
         if len(lines) > 1:
             out.print(lines[0], highlight=False)
             out.print(lines[-1], highlight=False)
+
+
+@app.command("scores")
+@friendly
+def scores_cmd(
+    store: Annotated[Path, typer.Argument(help="A score store: RUN/scores.sqlite or a --score-store file.")],
+    output: Annotated[str, typer.Option("--output", help="CSV or .parquet path, or - for CSV on stdout.")] = "-",
+) -> None:
+    """Export a score store (object, oracle, settings, raw_score, error, wall_s, created) to CSV or Parquet."""
+    from molgfn.oracle import STORE_FILE, read_store
+
+    df = read_store(store / STORE_FILE if store.is_dir() else store)
+    if output.endswith(".parquet"):
+        from molgfn.atomic import atomic_write_bytes
+
+        atomic_write_bytes(Path(output), df.to_parquet(index=False))
+        console.print(f"{len(df)} rows -> {output}")
+    else:
+        _emit(df, output)
 
 
 if __name__ == "__main__":

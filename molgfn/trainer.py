@@ -21,6 +21,7 @@ from .energies import energy_function
 from .history import SEEN_LOG, AppendLog, MetricsLog, SeenStats, read_metrics, read_seen
 from .local_search import local_search_step
 from .objectives import get_objective, is_on_policy_only, needs_energy, needs_flow_head
+from .oracle import oracle_counts
 from .policies import MLPPolicy
 from .replay import ReplayBuffer
 from .sampling import sample_backward, sample_forward
@@ -195,6 +196,7 @@ class Trainer:
             "unique_objects": len(self.seen.count),
             "modes": len(self.modes_found),
             "round_ms": (time.perf_counter() - t0) * 1e3,
+            **oracle_counts(self.task),  # new oracle calls vs score-store hits (tasks with a store)
             **self._round_info,
         }
         self.metrics.append(row)

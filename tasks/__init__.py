@@ -16,10 +16,13 @@ from .seh_frag import SEHFrag
 from .seh_frag_moo import SEHFragMOO
 from .sehstr import SEHStr
 from .tfbind8 import TFBind8
+from .vina import VinaDock
+from .xtb_gap import XTBGap
 
 BUILTIN = {cls.name: cls for cls in (RNA1, RNA2, RNA3, RNA4, TFBind8, QM9Str, SEHStr, CustomSequenceTask)}
 BUILTIN.update({cls.name: cls for cls in (SEHFrag, QEDFrag, CustomFragTask)})  # fragment molecules
 BUILTIN[SEHFragMOO.name] = SEHFragMOO  # several objectives, weighted sum
+BUILTIN.update({cls.name: cls for cls in (XTBGap, VinaDock)})  # physics oracles (optional extras)
 
 
 def registry() -> dict[str, type]:

@@ -1,0 +1,22 @@
+"""Reward oracles: the contract and its errors, executors (in-process, process pool, Ray) and the score store.
+
+A task asks one thing, "score these objects" (``CachedOracle``); where the calls run
+(``executors``, ``ray_executor``), what is remembered (``store``) and what a failure costs
+(``contract``, ``OracleSettings.on_error``) are decided here.
+"""
+
+from .cached import (
+    DEFAULT_TIMEOUT_S,
+    EXECUTORS,
+    CachedOracle,
+    OracleSettings,
+    configure_task,
+    oracle_counts,
+    task_oracles,
+)
+from .contract import Invalid, Outcome, call_oracle, check_scores
+from .store import STORE_FILE, ScoreStore, read_store
+
+__all__ = ["DEFAULT_TIMEOUT_S", "EXECUTORS", "CachedOracle", "Invalid", "OracleSettings", "Outcome", "STORE_FILE",
+           "ScoreStore", "call_oracle", "check_scores", "configure_task", "oracle_counts", "read_store",
+           "task_oracles"]

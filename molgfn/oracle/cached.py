@@ -1,0 +1,222 @@
+"""Scoring objects: memo, score store, executor and the error policy behind one call.
+
+``CachedOracle(objects) -> raw scores`` is all a task asks. Each distinct object is looked
+up in memory, then in the score store (``--score-store``; a hit is not a new oracle call),
+and only the rest are sent to the executor. Results are written to the store chunk by
+chunk as they arrive. A failed object either stops the run with one ``OracleError`` naming
+the oracle and the objects (``on_error="stop"``, after every successful result of the
+batch has been stored) or becomes invalid: raw score ``invalid_value`` (the task's floor,
+so the floor reward), with its error recorded in the store (``on_error="invalid"``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, OracleError
+from .contract import Outcome, check_scores, value_error
+
+EXECUTORS = ("auto", "local", "process", "ray")
+ON_ERROR = ("stop", "invalid")
+DEFAULT_TIMEOUT_S = 600.0  # per object, process and Ray executors: a hung Python oracle costs 10 minutes
+
+
+@dataclass
+class OracleSettings:
+    """How and where oracle calls run (the CLI's --executor ... --score-store options)."""
+
+    executor: str = "auto"  # auto: a process pool for Python oracles
+    workers: int | None = None  # None: the task's own default (all cores)
+    chunk_size: int | None = None  # None: one chunk per worker and batch
+    timeout: float | None = DEFAULT_TIMEOUT_S
+    retries: int = 0
+    on_error: str = "stop"
+    ray_address: str | None = None
+    store: Path | None = None
+
+    def validate(self) -> OracleSettings:
+        checks = [
+            (self.executor in EXECUTORS, f"--executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"),
+            (self.on_error in ON_ERROR, f"--on-oracle-error must be stop or invalid, got {self.on_error!r}"),
+            (self.workers is None or self.workers >= 1, f"--workers must be >= 1, got {self.workers}"),
+            (self.chunk_size is None or self.chunk_size >= 1, f"--chunk-size must be >= 1, got {self.chunk_size}"),
+            (self.timeout is None or (self.timeout > 0 and np.isfinite(self.timeout)),
+             f"--oracle-timeout must be a positive number of seconds, got {self.timeout}"),
+            (0 <= self.retries <= 100, f"--oracle-retries must lie in [0, 100], got {self.retries}"),
+            (self.ray_address is None or self.executor == "ray", "--ray-address needs --executor ray"),
+        ]
+        bad = [msg for ok, msg in checks if not ok]
+        if bad:
+            raise InputError("; ".join(bad))
+        return self
+
+
+def make_executor(fn: Callable, kind: str, workers: int, settings: OracleSettings):
+    from .executors import LocalExecutor, ProcessExecutor
+
+    opts = dict(workers=workers, chunk_size=settings.chunk_size, timeout=settings.timeout,
+                retries=settings.retries, ray_address=settings.ray_address)
+    if kind == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(fn, **opts)
+    if kind == "process":
+        return ProcessExecutor(fn, **opts)
+    return LocalExecutor(fn, **opts)
+
+
+class CachedOracle:
+    """Memoise a per-object oracle, persist its results, and run the rest on an executor.
+
+    ``fn`` must be picklable (a module-level function or an instance of a module-level
+    class): it is sent to worker processes or Ray actors once. ``version`` names the
+    oracle's settings (e.g. a receptor's hash); stored scores are reused only for the same
+    name and version.
+    """
+
+    def __init__(self, name: str, fn: Callable[[list[str]], Sequence], allow_negative: bool,
+                 workers: int | None = None, min_parallel: int = 16, max_cache: int = 2_000_000,
+                 version: str = "", invalid_value: float = 1e-3) -> None:
+        self.name, self.fn, self.allow_negative = name, fn, allow_negative
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.min_parallel, self.max_cache = min_parallel, max_cache
+        self.version, self.invalid_value = version, invalid_value
+        self.settings = OracleSettings()
+        self.configured = False  # library use: small batches in-process, as before the CLI options
+        self.cache: dict[str, float] = {}
+        self.errors: dict[str, str] = {}  # object -> why it is invalid
+        self.store = None
+        self._executor = None
+        self.calls = 0  # objects actually evaluated (neither in memory nor in the store)
+        self.store_hits = 0
+
+    @property
+    def settings_hash(self) -> str:
+        return hashlib.sha256(f"{self.name}\0{self.version}".encode()).hexdigest()[:16]
+
+    def configure(self, settings: OracleSettings) -> None:
+        from .store import ScoreStore
+
+        self.close()
+        self.settings, self.configured = settings.validate(), True
+        if settings.workers is not None:
+            self.workers = settings.workers
+        if settings.store is not None:
+            self.store = ScoreStore(settings.store, self.name, self.settings_hash)
+
+    # -- executors -------------------------------------------------------------------------
+    def _kind(self, n: int) -> str:
+        kind = self.settings.executor
+        if kind == "auto":
+            small = not self.configured and (self.workers <= 1 or n < self.min_parallel)
+            kind = "local" if small else "process"
+        if kind == "process" and mp.current_process().daemon:
+            kind = "local"  # a daemonic process (a multiprocessing.Pool worker) may not start children
+        return kind
+
+    def executor_for(self, n: int):
+        kind = self._kind(n)
+        if kind == "local":
+            return make_executor(self.fn, "local", 1, self.settings)
+        if self._executor is None:
+            self._executor = make_executor(self.fn, kind, self.workers, self.settings)
+        return self._executor
+
+    # -- scoring ---------------------------------------------------------------------------
+    def _usable(self, out: Outcome) -> bool:
+        return out.ok or out.invalid or self.settings.on_error == "invalid"
+
+    def _remember(self, obj: str, out: Outcome) -> None:
+        if out.ok:
+            self.cache[obj] = float(out.value)
+        else:
+            self.cache[obj] = self.invalid_value
+            self.errors[obj] = out.error or "failed"
+
+    def _evaluate(self, todo: list[str]) -> None:
+        failures: list[tuple[str, Outcome]] = []
+
+        def on_result(idx: list[int], outs: list[Outcome]) -> None:
+            keep = []
+            for i, out in zip(idx, outs, strict=True):
+                if out.ok and (why := value_error(out.value, self.allow_negative)):
+                    out = Outcome(out.value, why, out.wall_s)  # keep the value for the message
+                    out = replace(out, value=None) if self.settings.on_error == "invalid" else out
+                if self._usable(out):
+                    keep.append((todo[i], out))
+                    self._remember(todo[i], out)
+                else:
+                    failures.append((todo[i], out))
+            if self.store is not None:
+                self.store.put(keep)
+
+        self.executor_for(len(todo)).map(todo, on_result)
+        self.calls += len(todo)
+        if failures:
+            self._raise(failures)
+
+    def _raise(self, failures: list[tuple[str, Outcome]]) -> None:
+        if all(out.value is not None for _, out in failures):  # only bad values: the classic message
+            check_scores(self.name, [o for o, _ in failures], [out.value for _, out in failures],
+                         self.allow_negative)
+        shown = "; ".join(f"{o!r}: {out.error}" for o, out in failures[:3])
+        more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+        raise OracleError(f"oracle {self.name!r} failed on {len(failures)} object(s): {shown}{more}. Fix the "
+                          "oracle, or pass --on-oracle-error invalid to give such objects the floor reward")
+
+    def __call__(self, objects: list[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(o for o in objects if o not in self.cache))
+        if todo and len(self.cache) + len(todo) > self.max_cache:
+            self.cache.clear()
+            self.errors.clear()
+        if todo and self.store is not None:
+            found = self.store.get(todo)
+            hits = [o for o in todo if o in found and self._usable(found[o])]
+            for o in hits:
+                self._remember(o, found[o])
+            self.store_hits += len(hits)
+            todo = [o for o in todo if o not in set(hits)]
+        if todo:
+            self._evaluate(todo)
+        return np.array([self.cache[o] for o in objects], dtype=np.float64)
+
+    def counts(self) -> dict[str, int]:
+        return {"oracle_calls": self.calls, "store_hits": self.store_hits}
+
+    def close(self) -> None:
+        """Stop every worker (a later call starts new ones); the store stays open."""
+        if self._executor is not None:
+            ex, self._executor = self._executor, None
+            ex.close()
+
+
+# -- tasks hold their oracles as attributes: configure and count them from outside ------------
+def task_oracles(task) -> list[CachedOracle]:
+    return [v for v in vars(task).values() if isinstance(v, CachedOracle)]
+
+
+def configure_task(task, settings: OracleSettings) -> bool:
+    """Apply executor and store settings to every ``CachedOracle`` of a task; False if it has none
+    (a table look-up or an in-process model needs neither)."""
+    oracles = task_oracles(task)
+    for o in oracles:
+        o.invalid_value = getattr(task, "raw_floor", o.invalid_value)  # invalid objects: the floor reward
+        o.configure(settings)
+    return bool(oracles)
+
+
+def oracle_counts(task) -> dict[str, int]:
+    """New oracle calls and store hits since start, for tasks whose oracle has a score store."""
+    total: dict[str, int] = {}
+    for o in task_oracles(task):
+        if o.store is not None:
+            for k, v in o.counts().items():
+                total[k] = total.get(k, 0) + v
+    return total

@@ -1,0 +1,126 @@
+"""The oracle contract: what an oracle returns, how its output is checked, how one chunk is run.
+
+An oracle is a picklable callable ``fn(objects: list[str]) -> list[float]`` (one raw score
+per object, in order). An entry may instead be ``Invalid(reason)``: the object itself is
+not scorable (a molecule that cannot be embedded, an SCF that does not converge), so it
+gets the floor reward and its reason is recorded, whatever ``--on-oracle-error`` says.
+
+Anything else that goes wrong is an oracle *failure* of the objects concerned: raising
+(any exception, ``sys.exit`` and ``KeyboardInterrupt`` included), NaN/inf or a negative
+value where the task forbids one, a wrong number of values, a hang past the timeout, or a
+dead worker. ``check_scores`` / ``call_oracle`` keep the strict all-or-nothing form used
+by tasks that call an oracle directly: they raise ``OracleError`` naming the oracle and
+the objects, before anything is written, so the last checkpoint stays intact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import OracleError
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An oracle's verdict that an object cannot be scored (floor reward, reason recorded)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one object: a finite value, or an error (``invalid``: the oracle said so)."""
+
+    value: float | None
+    error: str | None = None
+    wall_s: float = 0.0
+    invalid: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def check_scores(name: str, objects: Sequence[str], values, allow_negative: bool) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise OracleError(f"oracle {name!r} returned values that are not numbers: {e}") from e
+    if arr.shape[0] != len(objects):
+        raise OracleError(f"oracle {name!r} returned {arr.shape[0]} values for {len(objects)} objects")
+    bad = ~np.isfinite(arr)
+    if not allow_negative:
+        bad |= arr < 0
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        shown = ", ".join(f"{objects[i]!r} -> {arr[i]}" for i in idx[:5])
+        more = f" (and {len(idx) - 5} more)" if len(idx) > 5 else ""
+        what = "NaN/inf" if allow_negative else "NaN/inf or negative"
+        raise OracleError(f"oracle {name!r} returned {what} scores for {len(idx)} object(s): {shown}{more}")
+    return arr
+
+
+def call_oracle(name: str, fn: Callable[[list[str]], Sequence[float]], objects: list[str],
+                allow_negative: bool) -> np.ndarray:
+    try:
+        values = fn(objects)
+    except OracleError:
+        raise
+    except Exception as e:  # a user's oracle may raise anything; the run must stop cleanly
+        shown = ", ".join(repr(o) for o in objects[:5])
+        raise OracleError(f"oracle {name!r} raised {type(e).__name__}: {e} (batch of {len(objects)}, "
+                          f"first objects: {shown})") from e
+    return check_scores(name, objects, values, allow_negative)
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    text = str(exc)
+    return f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}"
+
+
+def run_chunk(fn: Callable, objects: list[str], catch: tuple[type[BaseException], ...] = (BaseException,)) \
+        -> list[Outcome]:
+    """One oracle call on a chunk, turned into one ``Outcome`` per object (runs in a worker).
+
+    A chunk whose call raises is retried object by object, so one bad object does not cost
+    its neighbours. Values are passed back unchecked (NaN included): the driver knows the
+    task's rules. ``catch`` is what counts as an oracle failure here (a worker process
+    catches everything, ``sys.exit`` and ``KeyboardInterrupt`` included).
+    """
+    t0 = time.perf_counter()
+    try:
+        values = list(fn(list(objects)))
+    except catch as e:
+        if len(objects) > 1:
+            return [run_chunk(fn, [o], catch)[0] for o in objects]
+        return [Outcome(None, describe(e), time.perf_counter() - t0)]
+    wall = (time.perf_counter() - t0) / max(len(objects), 1)
+    if len(values) != len(objects):
+        msg = f"returned {len(values)} values for {len(objects)} objects"
+        return [Outcome(None, msg, wall) for _ in objects]
+    out = []
+    for v in values:
+        if isinstance(v, Invalid):
+            out.append(Outcome(None, v.reason, wall, invalid=True))
+            continue
+        try:
+            out.append(Outcome(float(v), None, wall))
+        except (TypeError, ValueError) as e:
+            out.append(Outcome(None, f"returned a value that is not a number: {v!r} ({e})", wall))
+    return out
+
+
+def value_error(value: float, allow_negative: bool) -> str | None:
+    """Why a returned value cannot be a raw score, or None."""
+    if not math.isfinite(value):
+        return f"returned {value}"
+    if value < 0 and not allow_negative:
+        return f"returned a negative score {value}"
+    return None

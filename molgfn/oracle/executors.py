@@ -1,0 +1,290 @@
+"""Executors: where oracle calls run. In-process (``local``), a process pool (``process``), Ray (``ray``).
+
+Every executor maps a batch of objects to one ``Outcome`` per object and hands results to
+``on_result`` chunk by chunk as they arrive (so the driver can store them at once). The
+oracle function is given to the executor once, when it is built: process workers inherit it
+by fork (or receive it once when spawned); Ray actors hold it as actor state.
+
+The process pool and Ray share one scheduler (``schedule``). A chunk is one oracle call;
+a chunk whose worker dies (segfault, ``os._exit``, OOM kill) or runs past ``timeout`` x its
+length is killed, the worker replaced, and the chunk split into single objects, so the next
+failure names exactly one object. A failed object is retried up to ``retries`` times, then
+reported with its error. Worker stdout goes to stderr: an oracle's prints never reach a data
+stream written to stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+
+from ..errors import OracleError
+from .contract import Outcome, run_chunk
+
+OnResult = Callable[[list[int], list[Outcome]], None]
+STARTUP_TIMEOUT_S = 300.0
+
+
+def chunks_of(n: int, chunk_size: int | None, workers: int) -> list[list[int]]:
+    # default: one chunk (one oracle call) per worker and batch, the fewest calls
+    size = chunk_size or max(1, -(-n // max(workers, 1)))
+    return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send fd 1 (Python and C-level prints) to stderr for the duration."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class LocalExecutor:
+    """In the driver process: no isolation. An oracle that kills its process (``os._exit``,
+    segfault) or hangs takes the run with it; use the process pool for such oracles.
+    ``KeyboardInterrupt`` is left to propagate: in-process it cannot be told from Ctrl-C."""
+
+    kind = "local"
+    workers = 1
+
+    def __init__(self, fn: Callable, chunk_size: int | None = None, **_) -> None:
+        self.fn, self.chunk_size = fn, chunk_size
+
+    def map(self, objects: list[str], on_result: OnResult) -> None:
+        for idx in chunks_of(len(objects), self.chunk_size or max(len(objects), 1), 1):
+            with stdout_to_stderr():
+                res = run_chunk(self.fn, [objects[i] for i in idx], catch=(Exception, SystemExit))
+            on_result(idx, res)
+
+    def close(self) -> None:
+        pass
+
+
+def describe_death(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"worker died with signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"worker died with signal {-code}"
+    return f"worker exited with code {code} (os._exit or a crash)"
+
+
+def schedule(backend, objects: list[str], chunk_size: int | None, timeout: float | None, retries: int,
+             on_result: OnResult) -> None:
+    """Run ``objects`` over ``backend``'s worker slots; see the module docstring.
+
+    ``backend`` provides ``slots`` (a list of slot ids), ``submit(slot, objs)``,
+    ``wait(slots, timeout) -> ready slots``, ``fetch(slot) -> list[Outcome] | str`` (a str:
+    the worker died, with why) and ``restart(slot)`` (kill and replace its worker).
+    """
+    queue: deque[tuple[list[int], int]] = deque((c, 0) for c in chunks_of(len(objects), chunk_size,
+                                                                            len(backend.slots)))
+    running: dict = {}  # slot -> (indices, attempt, deadline)
+
+    def failed(idx: list[int], attempt: int, why: str) -> None:
+        if len(idx) > 1:  # isolate: the culprit is one object of the chunk
+            queue.extendleft(([i], attempt) for i in reversed(idx))
+        elif attempt < retries:
+            queue.appendleft((idx, attempt + 1))
+        else:
+            on_result(idx, [Outcome(None, why)])
+
+    while queue or running:
+        for slot in backend.slots:
+            if slot not in running and queue:
+                idx, attempt = queue.popleft()
+                backend.submit(slot, [objects[i] for i in idx])
+                deadline = time.monotonic() + timeout * len(idx) if timeout else None
+                running[slot] = (idx, attempt, deadline)
+        deadlines = [d for _, _, d in running.values() if d is not None]
+        wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        for slot in backend.wait(list(running), wait_s):
+            idx, attempt, _ = running.pop(slot)
+            res = backend.fetch(slot)
+            if isinstance(res, str):
+                backend.restart(slot)
+                failed(idx, attempt, res)
+                continue
+            retry = [k for k, r in enumerate(res) if not r.ok and not r.invalid and attempt < retries]
+            done = [k for k in range(len(idx)) if k not in set(retry)]
+            if done:
+                on_result([idx[k] for k in done], [res[k] for k in done])
+            queue.extendleft(([idx[k]], attempt + 1) for k in reversed(retry))
+        now = time.monotonic()
+        for slot, (idx, attempt, deadline) in list(running.items()):
+            if deadline is not None and now >= deadline:
+                del running[slot]
+                backend.restart(slot)
+                failed(idx, attempt, f"timed out after {timeout:g} s (--oracle-timeout)")
+
+
+# -- the process pool ----------------------------------------------------------------------
+def _set_parent_death_signal() -> None:
+    """Linux: the worker is killed when the driver dies, even by kill -9 (no orphans)."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _worker_main(fn: Callable, conn, parent_end) -> None:
+    if parent_end is not None:
+        parent_end.close()
+    _set_parent_death_signal()
+    # the driver's handlers (checkpoint on SIGTERM, Ctrl-C) are not the worker's business: the
+    # driver stops its workers itself
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    conn.send("ready")
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        conn.send(run_chunk(fn, msg))
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _env(names: tuple[str, ...], value: str):
+    """Set environment variables the user has not set, for the duration (a spawned child copies them)."""
+    added = [n for n in names if n not in os.environ]
+    os.environ.update({n: value for n in added})
+    try:
+        yield
+    finally:
+        for n in added:
+            os.environ.pop(n, None)
+
+
+class _Proc:
+    def __init__(self, ctx, fn: Callable) -> None:
+        parent, child = ctx.Pipe()
+        fork = ctx.get_start_method() == "fork"
+        self.proc = ctx.Process(target=_worker_main, args=(fn, child, parent if fork else None), daemon=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with contextlib.ExitStack() as stack:
+            if not fork:  # one worker, one core (as Ray does): thread pools read this when they load
+                stack.enter_context(_env(THREAD_VARS, "1"))
+            self.proc.start()
+        child.close()
+        self.conn = parent
+        # a spawned worker imports the oracle's modules first (seconds): that must not count
+        # against the first chunk's timeout, and a worker that cannot start is one clear error
+        try:
+            ready = parent.poll(STARTUP_TIMEOUT_S) and parent.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.kill()
+            raise OracleError(f"an oracle worker process failed to start ({describe_death(self.proc.exitcode)}); "
+                              "a script that drives molgfn needs an `if __name__ == \"__main__\":` guard, or use "
+                              "--executor local")
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+
+
+class ProcessExecutor:
+    """A pool of worker processes that survives its workers: one dies or hangs, it is replaced."""
+
+    kind = "process"
+
+    def __init__(self, fn: Callable, workers: int = 1, chunk_size: int | None = None, timeout: float | None = None,
+                 retries: int = 0, **_) -> None:
+        import multiprocessing as mp
+
+        self.fn, self.workers, self.chunk_size = fn, int(workers), chunk_size
+        self.timeout, self.retries = timeout, int(retries)
+        # fork on Linux: workers start in milliseconds, a user's script needs no
+        # `if __name__ == "__main__"` guard, and the oracle is inherited, not pickled. An oracle
+        # that runs OpenMP code says ``fork_safe = False``: a forked child of a process whose
+        # OpenMP pool was running (torch and tblite share libgomp) waits forever at its first
+        # parallel region, so it gets fresh (spawned) workers, sent the oracle once.
+        fork = sys.platform == "linux" and getattr(fn, "fork_safe", True)
+        self.ctx = mp.get_context("fork" if fork else "spawn")
+        self.procs: dict[int, _Proc] = {}
+
+    # backend interface for ``schedule``
+    @property
+    def slots(self) -> list[int]:
+        return list(range(self.workers))
+
+    def _proc(self, slot: int) -> _Proc:
+        p = self.procs.get(slot)
+        if p is None or not p.proc.is_alive():
+            if p is not None:
+                p.kill()
+            p = self.procs[slot] = _Proc(self.ctx, self.fn)
+        return p
+
+    def submit(self, slot: int, objs: list[str]) -> None:
+        try:
+            self._proc(slot).conn.send(objs)
+        except (BrokenPipeError, OSError):  # died between chunks: its death is read by fetch
+            pass
+
+    def wait(self, slots: list[int], timeout: float | None) -> list[int]:
+        from multiprocessing.connection import wait
+
+        handles = {}
+        for s in slots:
+            p = self.procs[s]
+            handles[p.conn] = s
+            handles[p.proc.sentinel] = s
+        ready = wait(list(handles), timeout)
+        return list(dict.fromkeys(handles[h] for h in ready))
+
+    def fetch(self, slot: int) -> list[Outcome] | str:
+        p = self.procs[slot]
+        try:
+            if p.conn.poll():
+                return p.conn.recv()
+        except (EOFError, OSError):
+            pass
+        p.proc.join(5)
+        return describe_death(p.proc.exitcode)
+
+    def restart(self, slot: int) -> None:
+        p = self.procs.pop(slot, None)
+        if p is not None:
+            p.kill()
+
+    def map(self, objects: list[str], on_result: OnResult) -> None:
+        try:
+            schedule(self, objects, self.chunk_size, self.timeout, self.retries, on_result)
+        except BaseException:
+            self.close()  # a chunk may still be running: do not leave it to finish unseen
+            raise
+
+    def close(self) -> None:
+        for slot in list(self.procs):
+            self.restart(slot)
