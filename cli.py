@@ -55,6 +55,9 @@ TaskOptionOpt = Annotated[list[str] | None, typer.Option(
 VocabOpt = Annotated[Path | None, typer.Option(help="Fragment tasks: your block vocabulary JSON (block_smi, block_r; "
                                                "default: the 105 blocks of seh-frag-blocks).")]
 MaxBlocksOpt = Annotated[int, typer.Option(help="Fragment tasks: most blocks per molecule.")]
+FilterOpt = Annotated[str | None, typer.Option(
+    "--filter", help="Fragment tasks: design constraints, comma-separated from pains, brenk, lipinski, veber; a "
+    "failing molecule gets the floor reward (no oracle call) and is never a candidate.")]
 # one line per objective (molgfn.objectives.OBJECTIVES; tests/test_objectives.py keeps them in sync)
 OBJECTIVE_HELP = "\n\n".join([
     "Training objective:",
@@ -215,7 +218,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 uniform_pb, seed, device, data_dir, resume, overwrite, checkpoint_every, oracle, alphabet,
                 length, reward_exponent, workers, quiet, subtb_lambda=0.9, alpha=0.5, kl_mix_lambda=0.5,
                 control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
-                task_option=None, precheck=None):
+                task_option=None, precheck=None, filters=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
 
@@ -234,6 +237,15 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
         frag = {"max_blocks": max_blocks} if max_blocks != 8 else {}
         if vocab is not None:
             frag["vocab"] = str(Path(vocab).resolve())
+        if filters:  # drug-likeness constraints: a task option, so a resumed run keeps them
+            from molgfn.chem.descriptors import parse_filters
+            from molgfn.errors import InputError
+            from tasks import registry
+
+            if getattr(registry().get(task), "kind", None) != "fragment":
+                raise InputError(f"--filter constrains fragment molecules (seh-frag, qed-frag, custom-frag); "
+                                 f"task {task!r} is not one")
+            frag["filters"] = list(parse_filters(filters))
         task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers, frag,
                                           task_option)
         cfg = _make_config(task_name, opts, rounds=1000 if rounds is None else rounds, batch_size=batch_size,
@@ -299,6 +311,7 @@ def _training_options(
     workers: WorkersOpt = None,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
+    filters: FilterOpt = None,
     track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA: 42 extra oracle "
                                               "calls per candidate above the mode threshold, not budgeted).")]
     = True,
@@ -345,6 +358,11 @@ def design(
     max_similarity: Annotated[float, typer.Option(help="Diverse list of molecules: keep one only if its Tanimoto "
                                                   "similarity to every better one kept is below this (1: off).")]
     = 1.0,
+    max_per_scaffold: Annotated[int, typer.Option(help="Diverse list of molecules: at most this many per Murcko "
+                                                  "scaffold, the best of each (0: off).")] = 0,
+    format: Annotated[str, typer.Option("--format", help="Candidate list format: csv, sdf (one 3-D conformer "
+                                        "per molecule, every column as an SD property) or parquet; "
+                                        "candidates.csv is always written too.")] = "csv",
     show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
     **opts,
 ) -> None:
@@ -360,11 +378,20 @@ def design(
                 task.env.to_strings(task.env.initial(0))) is None:
             raise InputError(f"--max-similarity compares molecules; task {task.name!r} has none: "
                              "use --min-distance for sequences")
+        if (max_per_scaffold > 0 or format == "sdf") and task.object_column != "smiles" and task.smiles(
+                task.env.to_strings(task.env.initial(0))) is None:
+            raise InputError(f"--max-per-scaffold and --format sdf need molecules; task {task.name!r} has none")
+        if format not in FORMATS:
+            raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+        if max_per_scaffold < 0:
+            raise InputError("--max-per-scaffold must be >= 0 (0: off)")
 
+    from molgfn.chem.descriptors import FORMATS
     from molgfn.config import BetaDist
 
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
-    _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity)
+    _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity,
+                      max_per_scaffold, format)
 
 
 def parse_betas(spec: str) -> list[float]:
@@ -380,32 +407,77 @@ def parse_betas(spec: str) -> list[float]:
 
 
 def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str | None, show: int,
-                      min_distance: int = 0, max_similarity: float = 1.0) -> None:
+                      min_distance: int = 0, max_similarity: float = 1.0, max_per_scaffold: int = 0,
+                      fmt: str = "csv") -> None:
     import pandas as pd
 
     from molgfn.candidates import candidate_table
     from molgfn.runs import CANDIDATES, atomic_write_csv
 
     betas = [tr.sampling_beta(b) for b in parse_betas(beta)] if beta else [tr.sampling_beta(None)]
+    trained_counts = dict(getattr(tr.task, "filter_counts", {}))
     if len(betas) == 1:
         df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates,
-                             min_distance=min_distance, max_similarity=max_similarity)
+                             min_distance=min_distance, max_similarity=max_similarity,
+                             max_per_scaffold=max_per_scaffold)
     else:  # each beta's own samples, ranked within that beta
         df = pd.concat([candidate_table(tr, tr.sample(num_samples, beta=b), top=num_candidates, beta=b,
                                         samples_only=True, min_distance=min_distance,
-                                        max_similarity=max_similarity) for b in betas], ignore_index=True)
+                                        max_similarity=max_similarity, max_per_scaffold=max_per_scaffold)
+                        for b in betas], ignore_index=True)
     atomic_write_csv(out_dir / CANDIDATES, df)
+    if fmt != "csv":
+        _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt)
+    if getattr(tr.task, "filters", ()):  # counted over training's reward calls, before the final sampling
+        per = ", ".join(f"{f} {trained_counts.get(f, 0)}" for f in tr.task.filters)
+        console.print(f"filters: {trained_counts['filtered']} of {tr.reward_calls} reward calls in training were "
+                      f"molecules failing a filter ({per}; one can fail several); they got the floor reward")
     if "smiles" in df.columns:  # molecules: a picture of the best ones
         from molgfn.report import MOLECULES_PNG, molecule_grid
 
         if molecule_grid(df, out_dir / MOLECULES_PNG) is not None:
             console.print(f"top molecules -> {out_dir / MOLECULES_PNG}")
     tr.task.close()
-    table = Table(*df.columns)
-    for row in df.head(show).itertuples(index=False):
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
-    out.print(table)
+    out.print(_rich_table(df, show))
     console.print(f"{len(df)} ranked candidates -> {out_dir / CANDIDATES}")
+
+
+# the columns a console table shows for molecules (every column is in the written file), with short headers
+_MOLECULE_VIEW = {"rank": "#", "beta": "beta", "smiles": "smiles", "raw_score": "raw", "reward": "reward",
+                  "qed": "QED", "sa_score": "SA", "lipinski_pass": "Ro5", "alerts": "alerts"}
+
+
+def _rich_table(df, show: int):
+    """The first ``show`` rows as a rich table that reads at 80 columns: molecules show a few
+    columns, SMILES wrap whole instead of being cut, numbers get 4 significant digits."""
+    from rich import box
+    from rich.text import Text
+
+    view = df.head(show)
+    headers = {c: c for c in df.columns}
+    if "smiles" in df.columns:
+        if {"pains_alerts", "brenk_alerts"} <= set(df.columns):  # how many alerts; their names are in the file
+            n = [len([a for a in f"{p}; {b}".split("; ") if a and a != "nan"])
+                 for p, b in zip(view["pains_alerts"], view["brenk_alerts"], strict=True)]
+            view = view.assign(alerts=n)
+        headers = {c: h for c, h in _MOLECULE_VIEW.items() if c in view.columns}
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for c, h in headers.items():
+        table.add_column(h, overflow="fold", no_wrap=c != "smiles", min_width=16 if c == "smiles" else None)
+    for row in view[list(headers)].itertuples(index=False):  # Text: a SMILES like [nH] is not rich markup
+        table.add_row(*[Text(f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row])
+    return table
+
+
+def _write_list(df, path: Path, fmt: str | None = None) -> None:
+    """A molecule or sequence list as csv, sdf or parquet (``molgfn.chem.descriptors.write_table``)."""
+    from molgfn.chem.descriptors import write_table
+
+    failures = write_table(df, path, fmt)
+    if failures:
+        console.print(f"{len(failures)} molecule(s) without a 3-D conformer (2-D coordinates and a "
+                      f"conformer_error property instead): " + "; ".join(failures[:5]), highlight=False)
+    console.print(f"{len(df)} rows -> {path}")
 
 
 def _load_run(run: Path, data_dir: Path | None, device: str):
@@ -434,7 +506,8 @@ def sample(
     n: Annotated[int, typer.Option("--n", "-n", help="Number of samples.")] = 100,
     beta: Annotated[float | None, typer.Option(help="Inverse temperature to sample at (default: 1, or the "
                                                "trained one for an unconditional sampler).")] = None,
-    output: Annotated[str, typer.Option("--output", help="CSV path, or - for stdout.")] = "-",
+    output: Annotated[str, typer.Option("--output", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
+                                        "stdout.")] = "-",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: DataDirOpt = None,
@@ -451,18 +524,22 @@ def sample(
     df = pd.DataFrame({tr.task.object_column: objs, "raw_score": raw.numpy(), "reward": logr.exp().numpy()})
     smiles = tr.task.smiles(objs)
     if smiles is not None:
+        from molgfn.chem.descriptors import add_descriptors
+
         df.insert(1, "smiles", smiles)
+        df = add_descriptors(df)
     _emit(df, output)
 
 
 def _emit(df, output: str) -> None:
-    from molgfn.runs import atomic_write_csv
-
+    """CSV to stdout (``-``), or a file whose suffix picks the format: .csv, .sdf or .parquet."""
     if output == "-":
         sys.stdout.write(df.to_csv(index=False))
     else:
-        atomic_write_csv(Path(output), df)
-        console.print(f"{len(df)} rows -> {output}")
+        suffix = Path(output).suffix.lower().lstrip(".")
+        _write_list(df, Path(output), suffix if suffix in ("sdf", "parquet") else "csv")
+        if "smiles" in df.columns:
+            console.print(_rich_table(df, 10))
 
 
 @app.command()
@@ -472,7 +549,8 @@ def score(
     input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")],
     column: Annotated[str | None, typer.Option(help="CSV column holding the objects (default: the task's "
                                                "object column, else the first).")] = None,
-    output: Annotated[str, typer.Option("--output", help="CSV path, or - for stdout.")] = "-",
+    output: Annotated[str, typer.Option("--output", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
+                                        "stdout.")] = "-",
     data_dir: DataDirOpt = None,
     oracle: OracleOpt = None,
     alphabet: AlphabetOpt = "ACGT",
@@ -524,7 +602,10 @@ def score(
     df = pd.DataFrame({t.object_column: objs, "raw_score": raw.numpy(), "reward": torch.exp(logr).numpy()})
     smiles = t.smiles(objs)
     if smiles is not None:
+        from molgfn.chem.descriptors import add_descriptors
+
         df.insert(1, "smiles", smiles)
+        df = add_descriptors(df)
     _emit(df, output)
 
 

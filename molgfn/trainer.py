@@ -199,6 +199,7 @@ class Trainer:
             "modes": len(self.modes_found),
             "round_ms": (time.perf_counter() - t0) * 1e3,
             **self._round_info,
+            **(self.task.round_metrics() if hasattr(self.task, "round_metrics") else {}),  # e.g. filtered
         }
         self.metrics.append(row)
         return row

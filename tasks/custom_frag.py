@@ -18,9 +18,10 @@ class CustomFragTask(FragmentTask):
     description = "your own oracle on fragment molecules (--oracle module:function taking SMILES)"
 
     def __init__(self, oracle: str, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float = 1.0,
-                 r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False, workers: int = 1) -> None:
+                 r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False, workers: int = 1,
+                 filters: str | list[str] | None = None) -> None:
         self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
-        super().__init__(max_blocks, vocab, reward_exponent)
+        super().__init__(max_blocks, vocab, reward_exponent, filters)
         self.spec = oracle
         self.oracle = CachedOracle(oracle, load_callable(oracle), allow_negative, workers=workers)
 
