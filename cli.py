@@ -431,7 +431,8 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
     if getattr(tr.task, "filters", ()):  # counted over training's reward calls, before the final sampling
         per = ", ".join(f"{f} {trained_counts.get(f, 0)}" for f in tr.task.filters)
         console.print(f"filters: {trained_counts['filtered']} of {tr.reward_calls} reward calls in training were "
-                      f"molecules failing a filter ({per}; one can fail several); they got the floor reward")
+                      f"molecules failing a filter ({per}; one can fail several); they got the floor reward",
+                      soft_wrap=True)
     if "smiles" in df.columns:  # molecules: a picture of the best ones
         from molgfn.report import MOLECULES_PNG, molecule_grid
 
@@ -476,7 +477,8 @@ def _write_list(df, path: Path, fmt: str | None = None) -> None:
     failures = write_table(df, path, fmt)
     if failures:
         console.print(f"{len(failures)} molecule(s) without a 3-D conformer (2-D coordinates and a "
-                      f"conformer_error property instead): " + "; ".join(failures[:5]), highlight=False)
+                      f"conformer_error property instead): " + "; ".join(failures[:5]), highlight=False,
+                      soft_wrap=True)
     console.print(f"{len(df)} rows -> {path}")
 
 
@@ -524,9 +526,10 @@ def sample(
     df = pd.DataFrame({tr.task.object_column: objs, "raw_score": raw.numpy(), "reward": logr.exp().numpy()})
     smiles = tr.task.smiles(objs)
     if smiles is not None:
+        df.insert(1, "smiles", smiles)
+    if "smiles" in df.columns:  # molecules: the chemistry columns
         from molgfn.chem.descriptors import add_descriptors
 
-        df.insert(1, "smiles", smiles)
         df = add_descriptors(df)
     _emit(df, output)
 
