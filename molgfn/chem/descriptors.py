@@ -348,6 +348,7 @@ def molecule_svg(smiles: str, legend: str = "", size: tuple[int, int] = (240, 19
         return None
     d = rdMolDraw2D.MolDraw2DSVG(*size)
     d.drawOptions().clearBackground = False
+    d.drawOptions().fixedBondLength = 28  # small molecules are not blown up to fill the box
     d.DrawMolecule(mol, legend=legend)
     d.FinishDrawing()
     svg = d.GetDrawingText()
