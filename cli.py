@@ -729,11 +729,12 @@ def data_import(src: Annotated[Path, typer.Argument(help="Folder laid out like t
 @friendly
 def report(
     run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
-    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the PNGs (default: the run).")]
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the report (default: the run).")]
     = None,
     top: Annotated[int, typer.Option(help="Molecules in the grid (from candidates.csv).")] = 24,
 ) -> None:
-    """PNG report of a run: training curves (metrics.csv) and a grid of the top molecules (candidates.csv)."""
+    """Report of a run: training curves (metrics.csv), a grid of the top molecules (candidates.csv) as PNGs,
+    and report.html with both, the sortable candidate table and the Pareto front (one file, works offline)."""
     from molgfn.report import make_report
 
     for p in make_report(run, out_dir, top):
