@@ -62,6 +62,12 @@ def test_sample_writes_sdf_and_parquet_by_suffix(filtered_run, tmp_path):
     assert res.exit_code == 0, res.output
     mols = [m for m in Chem.SDMolSupplier(str(tmp_path / "s.sdf")) if m is not None]
     assert len(mols) == 8 and all(m.HasProp("qed") and m.HasProp("brenk_alerts") for m in mols)
+    pytest.importorskip("pyarrow", reason="pip install 'molgfn[parquet]'")
+    res = CliRunner().invoke(app, ["sample", str(out), "-n", "8", "--device", "cpu", "--output",
+                                   str(tmp_path / "s.parquet")])
+    assert res.exit_code == 0, res.output
+    df = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(df) == 8 and set(DESCRIPTOR_COLUMNS) <= set(df.columns) and str(df.hbd.dtype) == "Int64"
 
 
 def test_score_smiles_has_the_chemistry_columns(tmp_path):
