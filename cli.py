@@ -415,6 +415,8 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
     from molgfn.runs import CANDIDATES, atomic_write_csv
 
     betas = [tr.sampling_beta(b) for b in parse_betas(beta)] if beta else [tr.sampling_beta(None)]
+    from molgfn.chem.descriptors import CHECK_ORDER
+
     trained_counts = dict(getattr(tr.task, "filter_counts", {}))
     if len(betas) == 1:
         df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates,
@@ -429,10 +431,10 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
     if fmt != "csv":
         _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt)
     if getattr(tr.task, "filters", ()):  # counted over training's reward calls, before the final sampling
-        per = ", ".join(f"{f} {trained_counts.get(f, 0)}" for f in tr.task.filters)
+        per = ", ".join(f"{f} {trained_counts.get(f, 0)}" for f in sorted(tr.task.filters, key=CHECK_ORDER.index))
         console.print(f"filters: {trained_counts['filtered']} of {tr.reward_calls} reward calls in training were "
-                      f"molecules failing a filter ({per}; one can fail several); they got the floor reward",
-                      soft_wrap=True)
+                      f"molecules rejected by a filter ({per}; checked in this order, each counted once); they got "
+                      "the floor reward", soft_wrap=True)
     if "smiles" in df.columns:  # molecules: a picture of the best ones
         from molgfn.report import MOLECULES_PNG, molecule_grid
 

@@ -12,9 +12,10 @@ reward, and is never listed as a candidate (``is_candidate``).
 
 Filters as design constraints (``filters``, e.g. ``("pains", "brenk", "lipinski")``; see
 ``molgfn.chem.descriptors``): a molecule that fails one is treated like an invalid one: it
-gets raw = raw_floor without an oracle call and is never a candidate. Reward calls spent on
-filtered molecules are counted per filter (``filter_counts``, in the checkpoint and in
-metrics.csv as ``filtered``).
+gets raw = raw_floor without an oracle call and is never a candidate. Filters are checked
+cheapest first and the check stops at the first failure, so each filtered reward call is
+counted once, under the filter that rejected it (``filter_counts``, in the checkpoint; the
+total is ``filtered`` in metrics.csv).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class FragmentTask(Task):
         return self.is_valid(obj) and not (self.filters and self.failed_filters([obj])[0])
 
     def failed_filters(self, smiles: list[str]) -> list[tuple[str, ...]]:
-        """The filters each (valid) SMILES fails; each distinct SMILES is checked once per task."""
+        """The first filter each (valid) SMILES fails, or (); each distinct SMILES is checked once."""
         from .chem.descriptors import failed_filters, mol_from_smiles
 
         out: dict[str, tuple[str, ...]] = {}
@@ -110,7 +111,7 @@ class FragmentTask(Task):
             r = self._failed.get(s)
             if r is None:
                 mol = mol_from_smiles(s)
-                r = failed_filters(mol, self.filters) if mol is not None else ("unparsable",)
+                r = failed_filters(mol, self.filters, first_only=True) if mol is not None else ("unparsable",)
                 if len(self._failed) >= 500_000:  # bound the cache on very long runs
                     self._failed.clear()
                 self._failed[s] = r

@@ -280,7 +280,7 @@ def html_report(run: Path, path: Path, top: int = 24) -> Path:
         cands = add_descriptors(cands)
     for c in ("pains_alerts", "brenk_alerts", "scaffold", "inchikey"):
         if c in cands.columns:
-            cands[c] = cands[c].fillna("")
+            cands[c] = cands[c].astype(object).fillna("")  # an all-empty column reads as float NaN
     parts = [f"<h1>molgfn report: {escape(run.resolve().name)}</h1>"]
     meta = [f"{k} {config[k]}" for k in ("task", "objective", "conditioning", "rounds", "batch_size", "seed")
             if k in config]

@@ -88,7 +88,9 @@ def test_pains_and_brenk_alerts_by_name():
     assert row("O=Cc1ccccc1")["brenk_alerts"] == "aldehyde"
     assert row("CCO")["brenk_alerts"] == ""
     mol = Chem.MolFromSmiles(BENZYLIDENE_RHODANINE)
-    assert D.failed_filters(mol, ("pains", "brenk", "lipinski", "veber")) == ("pains", "brenk")
+    assert D.failed_filters(mol, ("pains", "brenk", "lipinski", "veber")) == ("brenk", "pains")  # CHECK_ORDER
+    assert D.failed_filters(mol, ("pains", "brenk"), first_only=True) == ("brenk",)
+    assert D.failed_filters(mol, ("pains", "lipinski"), first_only=True) == ("pains",)
 
 
 def test_unparsable_smiles_gets_empty_row_and_types_stay():
