@@ -17,14 +17,21 @@ def diverse_rows(df: pd.DataFrame, top: int | None, column: str, min_distance: i
     Levenshtein distance to every kept one is at least ``min_distance``. Both guarantees hold
     for the final list: each is a property of every pair (or scaffold group) of kept rows.
     """
-    if max_per_scaffold > 0:
-        from .chem.descriptors import cap_per_scaffold
+    if max_per_scaffold > 0 or max_similarity < 1.0:
+        from .chem.descriptors import cap_per_scaffold, diverse_indices
 
-        df = df.iloc[cap_per_scaffold(df[column].tolist(), max_per_scaffold)]
-    if max_similarity < 1.0:
-        from .chem.descriptors import diverse_indices
-
-        return df.iloc[diverse_indices(df[column].tolist(), max_similarity, top)]
+        objs = df[column].tolist()
+        # both rules are greedy down the ranking, so a prefix of the table gives a prefix of the
+        # answer: look at growing prefixes until ``top`` rows are kept (or the table is used up)
+        size = len(objs) if top is None else min(len(objs), max(256, 16 * top))
+        while True:
+            idx = cap_per_scaffold(objs[:size], max_per_scaffold) if max_per_scaffold > 0 else list(range(size))
+            if max_similarity < 1.0:
+                idx = [idx[j] for j in diverse_indices([objs[i] for i in idx], max_similarity, top)]
+            idx = idx if top is None else idx[:top]
+            if size == len(objs) or len(idx) >= top:
+                return df.iloc[idx]
+            size = min(len(objs), 4 * size)
     if min_distance <= 0:
         return df if top is None else df.head(top)
     from rapidfuzz.distance import Levenshtein

@@ -18,16 +18,14 @@ from tests.fragment_helpers import TinyFragTask, hashed_raw
 
 
 def _random_molecules(n: int, seed: int = 0) -> list[str]:
-    """Distinct small molecules: random substituted benzenes, pyridines and alkyl chains."""
-    rng = random.Random(seed)
+    """n distinct small molecules (of 374) in a seeded random order: substituted benzenes,
+    pyridines, butanes and piperidines."""
     subs = ["C", "O", "N", "Cl", "F", "C(=O)O", "OC", "CC", "C#N", "N(C)C", "S"]
     cores = ["c1ccc({})cc1{}", "c1cc({})ncc1{}", "C({})CCC{}", "C1CC({})CCN1{}"]
-    out: list[str] = []
-    while len(out) < n:
-        s = Chem.MolToSmiles(Chem.MolFromSmiles(rng.choice(cores).format(rng.choice(subs), rng.choice(subs))))
-        if s not in out:
-            out.append(s)
-    return out
+    every = sorted({Chem.MolToSmiles(Chem.MolFromSmiles(c.format(a, b))) for c in cores for a in subs for b in subs})
+    random.Random(seed).shuffle(every)
+    assert n <= len(every)
+    return every[:n]
 
 
 @pytest.mark.parametrize("t", [0.3, 0.5, 0.7])
@@ -65,6 +63,15 @@ def test_scaffold_cap_keeps_the_best_of_each_scaffold():
     df = pd.DataFrame({"smiles": smiles, "raw_score": range(8, 0, -1)})
     out = diverse_rows(df, top=None, column="smiles", max_per_scaffold=1, max_similarity=1.0)
     assert out.index.tolist() == [0, 2, 4]
+
+
+def test_diverse_rows_with_top_equals_the_full_answer_cut():
+    smiles = _random_molecules(350, seed=5)
+    df = pd.DataFrame({"smiles": smiles})
+    for cap, t in ((1, 1.0), (2, 0.5), (0, 0.4)):
+        full = diverse_rows(df, None, "smiles", max_similarity=t, max_per_scaffold=cap).index.tolist()
+        assert len(full) > 3
+        assert diverse_rows(df, 3, "smiles", max_similarity=t, max_per_scaffold=cap).index.tolist() == full[:3]
 
 
 def test_sequences_keep_the_levenshtein_rule():

@@ -256,14 +256,19 @@ def failed_filters(mol: Chem.Mol, filters: Sequence[str], first_only: bool = Fal
 
 
 # ---- scaffold diversity -----------------------------------------------------------------
+@lru_cache(maxsize=200_000)
+def _scaffold_of(smiles: str) -> str:
+    mol = mol_from_smiles(smiles)
+    return murcko_scaffold(mol) if mol is not None else smiles  # an unparsable one is its own group
+
+
 def cap_per_scaffold(smiles: Sequence[str], max_per_scaffold: int) -> list[int]:
     """Indices of a ranked list keeping at most ``max_per_scaffold`` molecules per Murcko
     scaffold (the best-ranked ones); acyclic molecules share the empty scaffold."""
     seen: dict[str, int] = {}
     keep = []
     for i, s in enumerate(smiles):
-        mol = mol_from_smiles(s)
-        key = murcko_scaffold(mol) if mol is not None else s
+        key = _scaffold_of(s)
         if seen.get(key, 0) < max_per_scaffold:
             seen[key] = seen.get(key, 0) + 1
             keep.append(i)
