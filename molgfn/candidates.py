@@ -23,7 +23,8 @@ def diverse_rows(df: pd.DataFrame, top: int | None, column: str, min_distance: i
         objs = df[column].tolist()
         # both rules are greedy down the ranking, so a prefix of the table gives a prefix of the
         # answer: look at growing prefixes until ``top`` rows are kept (or the table is used up)
-        size = len(objs) if top is None else min(len(objs), max(256, 16 * top))
+        # (without a scaffold cap diverse_indices grows its own prefixes, keeping fingerprints)
+        size = len(objs) if top is None or max_per_scaffold <= 0 else min(len(objs), max(64, 4 * top))
         while True:
             idx = cap_per_scaffold(objs[:size], max_per_scaffold) if max_per_scaffold > 0 else list(range(size))
             if max_similarity < 1.0:
@@ -31,7 +32,7 @@ def diverse_rows(df: pd.DataFrame, top: int | None, column: str, min_distance: i
             idx = idx if top is None else idx[:top]
             if size == len(objs) or len(idx) >= top:
                 return df.iloc[idx]
-            size = min(len(objs), 4 * size)
+            size = min(len(objs), 2 * size)
     if min_distance <= 0:
         return df if top is None else df.head(top)
     from rapidfuzz.distance import Levenshtein

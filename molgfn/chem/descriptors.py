@@ -86,14 +86,14 @@ def diverse_indices(smiles: Sequence[str], max_similarity: float, top: int | Non
     # scanning in input order (tests/test_candidates.py checks the equivalence)
     threshold = 1.0 - max_similarity
     fps: list = []
-    size = n if top is None else min(n, max(64, 8 * top))
+    size = n if top is None else min(n, max(32, 2 * top))
     while True:
         fps.extend(fingerprints(smiles[len(fps):size]))
         want = 0 if top is None else min(top, size)
         picks = list(rdSimDivPickers.LeaderPicker().LazyBitVectorPick(fps, size, threshold, want))
         if size == n or (top is not None and len(picks) >= top):
             return picks[:top] if top is not None else picks
-        size = min(n, 4 * size)
+        size = min(n, 2 * size)
 
 
 # ---- descriptors ----------------------------------------------------------------------
