@@ -23,7 +23,7 @@ install: $(STAMP)
 
 # every optional extra (Ray, GFN2-xTB, AutoDock Vina, run trackers): CI installs them so their tests run
 extras: $(STAMP)
-	$(PY) -m pip install -q -e ".[dev,ray,xtb,docking,tensorboard,mlflow]"
+	$(PY) -m pip install -q -e ".[dev,ray,xtb,docking,tensorboard,mlflow,parquet]"
 
 demo: $(STAMP)
 	$(VENV)/bin/molgfn design --task rna1 --rounds 150 --num-candidates 100 --min-distance 2 --out runs/demo --seed 0 --overwrite

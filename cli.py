@@ -162,6 +162,9 @@ TaskOptionOpt = Annotated[list[str] | None, typer.Option(
 VocabOpt = Annotated[Path | None, typer.Option(help="Fragment tasks: your block vocabulary JSON (block_smi, block_r; "
                                                "default: the 105 blocks of seh-frag-blocks).")]
 MaxBlocksOpt = Annotated[int, typer.Option(help="Fragment tasks: most blocks per molecule.")]
+FilterOpt = Annotated[str | None, typer.Option(
+    "--filter", help="Fragment tasks: design constraints, comma-separated from pains, brenk, lipinski, veber; a "
+    "failing molecule gets the floor reward (no oracle call) and is never a candidate.")]
 # one line per objective (molgfn.objectives.OBJECTIVES; tests/test_objectives.py keeps them in sync)
 OBJECTIVE_HELP = "\n\n".join([
     "Training objective:",
@@ -429,7 +432,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 control_variate="loo", fldb_partial=False, vocab=None, max_blocks=8, track_modes=True,
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
-                chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None):
+                chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
+                filters=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -466,6 +470,13 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 not getattr(registry().get(task), "multi_objective", False):
             raise InputError("--objectives needs a multi-objective task (seh-frag-moo), or --task custom or "
                              "custom-frag with an --oracle returning one vector of objectives per object")
+        if filters:  # drug-likeness constraints: a task option, so a resumed run keeps them
+            from molgfn.chem.descriptors import parse_filters
+
+            if getattr(registry().get(task), "kind", None) != "fragment":
+                raise InputError(f"--filter constrains fragment molecules (seh-frag, qed-frag, custom-frag); "
+                                 f"task {task!r} is not one")
+            frag["filters"] = list(parse_filters(filters))
         task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers,
                                           {**frag, **(moo or {})}, task_option)
         cfg = _make_config(task_name, opts, rounds=1000 if rounds is None else rounds, batch_size=batch_size,
@@ -664,6 +675,7 @@ def _training_options(
     score_store: ScoreStoreOpt = None,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
+    filters: FilterOpt = None,
     track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA modes, whose check "
                                               "costs 42 oracle calls each, are counted by `evaluate`).")]
     = True,
@@ -757,6 +769,11 @@ def design(
     max_similarity: Annotated[float, typer.Option(help="Diverse list of molecules: keep one only if its Tanimoto "
                                                   "similarity to every better one kept is below this (1: off).")]
     = 1.0,
+    max_per_scaffold: Annotated[int, typer.Option(help="Diverse list of molecules: at most this many per Murcko "
+                                                  "scaffold, the best of each (0: off).")] = 0,
+    format: Annotated[str, typer.Option("--format", help="Candidate list format: csv, sdf (one 3-D conformer "
+                                        "per molecule, every column as an SD property) or parquet; "
+                                        "candidates.csv is always written too.")] = "csv",
     show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
     **opts,
 ) -> None:
@@ -781,13 +798,22 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
                 task.env.to_strings(task.env.initial(0))) is None:
             raise InputError(f"--max-similarity compares molecules; task {task.name!r} has none: "
                              "use --min-distance for sequences")
+        if (max_per_scaffold > 0 or format == "sdf") and task.object_column != "smiles" and task.smiles(
+                task.env.to_strings(task.env.initial(0))) is None:
+            raise InputError(f"--max-per-scaffold and --format sdf need molecules; task {task.name!r} has none")
+        if format not in FORMATS:
+            raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+        if max_per_scaffold < 0:
+            raise InputError("--max-per-scaffold must be >= 0 (0: off)")
 
+    from molgfn.chem.descriptors import FORMATS
     from molgfn.config import BetaDist
 
     opts = _design_defaults(ctx, opts)
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
     try:
-        _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity)
+        _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity,
+                          max_per_scaffold, format)
     finally:
         tr.task.close()
 
@@ -848,37 +874,68 @@ def parse_betas(spec: str) -> list[float]:
 
 
 def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str | None, show: int,
-                      min_distance: int = 0, max_similarity: float = 1.0) -> None:
+                      min_distance: int = 0, max_similarity: float = 1.0, max_per_scaffold: int = 0,
+                      fmt: str = "csv") -> None:
     import pandas as pd
 
     from molgfn.candidates import candidate_table
     from molgfn.runs import CANDIDATES, atomic_write_csv
 
     betas = [tr.sampling_beta(b) for b in parse_betas(beta)] if beta else [tr.sampling_beta(None)]
+    from molgfn.chem.descriptors import CHECK_ORDER
+
+    trained_counts = dict(getattr(tr.task, "filter_counts", {}))
     if len(betas) == 1:
         df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates,
-                             min_distance=min_distance, max_similarity=max_similarity)
+                             min_distance=min_distance, max_similarity=max_similarity,
+                             max_per_scaffold=max_per_scaffold)
     else:  # each beta's own samples, ranked within that beta
         df = pd.concat([candidate_table(tr, tr.sample(num_samples, beta=b), top=num_candidates, beta=b,
                                         samples_only=True, min_distance=min_distance,
-                                        max_similarity=max_similarity) for b in betas], ignore_index=True)
+                                        max_similarity=max_similarity, max_per_scaffold=max_per_scaffold)
+                        for b in betas], ignore_index=True)
     from molgfn.moo import with_pareto_rank
 
     df = with_pareto_rank(df, tr.task)  # multi-objective tasks only
     atomic_write_csv(out_dir / CANDIDATES, df)
+    if fmt != "csv":
+        _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt)
+    if getattr(tr.task, "filters", ()):  # counted over training's reward calls, before the final sampling
+        per = ", ".join(f"{f} {trained_counts.get(f, 0)}" for f in sorted(tr.task.filters, key=CHECK_ORDER.index))
+        console.print(f"filters: {trained_counts['filtered']} of {tr.reward_calls} reward calls in training were "
+                      f"molecules rejected by a filter ({per}; checked in this order, each counted once); they got "
+                      "the floor reward", soft_wrap=True)
     if "smiles" in df.columns:  # molecules: a picture of the best ones
         from molgfn.report import MOLECULES_PNG, molecule_grid
 
         if molecule_grid(df, out_dir / MOLECULES_PNG) is not None:
             console.print(f"top molecules -> {out_dir / MOLECULES_PNG}")
     tr.task.close()
-    from molgfn.display import candidate_table_view
-
-    table, left_out = candidate_table_view(df, show, out.width)
+    table, left_out = _rich_table(df, show, out.width)
     out.print(table)
     if left_out:
         console.print(f"(not shown here: {', '.join(left_out)})", highlight=False)
     console.print(f"{len(df)} ranked candidates -> {out_dir / CANDIDATES}")
+
+
+def _rich_table(df, show: int, width: int = 80):
+    """The first ``show`` rows as a rich table that reads at ``width`` columns (molecules: the
+    columns worth a glance; objects never cut), and the names of the columns left out."""
+    from molgfn.display import candidate_table_view, molecule_view
+
+    return candidate_table_view(molecule_view(df.head(show)), show, width)
+
+
+def _write_list(df, path: Path, fmt: str | None = None) -> None:
+    """A molecule or sequence list as csv, sdf or parquet (``molgfn.chem.descriptors.write_table``)."""
+    from molgfn.chem.descriptors import write_table
+
+    failures = write_table(df, path, fmt)
+    if failures:
+        console.print(f"{len(failures)} molecule(s) without a 3-D conformer (2-D coordinates and a "
+                      f"conformer_error property instead): " + "; ".join(failures[:5]), highlight=False,
+                      soft_wrap=True)
+    console.print(f"{len(df)} rows -> {path}")
 
 
 def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None = None,
@@ -930,7 +987,8 @@ def sample(
     n: Annotated[int, typer.Option("--n", "-n", help="Number of samples (>= 1).")] = 100,
     beta: Annotated[float | None, typer.Option(help="Inverse temperature to sample at (default: 1, or the "
                                                "trained one for an unconditional sampler).")] = None,
-    output: Annotated[str, typer.Option("--output", help="CSV path, or - for stdout.")] = "-",
+    output: Annotated[str, typer.Option("--output", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
+                                        "stdout.")] = "-",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: DataDirOpt = None,
@@ -952,6 +1010,10 @@ def sample(
     if getattr(tr.task, "oracle", True) is None:
         console.print(f"not scored: this run's oracle {tr.cfg.task_options['oracle']!r} is only loaded when "
                       "you pass --oracle (or --trust-oracle)")
+    if "smiles" in df.columns:  # molecules: the chemistry columns
+        from molgfn.chem.descriptors import add_descriptors
+
+        df = add_descriptors(df)
     _emit(df, output)
 
 
@@ -972,17 +1034,19 @@ def _check_ranges(*specs) -> None:
 
 
 def _emit(df, output: str) -> None:
+    """CSV to stdout (``-``), or a file whose suffix picks the format: .csv, .sdf or .parquet."""
     from molgfn.errors import InputError
-    from molgfn.runs import atomic_write_csv
 
     if output == "-":
         sys.stdout.write(df.to_csv(index=False))
     else:
+        suffix = Path(output).suffix.lower().lstrip(".")
         try:
-            atomic_write_csv(Path(output), df)
+            _write_list(df, Path(output), suffix if suffix in ("sdf", "parquet") else "csv")
         except OSError as e:
             raise InputError(f"cannot write --output {output}: {e.strerror or e}; choose another path") from None
-        console.print(f"{len(df)} rows -> {output}")
+        if "smiles" in df.columns:
+            console.print(_rich_table(df, 10, console.width)[0])
 
 
 @app.command()
@@ -992,7 +1056,8 @@ def score(
     input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")],
     column: Annotated[str | None, typer.Option(help="CSV column holding the objects (default: the task's "
                                                "object column, else the first).")] = None,
-    output: Annotated[str, typer.Option("--output", help="CSV path, or - for stdout.")] = "-",
+    output: Annotated[str, typer.Option("--output", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
+                                        "stdout.")] = "-",
     data_dir: DataDirOpt = None,
     oracle: OracleOpt = None,
     alphabet: AlphabetOpt = "ACGT",
@@ -1100,8 +1165,11 @@ def _score_rows(t, objs: list[str], row_offset: int):
         raw, logr = t.evaluate(t.env.from_strings(good))
         df = pd.DataFrame({col: good, "raw_score": raw.numpy(), "reward": torch.exp(logr).numpy()})
         smiles = t.smiles(good)
-        if smiles is not None:
+        if smiles is not None:  # block strings: the molecule, with the chemistry columns
+            from molgfn.chem.descriptors import add_descriptors
+
             df.insert(1, "smiles", smiles)
+            df = add_descriptors(df)
     if not bad:
         return df
     df.index = ok
@@ -1268,11 +1336,12 @@ def data_import(src: Annotated[Path, typer.Argument(help="Folder laid out like t
 @friendly
 def report(
     run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
-    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the PNGs (default: the run).")]
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the report (default: the run).")]
     = None,
     top: Annotated[int, typer.Option(help="Molecules in the grid (from candidates.csv).")] = 24,
 ) -> None:
-    """PNG report of a run: training curves (metrics.csv) and a grid of the top molecules (candidates.csv)."""
+    """Report of a run: training curves (metrics.csv), a grid of the top molecules (candidates.csv) as PNGs,
+    and report.html with both, the sortable candidate table and the Pareto front (one file, works offline)."""
     from molgfn.errors import RunFileError
     from molgfn.report import make_report
     from molgfn.runs import CANDIDATES, METRICS

@@ -124,13 +124,15 @@ class MoleculeFunctionTask(FragmentTask):
                  reward_exponent: float = 1.0, r_max: float = 1.0, raw_max: float = 1.0,
                  allow_negative: bool = False, workers: int = 1, name: str | None = None,
                  objectives: Sequence[str] | str | None = None, weights: Sequence[float] | str | None = None,
-                 transforms: dict[str, str] | Sequence[str] | None = None) -> None:
+                 transforms: dict[str, str] | Sequence[str] | None = None,
+                 filters: str | Sequence[str] | None = None) -> None:
         if fn is not None and not callable(fn):
             raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
         self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
         if name:
             self.name = name
-        super().__init__(max_blocks, vocab, reward_exponent)  # vocab None: the seh-frag-blocks asset
+        # vocab None: the seh-frag-blocks asset; filters: e.g. "pains,lipinski", failing molecules get the floor
+        super().__init__(max_blocks, vocab, reward_exponent, filters)
         self.spec = _label(fn) if fn is not None else "(not loaded)"
         # fn None: a stored run opened without loading its oracle (sampling needs none)
         self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms) if fn else None

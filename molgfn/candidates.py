@@ -7,31 +7,42 @@ import torch
 
 
 def diverse_rows(df: pd.DataFrame, top: int | None, column: str, min_distance: int = 0,
-                 max_similarity: float = 1.0) -> pd.DataFrame:
-    """Greedy diverse selection down a ranked table: a row is kept when its object is at least
-    ``min_distance`` (Levenshtein) from every kept one, or, for molecules (``column`` holds
-    SMILES), when its Tanimoto similarity (Morgan r=2, 1024 bits) to every kept one is below
-    ``max_similarity``."""
-    if min_distance <= 0 and max_similarity >= 1.0:
+                 max_similarity: float = 1.0, max_per_scaffold: int = 0) -> pd.DataFrame:
+    """Diverse selection down a ranked table (best first).
+
+    Molecules (``column`` holds SMILES): first at most ``max_per_scaffold`` rows per Murcko
+    scaffold (the best of each; 0: no cap), then RDKit's ``LeaderPicker`` in rank order: a row is
+    kept when its Tanimoto similarity (the project fingerprint, ``molgfn.chem.descriptors``) to
+    every kept row is below ``max_similarity``. Sequences: greedily, a row is kept when its
+    Levenshtein distance to every kept one is at least ``min_distance``. Both guarantees hold
+    for the final list: each is a property of every pair (or scaffold group) of kept rows.
+    """
+    if max_per_scaffold > 0 or max_similarity < 1.0:
+        from .chem.descriptors import cap_per_scaffold, diverse_indices
+
+        objs = df[column].tolist()
+        # both rules are greedy down the ranking, so a prefix of the table gives a prefix of the
+        # answer: look at growing prefixes until ``top`` rows are kept (or the table is used up)
+        # (without a scaffold cap diverse_indices grows its own prefixes, keeping fingerprints)
+        size = len(objs) if top is None or max_per_scaffold <= 0 else min(len(objs), max(64, 4 * top))
+        while True:
+            idx = cap_per_scaffold(objs[:size], max_per_scaffold) if max_per_scaffold > 0 else list(range(size))
+            if max_similarity < 1.0:
+                idx = [idx[j] for j in diverse_indices([objs[i] for i in idx], max_similarity, top)]
+            idx = idx if top is None else idx[:top]
+            if size == len(objs) or len(idx) >= top:
+                return df.iloc[idx]
+            size = min(len(objs), 2 * size)
+    if min_distance <= 0:
         return df if top is None else df.head(top)
     from rapidfuzz.distance import Levenshtein
-    from rdkit import DataStructs
-
-    from .metrics import morgan_fingerprints
 
     keep: list[int] = []
-    kept_objs: list = []
+    kept_objs: list[str] = []
     for i, obj in enumerate(df[column].tolist()):
-        if max_similarity < 1.0:
-            fp = morgan_fingerprints([obj])[0]
-            ok = not kept_objs or max(DataStructs.BulkTanimotoSimilarity(fp, kept_objs)) < max_similarity
-            item = fp
-        else:
-            ok = all(Levenshtein.distance(obj, k, score_cutoff=min_distance) >= min_distance for k in kept_objs)
-            item = obj
-        if ok:
+        if all(Levenshtein.distance(obj, k, score_cutoff=min_distance) >= min_distance for k in kept_objs):
             keep.append(i)
-            kept_objs.append(item)
+            kept_objs.append(obj)
             if top is not None and len(keep) >= top:
                 break
     return df.iloc[keep]
@@ -39,9 +50,11 @@ def diverse_rows(df: pd.DataFrame, top: int | None, column: str, min_distance: i
 
 def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int | None = None,
                     beta: float | None = None, samples_only: bool = False, min_distance: int = 0,
-                    max_similarity: float = 1.0) -> pd.DataFrame:
+                    max_similarity: float = 1.0, max_per_scaffold: int = 0,
+                    descriptors: bool = True) -> pd.DataFrame:
     """Every object seen in training plus ``final_samples``, unique, sorted by reward,
-    optionally thinned to a diverse set (see ``diverse_rows``).
+    optionally thinned to a diverse set (see ``diverse_rows``). Molecules get the RDKit
+    descriptor, rule and alert columns of ``molgfn.chem.descriptors`` (``descriptors``).
 
     Objects first drawn by the final sampling get ``first_round`` = the number of rounds
     trained; ``times_sampled`` counts training and final draws together. With
@@ -92,12 +105,17 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
         total = df.groupby("smiles")["times_sampled"].transform("sum")
         df = df.assign(times_sampled=total).drop_duplicates("smiles", keep="first")
     mol_col = "smiles" if "smiles" in df.columns else None
-    df = diverse_rows(df, top, mol_col if max_similarity < 1.0 and mol_col else task.object_column,
-                      min_distance, max_similarity)
+    by_molecule = mol_col and (max_similarity < 1.0 or max_per_scaffold > 0)
+    df = diverse_rows(df, top, mol_col if by_molecule else task.object_column, min_distance, max_similarity,
+                      max_per_scaffold if mol_col else 0)
     if hasattr(task, "extra_columns"):  # task-specific columns (molecules: QED, weight, blocks), top rows only
         at = df.columns.get_loc("reward") + 1
         for k, (name, col) in enumerate(task.extra_columns(df[task.object_column].tolist()).items()):
             df.insert(at + k, name, col)
     df.insert(0, "rank", range(1, len(df) + 1))
+    if mol_col and descriptors:
+        from .chem.descriptors import add_descriptors
+
+        df = add_descriptors(df, mol_col)
     return df.reset_index(drop=True)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 from rich.table import Table
+from rich.text import Text
 
 OBJECT_COLUMNS = ("sequence", "smiles")
+
 
 
 def _cell(v) -> str:
@@ -50,5 +52,23 @@ def candidate_table_view(df: pd.DataFrame, show: int, width: int = 80) -> tuple[
         else:
             table.add_column(c, no_wrap=True, min_width=len(str(c)))
     for i in range(len(head)):
-        table.add_row(*[cells[c][i] for c in order])
+        table.add_row(*[Text(cells[c][i]) for c in order])  # Text: a SMILES like [nH] is not rich markup
     return table, left_out
+
+
+# the columns a console table shows for molecules (every column is in the written file), with short headers
+MOLECULE_VIEW = {"rank": "#", "beta": "beta", "smiles": "smiles", "raw_score": "raw_score", "reward": "reward",
+                 "qed": "QED", "sa_score": "SA", "lipinski_pass": "Ro5", "alerts": "alerts"}
+
+
+def molecule_view(df: pd.DataFrame) -> pd.DataFrame:
+    """A molecule list cut to the columns worth a glance (with the number of PAINS/Brenk alerts);
+    other lists unchanged."""
+    if "smiles" not in df.columns:
+        return df
+    if {"pains_alerts", "brenk_alerts"} <= set(df.columns):  # how many alerts; their names are in the file
+        n = [len([a for a in f"{p}; {b}".split("; ") if a and a != "nan"])
+             for p, b in zip(df["pains_alerts"], df["brenk_alerts"], strict=True)]
+        df = df.assign(alerts=n)
+    cols = [c for c in MOLECULE_VIEW if c in df.columns]
+    return df[cols].rename(columns={c: MOLECULE_VIEW[c] for c in cols})

@@ -9,6 +9,13 @@ molecule (``FragmentEnv.to_strings``), so the candidate table, the seen-object c
 and the replay buffer all work on distinct molecules. A state whose molecule fails
 sanitisation (impossible with a checked vocabulary) gets raw = raw_floor, the minimum
 reward, and is never listed as a candidate (``is_candidate``).
+
+Filters as design constraints (``filters``, e.g. ``("pains", "brenk", "lipinski")``; see
+``molgfn.chem.descriptors``): a molecule that fails one is treated like an invalid one: it
+gets raw = raw_floor without an oracle call and is never a candidate. Filters are checked
+cheapest first and the check stops at the first failure, so each filtered reward call is
+counted once, under the filter that rejected it (``filter_counts``, in the checkpoint; the
+total is ``filtered`` in metrics.csv).
 """
 
 from __future__ import annotations
@@ -30,7 +37,13 @@ class FragmentTask(Task):
     object_column: str = "smiles"
     space: str = "block trees (105 blocks, <= 8)"
 
-    def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None) -> None:
+    def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
+                 filters: str | list[str] | None = None) -> None:
+        from .chem.descriptors import parse_filters
+
+        self.filters = parse_filters(filters)
+        self._failed: dict[str, tuple[str, ...]] = {}  # SMILES -> filters it fails (cache)
+        self.filter_counts: dict[str, int] = {"filtered": 0} | {f: 0 for f in self.filters}
         if reward_exponent is not None:
             self.reward_exponent = float(reward_exponent)
         if vocab is not None:
@@ -61,7 +74,14 @@ class FragmentTask(Task):
         smiles = self.env.to_strings(states)
         nb = self.env.num_blocks(states).tolist()
         raw = np.full(len(smiles), self.raw_floor, dtype=np.float64)
-        ok = [i for i, s in enumerate(smiles) if self.is_candidate(s)]
+        ok = [i for i, s in enumerate(smiles) if self.is_valid(s)]
+        if self.filters and ok:  # constraints: failing molecules keep the floor, without an oracle call
+            failed = self.failed_filters([smiles[i] for i in ok])
+            for fs in failed:
+                for f in fs:
+                    self.filter_counts[f] = self.filter_counts.get(f, 0) + 1
+                self.filter_counts["filtered"] += bool(fs)
+            ok = [i for i, fs in zip(ok, failed, strict=True) if not fs]
         if ok:
             uniq = list(dict.fromkeys(smiles[i] for i in ok))
             vals = dict(zip(uniq, self.score_smiles(uniq).tolist(), strict=True))
@@ -74,8 +94,33 @@ class FragmentTask(Task):
 
     # -- hooks used by the trainer, candidates and the CLI ---------------------------------
     @staticmethod
-    def is_candidate(obj: str) -> bool:
+    def is_valid(obj: str) -> bool:
+        """A complete, sanitisable molecule (filters aside)."""
         return bool(obj) and not obj.startswith(INVALID_PREFIX)
+
+    def is_candidate(self, obj: str) -> bool:
+        """Valid and passing every filter: may be listed in candidates."""
+        return self.is_valid(obj) and not (self.filters and self.failed_filters([obj])[0])
+
+    def failed_filters(self, smiles: list[str]) -> list[tuple[str, ...]]:
+        """The first filter each (valid) SMILES fails, or (); each distinct SMILES is checked once."""
+        from .chem.descriptors import failed_filters, mol_from_smiles
+
+        out: dict[str, tuple[str, ...]] = {}
+        for s in dict.fromkeys(smiles):
+            r = self._failed.get(s)
+            if r is None:
+                mol = mol_from_smiles(s)
+                r = failed_filters(mol, self.filters, first_only=True) if mol is not None else ("unparsable",)
+                if len(self._failed) >= 500_000:  # bound the cache on very long runs
+                    self._failed.clear()
+                self._failed[s] = r
+            out[s] = r
+        return [out[s] for s in smiles]
+
+    def round_metrics(self) -> dict:
+        """Columns for metrics.csv: reward calls spent on filtered molecules so far."""
+        return {"filtered": self.filter_counts["filtered"]} if self.filters else {}
 
     def extra_columns(self, objs: list[str]) -> dict[str, list]:
         """Per-molecule columns for candidates.csv: QED, molecular weight, number of blocks."""
@@ -91,14 +136,15 @@ class FragmentTask(Task):
         return {"qed": qed, "mol_weight": mw, "num_blocks": nb}
 
     def state_dict(self) -> dict:
-        return {"num_blocks": dict(self.num_blocks)}
+        return {"num_blocks": dict(self.num_blocks), "filter_counts": dict(self.filter_counts)}
 
     def load_state_dict(self, state: dict) -> None:
         self.num_blocks.update(state.get("num_blocks", {}))
+        self.filter_counts.update(state.get("filter_counts", {}))
 
     def score_table(self, smiles: list[str], row_offset: int = 1):
-        """Score user molecules (SMILES, any form): canonical SMILES, raw score, reward and
-        extra columns. Unparsable SMILES raise ``InputError`` naming their rows."""
+        """Score user molecules (SMILES, any form): canonical SMILES, raw score, reward and the
+        descriptor columns of ``molgfn.chem.descriptors``. Unparsable SMILES raise ``InputError`` naming their rows."""
         import pandas as pd
         from rdkit import Chem, RDLogger
 
@@ -117,8 +163,6 @@ class FragmentTask(Task):
         raw = self.score_smiles(canon)
         df = pd.DataFrame({"input": smiles, "smiles": canon, "raw_score": raw,
                            "reward": torch.exp(self.log_reward(torch.from_numpy(raw))).numpy()})
-        extra = self.extra_columns(canon)
-        extra.pop("num_blocks", None)  # unknown for molecules not built from blocks
-        for name, col in extra.items():
-            df[name] = col
-        return df
+        from .chem.descriptors import add_descriptors
+
+        return add_descriptors(df)  # num_blocks is unknown for molecules not built from blocks

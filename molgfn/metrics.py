@@ -30,18 +30,11 @@ def mean_pairwise_levenshtein(seqs: Sequence[str]) -> float:
     return float(d.sum() / (n * (n - 1)))  # diagonal is zero; each unordered pair counted twice
 
 
-def morgan_fingerprints(smiles: Sequence[str], n_bits: int = 1024):
-    from rdkit import Chem
-    from rdkit.Chem import rdFingerprintGenerator
+def morgan_fingerprints(smiles: Sequence[str], n_bits: int | None = None):
+    """The project's one fingerprint (``molgfn.chem.descriptors``: Morgan radius 2, 1024 bits)."""
+    from .chem.descriptors import FP_BITS, fingerprints
 
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
-    fps = []
-    for s in smiles:
-        m = Chem.MolFromSmiles(s)
-        if m is None:
-            raise ValueError(f"cannot parse SMILES {s!r}")
-        fps.append(gen.GetFingerprint(m))
-    return fps
+    return fingerprints(smiles, n_bits or FP_BITS)
 
 
 def mean_pairwise_tanimoto_distance(smiles: Sequence[str]) -> float:

@@ -198,6 +198,7 @@ class Trainer:
             "round_ms": (time.perf_counter() - t0) * 1e3,
             **oracle_counts(self.task),  # new oracle calls vs score-store hits (tasks with a store)
             **self._round_info,
+            **(self.task.round_metrics() if hasattr(self.task, "round_metrics") else {}),  # e.g. filtered
         }
         self.metrics.append(row)
         if self._logs is not None:

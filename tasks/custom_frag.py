@@ -21,10 +21,10 @@ class CustomFragTask(MoleculeFunctionTask):
     def __init__(self, oracle: str | None, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float = 1.0,
                  r_max: float = 1.0, raw_max: float = 1.0, allow_negative: bool = False, workers: int = 1,
                  objectives: list[str] | None = None, weights: str | None = None,
-                 transforms: list[str] | None = None) -> None:
+                 transforms: list[str] | None = None, filters: str | list[str] | None = None) -> None:
         fn = load_callable(oracle) if oracle else None
         super().__init__(fn, max_blocks, vocab, reward_exponent, r_max, raw_max, allow_negative, workers,
-                         objectives=objectives, weights=weights, transforms=transforms)
+                         objectives=objectives, weights=weights, transforms=transforms, filters=filters)
         # oracle None: a stored run opened without loading its oracle (sampling needs none)
         self.spec = oracle
         if self.oracle is not None:

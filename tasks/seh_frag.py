@@ -27,8 +27,9 @@ class SEHFrag(FragmentTask):
     mode_score_threshold = 7.5  # modes: raw proxy > 7.5, pairwise Tanimoto < 0.7 (Bengio et al. 2021)
 
     def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
-                 device: str = "auto", root_weight_transposed: bool = False) -> None:
-        super().__init__(max_blocks, vocab, reward_exponent)
+                 device: str = "auto", root_weight_transposed: bool = False,
+                 filters: str | list[str] | None = None) -> None:
+        super().__init__(max_blocks, vocab, reward_exponent, filters)
         self.device, self.root_weight_transposed = device, root_weight_transposed
         self._oracle = None
 

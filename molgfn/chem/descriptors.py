@@ -1,0 +1,367 @@
+"""Medicinal-chemistry view of a molecule list: descriptors, filters, fingerprints, SDF, drawing.
+
+One module, used by the candidate writer, ``molgfn score`` and the report alike.
+
+- Fingerprint (one definition everywhere): Morgan, radius ``FP_RADIUS`` = 2, ``FP_BITS`` =
+  1024 bits (the top-100 diversity setting of the LS-GFN paper); the papers' mode count for
+  seh-frag passes 2048 bits explicitly.
+- Descriptors (RDKit): InChIKey, Bemis-Murcko scaffold, average molecular weight, Wildman-
+  Crippen cLogP, Ertl TPSA, HBD / HBA in Lipinski's own definitions (N-H + O-H count; N + O
+  count), rotatable bonds (RDKit's strict SMARTS), QED (Bickerton et al. 2012) and the SA score
+  of Ertl & Schuffenhauer (2009) from RDKit's contributed ``sascorer`` (1 easy .. 10 hard).
+- Rules: Lipinski's rule of five (MW <= 500, cLogP <= 5, HBD <= 5, HBA <= 10; a molecule passes
+  with at most one violation, as in Lipinski et al. 1997) and Veber et al. 2002 (rotatable
+  bonds <= 10 and TPSA <= 140 A^2).
+- Structural alerts: RDKit ``FilterCatalog`` PAINS (A, B, C; Baell & Holloway 2010) and Brenk
+  et al. (2008), reported by alert name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from rdkit import Chem, RDLogger
+
+FP_RADIUS = 2
+FP_BITS = 1024
+
+FILTERS = ("pains", "brenk", "lipinski", "veber")
+DESCRIPTOR_COLUMNS = ("inchikey", "scaffold", "mol_weight", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds",
+                      "qed", "sa_score", "lipinski_violations", "lipinski_pass", "veber_pass", "pains_alerts",
+                      "brenk_alerts")
+ALERT_SEP = "; "
+
+
+# ---- parsing and fingerprints -----------------------------------------------------------
+def mol_from_smiles(smiles: str) -> Chem.Mol | None:
+    """RDKit molecule of a SMILES, or None (quietly) when it does not parse or sanitise."""
+    if not smiles or smiles.startswith("!"):
+        return None
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        return Chem.MolFromSmiles(smiles)
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+
+
+@lru_cache(maxsize=4)
+def _fp_generator(n_bits: int):
+    from rdkit.Chem import rdFingerprintGenerator
+
+    return rdFingerprintGenerator.GetMorganGenerator(radius=FP_RADIUS, fpSize=n_bits)
+
+
+def fingerprint(mol: Chem.Mol, n_bits: int = FP_BITS):
+    """The project's fingerprint of a molecule: Morgan radius 2, ``n_bits`` bits."""
+    return _fp_generator(n_bits).GetFingerprint(mol)
+
+
+def fingerprints(smiles: Sequence[str], n_bits: int = FP_BITS) -> list:
+    """Fingerprints of SMILES; a SMILES that does not parse raises ``ValueError``."""
+    out = []
+    for s in smiles:
+        m = mol_from_smiles(s)
+        if m is None:
+            raise ValueError(f"cannot parse SMILES {s!r}")
+        out.append(fingerprint(m, n_bits))
+    return out
+
+
+def diverse_indices(smiles: Sequence[str], max_similarity: float, top: int | None = None) -> list[int]:
+    """Indices of a ranked list kept by RDKit's ``LeaderPicker`` in rank order: a molecule is kept
+    when its Tanimoto similarity to every kept (better-ranked) molecule is below
+    ``max_similarity``; stops after ``top`` kept. Fingerprints are computed in growing chunks, so
+    a long list is not fingerprinted past the point where ``top`` molecules are found."""
+    from rdkit.SimDivFilters import rdSimDivPickers
+
+    n = len(smiles)
+    if n == 0:
+        return []
+    # LeaderPicker keeps item i when its Tanimoto *distance* to every pick exceeds the threshold,
+    # scanning in input order (tests/test_candidates.py checks the equivalence)
+    threshold = 1.0 - max_similarity
+    fps: list = []
+    size = n if top is None else min(n, max(32, 2 * top))
+    while True:
+        fps.extend(fingerprints(smiles[len(fps):size]))
+        want = 0 if top is None else min(top, size)
+        picks = list(rdSimDivPickers.LeaderPicker().LazyBitVectorPick(fps, size, threshold, want))
+        if size == n or (top is not None and len(picks) >= top):
+            return picks[:top] if top is not None else picks
+        size = min(n, 2 * size)
+
+
+# ---- descriptors ----------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _sascorer():
+    """RDKit's contributed SA scorer (Contrib/SA_Score/sascorer.py), loaded from its file alone.
+
+    Its fragment-score table is read with the restricted unpickler and handed to the module,
+    so the module's own ``pickle.load`` never runs."""
+    from rdkit import RDConfig
+
+    from ..errors import MolgfnError
+    from ..safe_pickle import safe_load
+
+    folder = Path(RDConfig.RDContribDir) / "SA_Score"
+    path = folder / "sascorer.py"
+    if not path.exists():
+        raise MolgfnError(f"RDKit's SA scorer is missing ({path}); install the rdkit wheel from PyPI, which "
+                          "ships it under rdkit/Contrib")
+    spec = importlib.util.spec_from_file_location("molgfn_rdkit_sascorer", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    table = {}
+    for row in safe_load(folder / "fpscores.pkl.gz"):
+        for key in row[1:]:
+            table[key] = float(row[0])
+    mod._fscores = table
+    return mod
+
+
+def sa_score(mol: Chem.Mol) -> float:
+    """Synthetic accessibility (Ertl & Schuffenhauer 2009): 1 (easy) .. 10 (hard)."""
+    return float(_sascorer().calculateScore(mol))
+
+
+@lru_cache(maxsize=1)
+def _catalogs() -> dict:
+    from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
+
+    out = {}
+    for name, cat in (("pains", FilterCatalogParams.FilterCatalogs.PAINS),
+                      ("brenk", FilterCatalogParams.FilterCatalogs.BRENK)):
+        params = FilterCatalogParams()
+        params.AddCatalog(cat)
+        out[name] = FilterCatalog(params)
+    return out
+
+
+def alerts(mol: Chem.Mol) -> dict[str, list[str]]:
+    """Structural alerts by catalog: {'pains': [names], 'brenk': [names]} (unique, sorted)."""
+    return {name: sorted({e.GetDescription() for e in cat.GetMatches(mol)}) for name, cat in _catalogs().items()}
+
+
+def lipinski_violations(mw: float, clogp: float, hbd: int, hba: int) -> int:
+    """Rule-of-five violations: MW > 500, cLogP > 5, HBD > 5, HBA > 10."""
+    return int(mw > 500) + int(clogp > 5) + int(hbd > 5) + int(hba > 10)
+
+
+def veber_pass(rotatable_bonds: int, tpsa: float) -> bool:
+    return rotatable_bonds <= 10 and tpsa <= 140.0
+
+
+def murcko_scaffold(mol: Chem.Mol) -> str:
+    """Bemis-Murcko scaffold SMILES ('' for a molecule without rings)."""
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    return MurckoScaffold.MurckoScaffoldSmiles(mol=mol)
+
+
+def describe(mol: Chem.Mol) -> dict:
+    """Every descriptor column (``DESCRIPTOR_COLUMNS``) of one molecule."""
+    from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
+
+    mw, clogp = Descriptors.MolWt(mol), Crippen.MolLogP(mol)
+    tpsa = rdMolDescriptors.CalcTPSA(mol)
+    hbd, hba = rdMolDescriptors.CalcNumLipinskiHBD(mol), rdMolDescriptors.CalcNumLipinskiHBA(mol)
+    rot = rdMolDescriptors.CalcNumRotatableBonds(mol)
+    viol = lipinski_violations(mw, clogp, hbd, hba)
+    al = alerts(mol)
+    RDLogger.DisableLog("rdApp.*")  # InChI warnings (e.g. undefined stereo) are not the user's business here
+    try:
+        key = Chem.MolToInchiKey(mol)
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    return {"inchikey": key, "scaffold": murcko_scaffold(mol), "mol_weight": mw, "clogp": clogp, "tpsa": tpsa,
+            "hbd": hbd, "hba": hba, "rotatable_bonds": rot, "qed": QED.qed(mol), "sa_score": sa_score(mol),
+            "lipinski_violations": viol, "lipinski_pass": viol <= 1, "veber_pass": veber_pass(rot, tpsa),
+            "pains_alerts": ALERT_SEP.join(al["pains"]), "brenk_alerts": ALERT_SEP.join(al["brenk"])}
+
+
+_INT_COLUMNS = ("hbd", "hba", "rotatable_bonds", "lipinski_violations")
+_BOOL_COLUMNS = ("lipinski_pass", "veber_pass")
+_EMPTY = {c: float("nan") for c in DESCRIPTOR_COLUMNS} | {"inchikey": "", "scaffold": "", "pains_alerts": "",
+                                                           "brenk_alerts": ""}
+
+
+def descriptor_table(smiles: Sequence[str]) -> pd.DataFrame:
+    """One row of ``DESCRIPTOR_COLUMNS`` per SMILES (each distinct SMILES computed once); a
+    SMILES that does not parse gets empty strings and NaN."""
+    cache: dict[str, dict] = {}
+    rows = []
+    for s in smiles:
+        if s not in cache:
+            mol = mol_from_smiles(s)
+            cache[s] = describe(mol) if mol is not None else _EMPTY
+        rows.append(cache[s])
+    df = pd.DataFrame(rows, columns=list(DESCRIPTOR_COLUMNS))
+    # counts stay whole numbers and flags booleans even beside a row that did not parse
+    return df.astype({c: "Int64" for c in _INT_COLUMNS} | {c: "boolean" for c in _BOOL_COLUMNS})
+
+
+def add_descriptors(df: pd.DataFrame, column: str = "smiles") -> pd.DataFrame:
+    """``df`` with the descriptor columns appended (replacing any of the same name)."""
+    desc = descriptor_table(df[column].astype(str).tolist())
+    desc.index = df.index
+    return pd.concat([df.drop(columns=[c for c in DESCRIPTOR_COLUMNS if c in df.columns]), desc], axis=1)
+
+
+# ---- filters as design constraints ------------------------------------------------------
+def parse_filters(spec: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``pains,brenk,lipinski`` (or a list) -> a checked tuple of filter names."""
+    from ..errors import InputError
+
+    if spec is None:
+        return ()
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = tuple(dict.fromkeys(s.strip().lower() for s in items if s and s.strip()))
+    bad = [n for n in names if n not in FILTERS]
+    if bad:
+        raise InputError(f"unknown filter(s) {', '.join(bad)}; choose from {', '.join(FILTERS)} "
+                         "(comma-separated, e.g. --filter pains,brenk,lipinski)")
+    return names
+
+
+# cheapest first (per molecule, measured by bench/chem_speed.py): PAINS's ~480 patterns cost the most
+CHECK_ORDER = ("lipinski", "veber", "brenk", "pains")
+
+
+def failed_filters(mol: Chem.Mol, filters: Sequence[str], first_only: bool = False) -> tuple[str, ...]:
+    """The filters (of ``filters``) that a molecule fails, checked in ``CHECK_ORDER``; with
+    ``first_only`` the check stops at the first failure (what a design constraint needs)."""
+    from rdkit.Chem import Crippen, Descriptors, rdMolDescriptors
+
+    failed = []
+    cats = _catalogs()
+    for f in sorted(filters, key=CHECK_ORDER.index):
+        if f in cats:
+            bad = cats[f].HasMatch(mol)
+        elif f == "lipinski":
+            bad = lipinski_violations(Descriptors.MolWt(mol), Crippen.MolLogP(mol),
+                                      rdMolDescriptors.CalcNumLipinskiHBD(mol),
+                                      rdMolDescriptors.CalcNumLipinskiHBA(mol)) > 1
+        else:  # veber
+            bad = not veber_pass(rdMolDescriptors.CalcNumRotatableBonds(mol), rdMolDescriptors.CalcTPSA(mol))
+        if bad:
+            failed.append(f)
+            if first_only:
+                break
+    return tuple(failed)
+
+
+# ---- scaffold diversity -----------------------------------------------------------------
+@lru_cache(maxsize=200_000)
+def _scaffold_of(smiles: str) -> str:
+    mol = mol_from_smiles(smiles)
+    return murcko_scaffold(mol) if mol is not None else smiles  # an unparsable one is its own group
+
+
+def cap_per_scaffold(smiles: Sequence[str], max_per_scaffold: int) -> list[int]:
+    """Indices of a ranked list keeping at most ``max_per_scaffold`` molecules per Murcko
+    scaffold (the best-ranked ones); acyclic molecules share the empty scaffold."""
+    seen: dict[str, int] = {}
+    keep = []
+    for i, s in enumerate(smiles):
+        key = _scaffold_of(s)
+        if seen.get(key, 0) < max_per_scaffold:
+            seen[key] = seen.get(key, 0) + 1
+            keep.append(i)
+    return keep
+
+
+# ---- files: SDF, Parquet, CSV -----------------------------------------------------------
+FORMATS = ("csv", "sdf", "parquet")
+
+
+def _sd_value(v) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def sdf_text(df: pd.DataFrame, column: str = "smiles", seed: int = 0) -> tuple[str, list[str]]:
+    """SD file text: one 3-D conformer per molecule (ETKDG + MMFF, ``embed_conformer``), every
+    column as an SD property. A molecule whose embedding fails keeps 2-D coordinates and a
+    ``conformer_error`` property; the failures are returned as messages."""
+    import io
+
+    from rdkit.Chem import AllChem
+
+    from .conformers import embed_conformer
+
+    sio = io.StringIO()
+    writer = Chem.SDWriter(sio)
+    failures: list[str] = []
+    for i, row in enumerate(df.to_dict("records")):
+        smi = str(row[column])
+        mol = mol_from_smiles(smi)
+        if mol is None:
+            failures.append(f"row {i + 1}: {smi!r} does not parse")
+            continue
+        out, err = embed_conformer(mol, seed=seed)
+        if out is None:
+            failures.append(f"row {i + 1}: {smi}: {err}")
+            out = Chem.Mol(mol)
+            AllChem.Compute2DCoords(out)
+            out.SetProp("conformer_error", str(err))
+        out.SetProp("_Name", f"rank {row['rank']}" if "rank" in row else smi)
+        for k, v in row.items():
+            out.SetProp(str(k), _sd_value(v))
+        writer.write(out)
+    writer.close()
+    return sio.getvalue(), failures
+
+
+def write_table(df: pd.DataFrame, path: Path, fmt: str | None = None, seed: int = 0) -> list[str]:
+    """Write a table atomically as CSV, SDF (molecules: needs a ``smiles`` column) or Parquet
+    (needs pyarrow). ``fmt`` defaults to the file suffix. Returns SDF conformer failures."""
+    import io
+
+    from ..atomic import atomic_write_bytes, atomic_write_text
+    from ..errors import InputError
+
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if fmt == "csv":
+        atomic_write_text(path, df.to_csv(index=False))
+        return []
+    if fmt == "sdf":
+        if "smiles" not in df.columns:
+            raise InputError("SDF needs molecules: this table has no smiles column; use --format csv or parquet")
+        text, failures = sdf_text(df, seed=seed)
+        atomic_write_text(path, text)
+        return failures
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise InputError("Parquet output needs pyarrow: pip install 'molgfn[parquet]' (or pip install pyarrow), "
+                         "or use --format csv") from None
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
+    return []
+
+
+# ---- drawing ------------------------------------------------------------------------------
+def molecule_svg(smiles: str, legend: str = "", size: tuple[int, int] = (240, 190)) -> str | None:
+    """An SVG drawing of one molecule (RDKit's 2-D depiction), or None when it does not parse."""
+    from rdkit.Chem.Draw import rdMolDraw2D
+
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return None
+    d = rdMolDraw2D.MolDraw2DSVG(*size)
+    d.drawOptions().clearBackground = False
+    d.drawOptions().fixedBondLength = 28  # small molecules are not blown up to fill the box
+    d.DrawMolecule(mol, legend=legend)
+    d.FinishDrawing()
+    svg = d.GetDrawingText()
+    return svg[svg.find("<svg"):]  # drop the XML prolog so it can sit inline in HTML
