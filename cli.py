@@ -335,7 +335,7 @@ def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool, dry_run: bool
         raise InputError(f"--out {out_dir} is a file, not a folder; choose another --out")
     exists = out_dir.is_dir()
     is_run = exists and runs.is_run_dir(out_dir)
-    used = exists and any(p.name != runs.LOCK for p in out_dir.iterdir())
+    used = exists and any(p.name not in runs.PRE_RUN_FILES for p in out_dir.iterdir())
     has_ckpt = exists and (out_dir / runs.CHECKPOINT).exists()
     if is_run:
         runs.lock_run_dir(out_dir)  # first, so that no other writer changes it while we look

@@ -193,7 +193,7 @@ def _prepare_out(out: Path | None, resume: bool) -> Path | None:
             raise InputError(f"resume: no checkpoint in {out}")
     elif out.exists() and (out / runs.CHECKPOINT).exists():
         raise InputError(f"run directory {out} holds a run: choose another, or pass resume=True to continue it")
-    elif out.exists() and any(p.name != runs.LOCK for p in out.iterdir()) and not runs.is_run_dir(out):
+    elif out.exists() and any(p.name not in runs.PRE_RUN_FILES for p in out.iterdir()) and not runs.is_run_dir(out):
         raise InputError(f"run directory {out} is not empty: choose another (molgfn never writes into a folder of "
                          "yours), or pass resume=True to continue a run")
     out.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,12 @@ EVALUATION = "evaluation.json"
 LOCK = ".molgfn.lock"
 ERROR_LOG = "molgfn-error.log"
 # every file molgfn writes into a run folder: the only ones --overwrite removes
+# the oracle's score store (molgfn.oracle) is molgfn's too, but --overwrite keeps it: its scores
+# are keyed by oracle and settings, so a new run reuses them instead of paying for them again
+STORE = "scores.sqlite"
+KEPT_FILES = (STORE, STORE + "-wal", STORE + "-shm")
+# what a folder may hold before its first round: a run that stopped there can simply start again
+PRE_RUN_FILES = (LOCK, *KEPT_FILES)
 RUN_FILES = (CONFIG, METRICS, CHECKPOINT, CANDIDATES, SEEN_LOG, EVALUATION, ERROR_LOG,
              "training_curves.png", "top_molecules.png")
 # temp files of our atomic writes: ".NAME.<mkstemp suffix>.tmp" (older molgfn) or ".NAME.molgfn.<...>.tmp"
@@ -83,7 +89,7 @@ def is_run_dir(path: Path) -> bool:
 def foreign_files(path: Path) -> list[str]:
     """Names in a run folder that molgfn did not write."""
     return sorted(p.name for p in Path(path).iterdir()
-                  if p.name not in RUN_FILES and p.name != LOCK and not _TEMP.match(p.name))
+                  if p.name not in RUN_FILES and p.name not in PRE_RUN_FILES and not _TEMP.match(p.name))
 
 
 def clean_stale_temps(path: Path) -> list[str]:

@@ -27,6 +27,8 @@ def signal_at(seqs):
     STATE["calls"] += 1
     if STATE["calls"] == STATE["at"]:
         os.kill(os.getpid(), STATE["sig"])
-        if STATE["fail"]:
-            raise RuntimeError("worker died")
+    # fail from then on: the oracle layer re-runs a failed batch object by object, so a failure
+    # that happened once would be recovered rather than break the round
+    if STATE["fail"] and STATE["calls"] >= STATE["at"]:
+        raise RuntimeError("worker died")
     return gc(seqs)

@@ -61,7 +61,7 @@ def test_a_run_from_a_config_file_uses_its_options(tmp_path):
     out = tmp_path / "r"
     f.write_text(f'task = "custom"\noracle = "tests.oracles:gc_content"\nalphabet = "ACGT"\nlength = 5\n'
                  f'rounds = 3\nbatch-size = 4\nreplay-size = 4\nhidden = 8\ndevice = "cpu"\nworkers = 1\n'
-                 f'num-candidates = 6\nout = "{out}"\n')
+                 f'num-candidates = 6\nlocal-search = false\nout = "{out}"\n')
     r = run("design", "--config", f, "--hidden", 12)
     assert r.exit_code == 0, r.output
     cfg = json.loads((out / "config.json").read_text())

@@ -150,5 +150,8 @@ def test_a_bad_mlflow_tracking_uri_is_a_clear_error(tmp_path, monkeypatch):
     text = " ".join(r.output.split())
     assert "--logger mlflow cannot use the tracking store 'nosuchscheme://nowhere'" in text
     assert "Traceback" not in r.output
-    # nothing written but the folder's lock: the same command can simply run again
-    assert [p.name for p in (tmp_path / "r").iterdir()] in ([], [".molgfn.lock"])
+    # nothing written but the folder's lock and its (empty) score store: the same command can simply run again
+    assert {p.name for p in (tmp_path / "r").iterdir()} <= {".molgfn.lock", "scores.sqlite"}
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    r = run("train", *CUSTOM, "--rounds", 2, "--out", tmp_path / "r")
+    assert r.exit_code == 0, r.output

@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import InputError
+from ..runs import STORE
 from .contract import Outcome
 
-STORE_FILE = "scores.sqlite"
+STORE_FILE = STORE  # in the run folder, unless --score-store names another
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
