@@ -67,3 +67,29 @@ def synthetic_data(_synthetic_root, monkeypatch):
     yield _synthetic_root
     assets.set_data_dir(None)
     blocks._load_cached.cache_clear()
+
+
+def real_or_synthetic(request, *names: str) -> str:
+    """'real' when the named assets resolve (or MOLGFN_REQUIRE_ASSETS demands them); otherwise
+    the synthetic assets stand in (the `synthetic_data` fixture) and 'synthetic' is returned.
+    For tests of behaviour, which must hold on any data; published values stay real-only."""
+    from molgfn import assets
+
+    if os.environ.get("MOLGFN_REQUIRE_ASSETS") or all(assets.status(n)[0] == "ok" for n in names):
+        need_assets(*names)
+        return "real"
+    request.getfixturevalue("synthetic_data")
+    return "synthetic"
+
+
+def frag_vocab_path(request) -> tuple[Path, str]:
+    """The seh-frag block vocabulary file: the 105-block reference one when ../shared has it,
+    else the synthetic three-block one (tests/synthetic.py); with its kind."""
+    real = SHARED / "seh_frag" / "blocks_PDB_105.json"
+    if real.exists():
+        return real, "real"
+    if os.environ.get("MOLGFN_REQUIRE_ASSETS"):
+        need_assets("seh-frag-blocks")  # fails, naming the asset, unless MOLGFN_DATA has it
+    from molgfn import assets
+
+    return request.getfixturevalue("_synthetic_root") / assets.get_asset("seh-frag-blocks").file, "synthetic"

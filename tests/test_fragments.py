@@ -17,20 +17,21 @@ from molgfn.sampling import sample_backward, sample_forward
 from molgfn.trainer import Trainer
 from molgfn.trajectories import masked_log_softmax, valid_transitions
 
-from .conftest import need_assets
+from . import synthetic
+from .conftest import frag_vocab_path, real_or_synthetic
 from .fragment_helpers import TinyFragTask, write_vocab
 
 
 @pytest.fixture(scope="module")
-def seh_env():
-    from pathlib import Path
+def seh_vocab(request):
+    """(path, kind) of the seh-frag vocabulary: the 105-block reference one ('real') when present,
+    else the synthetic three-block one ('synthetic'), so the behaviour below runs on every machine."""
+    return frag_vocab_path(request)
 
-    from .conftest import SHARED
 
-    path = SHARED / "seh_frag" / "blocks_PDB_105.json"
-    if not path.exists():
-        pytest.skip("seh-frag-blocks not available")
-    return FragmentEnv(load_vocab(Path(path)), 8)
+@pytest.fixture(scope="module")
+def seh_env(seh_vocab):
+    return FragmentEnv(load_vocab(seh_vocab[0]), 8)
 
 
 def _random_rollout(env, n, seed):
@@ -45,21 +46,37 @@ def _random_rollout(env, n, seed):
     return torch.stack(states, 1)
 
 
-def test_vocabulary_and_sizes(seh_env):
+def test_vocabulary_and_sizes(seh_vocab, seh_env):
     env = seh_env
-    assert env.V == 105 and env.S == 6 and env.traj_len == 9
-    assert env.state_shape == (25,)
+    assert env.traj_len == 9 and env.state_shape == (25,)  # block, parent, parent stem per slot, done
+    if seh_vocab[1] == "synthetic":  # tests/synthetic.py: three distinct molecules, benzene has 3 stems
+        assert env.V == len(synthetic.FRAG_VOCAB["block_smi"]) == 3 and env.S == 3
+        assert int(env._cache["root_ok"].sum()) == 3  # no duplicate to drop
+        return
+    assert env.V == 105 and env.S == 6
     # duplicate SMILES: roots with the same stem multiset are added once (81 distinct roots)
     assert int(env._cache["root_ok"].sum()) == 81
 
 
-def test_every_emitted_smiles_parses(seh_env):
-    traj = _random_rollout(seh_env, 256, 0)
+def test_every_emitted_smiles_parses(seh_vocab, seh_env):
+    env = seh_env
+    traj = _random_rollout(env, 256, 0)
     term = traj[:, -1]
     assert bool((term[:, -1] == 1).all())  # every rollout stopped within traj_len steps
-    smiles = seh_env.to_strings(term)
-    assert all(s and Chem.MolFromSmiles(s) is not None for s in smiles)
-    assert len(set(smiles)) > 200
+    smiles = env.to_strings(term)
+    mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
+    assert all(m is not None for m in mols)
+    # joining blocks by single bonds only replaces hydrogens: the heavy atoms are the blocks'
+    heavy = [Chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in env.vocab.smiles]
+    blocks = term[:, : env.M]
+    assert [m.GetNumHeavyAtoms() for m in mols] == [sum(heavy[b] for b in r if b >= 0) for r in blocks.tolist()]
+    if seh_vocab[1] == "real":
+        assert len(set(smiles)) > 200
+    else:
+        # 3 blocks give far fewer small molecules than 105; here the block counts fix the formula
+        # (O only in methanol, N only in piperidine), so different counts must be different SMILES
+        counts = {tuple(torch.bincount(r[r >= 0], minlength=env.V).tolist()) for r in blocks}
+        assert len(set(smiles)) >= len(counts) > 50, (len(set(smiles)), len(counts))
 
 
 def test_forward_and_backward_actions_undo_each_other(seh_env):
@@ -116,7 +133,7 @@ def _permute_slots(env, s, perm):
 def test_gnn_policy_is_invariant_to_slot_order(seh_env):
     env = seh_env
     torch.manual_seed(0)
-    traj = _random_rollout(env, 64, 3)
+    traj = _random_rollout(env, 256, 3)  # enough rollouts that the 3-block vocabulary has 5-block ones too
     n = env.num_blocks(traj[:, -2])
     s = traj[:, -2][n == 5][:8].clone()  # partial molecules with 5 blocks, not done
     s[:, -1] = 0
@@ -139,8 +156,8 @@ def test_gnn_policy_is_invariant_to_slot_order(seh_env):
     assert (env.backward_mask(s)[:, 2:].sum(1) >= 1).all()
 
 
-def test_seh_proxy_gives_finite_scores(seh_env):
-    need_assets("seh-frag-proxy", "seh-frag-blocks")
+def test_seh_proxy_gives_finite_scores(request):
+    real_or_synthetic(request, "seh-frag-proxy", "seh-frag-blocks")  # the synthetic proxy: random weights
     from tasks import get_task
 
     task = get_task("seh-frag")
@@ -149,6 +166,8 @@ def test_seh_proxy_gives_finite_scores(seh_env):
     assert torch.isfinite(raw).all() and torch.isfinite(logr).all()
     assert float(raw.min()) > -20 and float(raw.max()) < 20
     assert float(logr.max()) <= 10 * math.log(20 / 8)
+    # Bengio et al. (2021): R = (max(r, 0.1) / 8)^10
+    assert torch.allclose(logr.double(), 10 * torch.log(raw.double().clamp(min=0.1) / 8), atol=1e-5)
     cols = task.extra_columns(task.env.to_strings(term))
     assert all(0 < q < 1 for q in cols["qed"]) and all(1 <= b <= 8 for b in cols["num_blocks"])
 
@@ -217,8 +236,8 @@ def test_trainer_with_local_search_on_fragments(tmp_path):
     assert t.states.shape == (4, task.env.traj_len + 1, *task.env.state_shape)
 
 
-def test_design_on_qed_frag_writes_parsable_smiles_and_report(tmp_path):
-    need_assets("seh-frag-blocks")
+def test_design_on_qed_frag_writes_parsable_smiles_and_report(tmp_path, request):
+    real_or_synthetic(request, "seh-frag-blocks")
     import pandas as pd
     from typer.testing import CliRunner
 
