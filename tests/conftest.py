@@ -83,13 +83,14 @@ def real_or_synthetic(request, *names: str) -> str:
 
 
 def frag_vocab_path(request) -> tuple[Path, str]:
-    """The seh-frag block vocabulary file: the 105-block reference one when ../shared has it,
-    else the synthetic three-block one (tests/synthetic.py); with its kind."""
-    real = SHARED / "seh_frag" / "blocks_PDB_105.json"
-    if real.exists():
-        return real, "real"
-    if os.environ.get("MOLGFN_REQUIRE_ASSETS"):
-        need_assets("seh-frag-blocks")  # fails, naming the asset, unless MOLGFN_DATA has it
+    """The seh-frag block vocabulary file and its kind: the 105-block reference one ('real') when
+    ../shared has it or MOLGFN_REQUIRE_ASSETS demands it, else the synthetic three-block one."""
     from molgfn import assets
 
+    real = SHARED / assets.get_asset("seh-frag-blocks").file
+    if real.exists():
+        return real, "real"
+    if os.environ.get("MOLGFN_REQUIRE_ASSETS"):  # CI with data: the real one from MOLGFN_DATA, or fail
+        need_assets("seh-frag-blocks")
+        return assets.resolve("seh-frag-blocks"), "real"
     return request.getfixturevalue("_synthetic_root") / assets.get_asset("seh-frag-blocks").file, "synthetic"
