@@ -57,14 +57,22 @@ def synthetic_data(_synthetic_root, monkeypatch):
     from molgfn import assets
     from molgfn.chem import blocks
 
-    from .synthetic import synthetic_manifest
-
-    man = synthetic_manifest(_synthetic_root)
-    monkeypatch.setattr(assets, "manifest", lambda: man)
-    monkeypatch.setenv("MOLGFN_DATA", str(_synthetic_root))
+    use_synthetic(monkeypatch, _synthetic_root)
+    yield _synthetic_root
     assets.set_data_dir(None)
     blocks._load_cached.cache_clear()
-    yield _synthetic_root
+
+
+def use_synthetic(mp: pytest.MonkeyPatch, root: Path) -> None:
+    """Make the synthetic assets under ``root`` the only data folder, with their checksums."""
+    from molgfn import assets
+    from molgfn.chem import blocks
+
+    from .synthetic import synthetic_manifest
+
+    man = synthetic_manifest(root)
+    mp.setattr(assets, "manifest", lambda: man)
+    mp.setenv("MOLGFN_DATA", str(root))
     assets.set_data_dir(None)
     blocks._load_cached.cache_clear()
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from .conftest import need_assets
+from .conftest import real_or_synthetic
 
 
-def test_gpu_bench_runs_on_cpu(tmp_path):
-    need_assets("seh-frag-proxy", "seh-frag-blocks", "tfbind8-table", "tfbind8-modes", "qm9str-table", "qm9str-modes",
-                "qm9str-blocks")
+def test_gpu_bench_runs_on_cpu(tmp_path, request):
+    real_or_synthetic(request, "seh-frag-proxy", "seh-frag-blocks", "tfbind8-table", "tfbind8-modes", "qm9str-table",
+                      "qm9str-modes", "qm9str-blocks")
     path = Path(__file__).resolve().parents[1] / "bench" / "gpu.py"
     spec = importlib.util.spec_from_file_location("bench_gpu", path)
     mod = importlib.util.module_from_spec(spec)

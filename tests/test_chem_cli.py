@@ -11,15 +11,18 @@ from typer.testing import CliRunner
 
 from cli import app
 from molgfn.chem.descriptors import DESCRIPTOR_COLUMNS
-from tests.conftest import SHARED, need_assets
+from tests.conftest import SHARED, need_assets, real_or_synthetic, use_synthetic
 
 SMALL = ["--rounds", "3", "--batch-size", "16", "--replay-size", "4", "--grad-steps", "1", "--hidden", "16",
          "--layers", "1", "--device", "cpu", "--quiet", "--epsilon", "0.3"]
 
 
 @pytest.fixture(scope="module")
-def filtered_run(tmp_path_factory):
-    """One small design run shared by the tests below (the per-test asset set-up of conftest, once)."""
+def filtered_run(tmp_path_factory, request):
+    """One small design run shared by the tests below (the per-test asset set-up of conftest, once),
+    on the synthetic three-block vocabulary when the reference one is absent."""
+    import os
+
     from molgfn import assets
 
     with pytest.MonkeyPatch.context() as mp:
@@ -27,6 +30,8 @@ def filtered_run(tmp_path_factory):
         if SHARED.is_dir():
             mp.setenv("MOLGFN_DATA", str(SHARED))
         assets.set_data_dir(None)
+        if assets.status("seh-frag-blocks")[0] != "ok" and not os.environ.get("MOLGFN_REQUIRE_ASSETS"):
+            use_synthetic(mp, request.getfixturevalue("_synthetic_root"))
         need_assets("seh-frag-blocks")
         out = tmp_path_factory.mktemp("chem") / "run"
         args = ["design", "--task", "qed-frag", *SMALL, "--num-samples", "64", "--num-candidates", "15",
@@ -55,7 +60,8 @@ def test_design_writes_a_filtered_diverse_sdf(filtered_run):
     assert "filtered" in metrics.columns and (metrics.filtered.diff().dropna() >= 0).all()
 
 
-def test_sample_writes_sdf_and_parquet_by_suffix(filtered_run, tmp_path):
+def test_sample_writes_sdf_and_parquet_by_suffix(filtered_run, tmp_path, request):
+    real_or_synthetic(request, "seh-frag-blocks")  # the vocabulary the run was trained on
     out, _ = filtered_run
     res = CliRunner().invoke(app, ["sample", str(out), "-n", "8", "--device", "cpu", "--output",
                                    str(tmp_path / "s.sdf")])
@@ -70,8 +76,8 @@ def test_sample_writes_sdf_and_parquet_by_suffix(filtered_run, tmp_path):
     assert len(df) == 8 and set(DESCRIPTOR_COLUMNS) <= set(df.columns) and str(df.hbd.dtype) == "Int64"
 
 
-def test_score_smiles_has_the_chemistry_columns(tmp_path):
-    need_assets("seh-frag-blocks")
+def test_score_smiles_has_the_chemistry_columns(tmp_path, request):
+    real_or_synthetic(request, "seh-frag-blocks")  # qed-frag loads a vocabulary; the scores do not use it
     f = tmp_path / "in.smi"
     f.write_text("CC(=O)Oc1ccccc1C(=O)O\nO=C1NC(=S)SC1=Cc1ccccc1\n")
     res = CliRunner().invoke(app, ["score", "--task", "qed-frag", "--input", str(f), "--output",
@@ -90,8 +96,8 @@ def test_score_smiles_has_the_chemistry_columns(tmp_path):
     (["--task", "qed-frag", "--format", "xlsx"], "--format must be one of"),
     (["--task", "tfbind8", "--max-per-scaffold", "2"], "need molecules"),
 ])
-def test_bad_chemistry_options_fail_before_training(tmp_path, extra, message):
-    need_assets("seh-frag-blocks", "tfbind8-table")
+def test_bad_chemistry_options_fail_before_training(tmp_path, request, extra, message):
+    real_or_synthetic(request, "seh-frag-blocks", "tfbind8-table")
     res = CliRunner().invoke(app, ["design", *extra, "--rounds", "1", "--out", str(tmp_path / "r"), "--quiet"])
     assert res.exit_code == 2 and message in res.output, res.output
     assert not (tmp_path / "r").exists()

@@ -98,12 +98,12 @@ def test_every_builtin_recipe_is_a_valid_config(name):
 @pytest.mark.parametrize("name,assets", [("tfbind8", ("tfbind8-table", "tfbind8-modes")),
                                          ("qm9str", ("qm9str-table", "qm9str-modes", "qm9str-blocks")),
                                          ("sehstr", ("sehstr-trees", "sehstr-modes", "sehstr-blocks"))])
-def test_builtin_task_recipe_reaches_the_run(tmp_path, name, assets):
+def test_builtin_task_recipe_reaches_the_run(tmp_path, request, name, assets):
     from dataclasses import asdict
 
-    from .conftest import need_assets
+    from .conftest import real_or_synthetic
 
-    need_assets(*assets)
+    real_or_synthetic(request, *assets)
     out = tmp_path / name
     r = runner.invoke(app, ["design", "--task", name, "--rounds", "1", "--hidden", "8", "--num-samples", "8",
                             "--device", "cpu", "--out", str(out)])

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from cli import app
 
-from .conftest import need_assets
+from .conftest import real_or_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -333,8 +333,8 @@ def test_score_refuses_unreadable_input_and_unwritable_output(tmp_path):
     one_line_error(run(*flags, "--input", tmp_path / "ok.txt", "--output", tmp_path), "cannot write --output")
 
 
-def test_score_of_smiles_scores_the_rest_and_marks_bad_rows(tmp_path):
-    need_assets("seh-frag-blocks")
+def test_score_of_smiles_scores_the_rest_and_marks_bad_rows(tmp_path, request):
+    real_or_synthetic(request, "seh-frag-blocks")
     import io
 
     f = tmp_path / "mols.smi"

@@ -184,11 +184,11 @@ def test_an_oracle_returning_the_wrong_shape_is_named():
         task.raw_scores(["AAA", "ABA"])
 
 
-def test_molecules_with_two_objectives_get_columns_and_pareto_ranks(tmp_path):
-    from .conftest import need_assets
+def test_molecules_with_two_objectives_get_columns_and_pareto_ranks(tmp_path, request):
+    from .conftest import real_or_synthetic
     from .moo_oracles import size_and_nitrogen
 
-    need_assets("seh-frag-blocks")
+    real_or_synthetic(request, "seh-frag-blocks")
     out = tmp_path / "m"
     r = run("design", "--task", "custom-frag", "--oracle", "tests.moo_oracles:size_and_nitrogen",
             "--objectives", "size,nfrac", "--max-blocks", 3, "--rounds", 2, "--batch-size", 8, "--replay-size", 0,
@@ -203,16 +203,16 @@ def test_molecules_with_two_objectives_get_columns_and_pareto_ranks(tmp_path):
     assert df["pareto_rank"].tolist() == _brute_ranks(Y).tolist()
 
 
-def test_seh_frag_moo_objectives_are_the_documented_normalisations(tmp_path):
+def test_seh_frag_moo_objectives_are_the_documented_normalisations(tmp_path, request):
     import os
     import sys
 
     from rdkit import Chem
     from rdkit.Chem import QED, RDConfig
 
-    from .conftest import need_assets
+    from .conftest import real_or_synthetic
 
-    need_assets("seh-frag-blocks", "seh-frag-proxy")
+    real_or_synthetic(request, "seh-frag-blocks", "seh-frag-proxy")  # normalisations: any proxy weights
     out = tmp_path / "s"
     r = run("design", "--task", "seh-frag-moo", "--objectives", "seh,qed,sa,mw", "--weights", "2,1,1,1",
             "--max-blocks", 3, "--rounds", 1, "--batch-size", 4, "--replay-size", 0, "--hidden", 16, "--layers", 1,
