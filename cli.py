@@ -921,9 +921,11 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
 def _rich_table(df, show: int, width: int = 80):
     """The first ``show`` rows as a rich table that reads at ``width`` columns (molecules: the
     columns worth a glance; objects never cut), and the names of the columns left out."""
-    from molgfn.display import candidate_table_view, molecule_view
+    from molgfn.display import candidate_table_view, molecule_table_view
 
-    return candidate_table_view(molecule_view(df.head(show)), show, width)
+    if "smiles" in df.columns:
+        return molecule_table_view(df, show)
+    return candidate_table_view(df, show, width)
 
 
 def _write_list(df, path: Path, fmt: str | None = None) -> None:
@@ -1423,14 +1425,7 @@ def scores_cmd(
     """Export a score store (object, oracle, settings, raw_score, error, wall_s, created) to CSV or Parquet."""
     from molgfn.oracle import STORE_FILE, read_store
 
-    df = read_store(store / STORE_FILE if store.is_dir() else store)
-    if output.endswith(".parquet"):
-        from molgfn.atomic import atomic_write_bytes
-
-        atomic_write_bytes(Path(output), df.to_parquet(index=False))
-        console.print(f"{len(df)} rows -> {output}")
-    else:
-        _emit(df, output)
+    _emit(read_store(store / STORE_FILE if store.is_dir() else store), output)  # .parquet: needs pyarrow
 
 
 if __name__ == "__main__":

@@ -57,18 +57,25 @@ def candidate_table_view(df: pd.DataFrame, show: int, width: int = 80) -> tuple[
 
 
 # the columns a console table shows for molecules (every column is in the written file), with short headers
-MOLECULE_VIEW = {"rank": "#", "beta": "beta", "smiles": "smiles", "raw_score": "raw_score", "reward": "reward",
+MOLECULE_VIEW = {"rank": "#", "beta": "beta", "smiles": "smiles", "raw_score": "raw", "reward": "reward",
                  "qed": "QED", "sa_score": "SA", "lipinski_pass": "Ro5", "alerts": "alerts"}
 
 
-def molecule_view(df: pd.DataFrame) -> pd.DataFrame:
-    """A molecule list cut to the columns worth a glance (with the number of PAINS/Brenk alerts);
-    other lists unchanged."""
-    if "smiles" not in df.columns:
-        return df
+def molecule_table_view(df: pd.DataFrame, show: int) -> tuple[Table, list[str]]:
+    """The first ``show`` rows of a molecule list as a compact table that reads at 80 columns: a
+    few columns worth a glance (with the number of PAINS/Brenk alerts), SMILES folded whole
+    over lines instead of cut, numbers with 4 significant digits; and the columns left out."""
+    from rich import box
+
+    view = df.head(show)
     if {"pains_alerts", "brenk_alerts"} <= set(df.columns):  # how many alerts; their names are in the file
         n = [len([a for a in f"{p}; {b}".split("; ") if a and a != "nan"])
-             for p, b in zip(df["pains_alerts"], df["brenk_alerts"], strict=True)]
-        df = df.assign(alerts=n)
-    cols = [c for c in MOLECULE_VIEW if c in df.columns]
-    return df[cols].rename(columns={c: MOLECULE_VIEW[c] for c in cols})
+             for p, b in zip(view["pains_alerts"], view["brenk_alerts"], strict=True)]
+        view = view.assign(alerts=n)
+    headers = {c: h for c, h in MOLECULE_VIEW.items() if c in view.columns}
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for c, h in headers.items():
+        table.add_column(h, overflow="fold", no_wrap=c != "smiles", min_width=16 if c == "smiles" else None)
+    for row in view[list(headers)].itertuples(index=False):  # Text: a SMILES like [nH] is not rich markup
+        table.add_row(*[Text(_cell(v)) for v in row])
+    return table, [c for c in df.columns if c not in headers and c != "alerts"]

@@ -90,6 +90,7 @@ class Trainer:
         self.metrics: list[dict] = []
         self._best_raw = float("-inf")
         self._offsets = {"seen": 0, "metrics": 0}  # bytes of the append-only logs the last checkpoint covers
+        self._oracle_base: dict[str, int] = {}  # score-store counts of earlier processes of this run
         self._logs: tuple[AppendLog, MetricsLog] | None = None
         self._legacy = False  # loaded from a checkpoint that held everything (older molgfn)
         self._stop: int | None = None  # a signal received during training
@@ -196,7 +197,7 @@ class Trainer:
             "unique_objects": len(self.seen.count),
             "modes": len(self.modes_found),
             "round_ms": (time.perf_counter() - t0) * 1e3,
-            **oracle_counts(self.task),  # new oracle calls vs score-store hits (tasks with a store)
+            **self._oracle_counts(),  # new oracle calls vs score-store hits (tasks with a store)
             **self._round_info,
             **(self.task.round_metrics() if hasattr(self.task, "round_metrics") else {}),  # e.g. filtered
         }
@@ -230,7 +231,15 @@ class Trainer:
             "task": self.task.state_dict(),
             "rng": _rng_state(self.gen, self.device),
             "logs": dict(self._offsets),
+            "oracle_counts": self._oracle_counts(),
         }
+
+    def _oracle_counts(self) -> dict[str, int]:
+        """The score store's counts over the whole run: those of earlier processes (from the
+        checkpoint) plus this one's. Calls made after the last checkpoint of a killed process are
+        not counted again: their scores come back from the store as hits."""
+        now = oracle_counts(self.task)
+        return {k: self._oracle_base.get(k, 0) + v for k, v in now.items()}
 
     def load_state_dict(self, sd: dict) -> None:
         self.round, self.reward_calls = sd["round"], sd["reward_calls"]
@@ -248,6 +257,7 @@ class Trainer:
             self._replay_logs()
             self._best_raw = float(sd["best_raw"])
         self.task.load_state_dict(sd.get("task", {}))
+        self._oracle_base = {k: int(v) for k, v in sd.get("oracle_counts", {}).items()}
         _set_rng_state(sd["rng"], self.gen, self.device, self.cfg.seed + self.round)
         self._last_checkpoint = self.round
 
