@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
-EXTRAS ?= dev
+# the test command installs every optional extra (Ray, GFN2-xTB, AutoDock Vina, run trackers, Parquet),
+# so that their tests run rather than skip; `make install EXTRAS=dev` for a light set-up
+EXTRAS ?= dev,ray,xtb,docking,tensorboard,mlflow,parquet
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# every optional extra (Ray, GFN2-xTB, AutoDock Vina, run trackers): CI installs them so their tests run
+# every optional extra, into a venv installed before with a lighter EXTRAS
 extras: $(STAMP)
 	$(PY) -m pip install -q -e ".[dev,ray,xtb,docking,tensorboard,mlflow,parquet]"
 
