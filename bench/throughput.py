@@ -11,6 +11,11 @@ RSS is its own. Reference (LS-GFN authors' code, same settings, a 2-core machine
 1 gradient step, width 128, epsilon 0.01; qm9str at width 1,024): CPU and wall ms per iteration after
 warm-up, and the whole ``molgfn train --rounds 2000`` process (imports included), for this checkout
 and - with ``--baseline DIR`` - another checkout, interleaved in the same session.
+
+``--process`` measures only what is not the training step, at the same settings: the whole
+``train --rounds 2000`` process (wall and CPU), the CLI's imports, the task set-up (the tfbind8
+table) and one checkpoint (logs synced + checkpoint.pt written), for this checkout and
+``--baseline DIR``, interleaved.
 """
 
 from __future__ import annotations
@@ -112,6 +117,85 @@ def whole_process(tree: str, rounds: int, out: str) -> dict:
     return {"wall_s": wall, "cpu_s": cpu}
 
 
+def phases(tree: str) -> dict:
+    """CPU / wall ms of the non-training parts of `molgfn train --task tfbind8`, in a fresh process."""
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, tree)
+    c0, w0 = time.process_time(), time.perf_counter()
+    import torch
+
+    import cli  # noqa: F401  (what `molgfn train` imports before it builds the task)
+    from molgfn.api import train  # noqa: F401
+    from molgfn.config import TrainConfig
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+
+    c1, w1 = time.process_time(), time.perf_counter()
+    task = get_task("tfbind8")
+    task.table  # noqa: B018  (parsed on first use)
+    c2, w2 = time.process_time(), time.perf_counter()
+    torch.set_num_threads(1)
+    cfg = TrainConfig(task="tfbind8", rounds=10**9, batch_size=32, replay_size=0, grad_steps=1, hidden=128,
+                      epsilon=0.01, track_modes=False, device="cpu", checkpoint_every=10**9)
+    with tempfile.TemporaryDirectory() as d:
+        tr = Trainer(cfg, task, Path(d))  # the optimiser's first use imports torch._dynamo (torch's cost)
+        c3, w3 = time.process_time(), time.perf_counter()
+        tr.checkpoint()
+        ck_cpu, ck_wall = [], []
+        for _ in range(20):
+            for _ in range(50):  # a checkpoint covers --checkpoint-every (50) rounds of logs
+                tr.train_round()
+            c, w = time.process_time(), time.perf_counter()
+            tr.checkpoint()
+            ck_cpu.append(time.process_time() - c)
+            ck_wall.append(time.perf_counter() - w)
+        tr.close_logs()
+    return {"import_cpu": c1 - c0, "import_wall": w1 - w0, "task_cpu": c2 - c1, "task_wall": w2 - w1,
+            "trainer_cpu": c3 - c2, "trainer_wall": w3 - w2, "ckpt_cpu": statistics.median(ck_cpu),
+            "ckpt_wall": statistics.median(ck_wall)}
+
+
+def process_table(a) -> None:
+    import shutil
+    import tempfile
+
+    trees = {"this checkout": ROOT}
+    if a.baseline:
+        trees["baseline"] = os.path.abspath(a.baseline)
+    res: dict = {k: [] for k in trees}
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for _ in range(a.repeats):
+        for k, tree in trees.items():
+            d = tempfile.mkdtemp()
+            try:
+                r = whole_process(tree, a.rounds, os.path.join(d, "run"))
+            finally:
+                shutil.rmtree(d)
+            out = subprocess.run([sys.executable, __file__, "--phases", tree], capture_output=True, text=True,
+                                 check=True, env=env)
+            r.update(json.loads(out.stdout.strip().splitlines()[-1]))
+            res[k].append(r)
+            print(k, {f: round(v, 3) for f, v in r.items()}, file=sys.stderr, flush=True)
+
+    def med(k, f, scale=1.0):
+        return scale * statistics.median(r[f] for r in res[k])
+
+    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    print(f"# whole `molgfn train --task tfbind8` process at gfnx's settings ({a.rounds} rounds; {a.repeats} "
+          "interleaved repeats, medians; 1 torch thread; a shared machine)\n")
+    print(f"command: `{cmd.strip()}`\n")
+    print("| checkout | process s CPU (wall) | imports ms CPU (wall) | task set-up ms CPU (wall) | trainer set-up "
+          "ms CPU (wall) | one checkpoint ms CPU (wall) |")
+    print("|---|---|---|---|---|---|")
+    for k in trees:
+        print(f"| {k} | {med(k, 'cpu_s'):.1f} ({med(k, 'wall_s'):.1f}) | {med(k, 'import_cpu', 1e3):.0f} "
+              f"({med(k, 'import_wall', 1e3):.0f}) | {med(k, 'task_cpu', 1e3):.0f} ({med(k, 'task_wall', 1e3):.0f}) | "
+              f"{med(k, 'trainer_cpu', 1e3):.0f} ({med(k, 'trainer_wall', 1e3):.0f}) | "
+              f"{med(k, 'ckpt_cpu', 1e3):.1f} ({med(k, 'ckpt_wall', 1e3):.1f}) |")
+
+
 def rna_round(rounds: int) -> None:
     """RNA1 with the trainer's default settings (as `design`): median round time against the time
     spent in the oracle (ViennaRNA duplexfold, with its cache and process pool) in the same rounds."""
@@ -203,11 +287,20 @@ def main() -> None:
                     "2-core machine; 1 is steadier on a shared one)")
     ap.add_argument("--child", nargs=7)
     ap.add_argument("--gfnx", action="store_true", help="gfnx's TB settings (see the module docstring)")
-    ap.add_argument("--baseline", help="with --gfnx: another molgfn checkout measured in the same session")
+    ap.add_argument("--baseline", help="with --gfnx or --process: another molgfn checkout measured in the same session")
     ap.add_argument("--rna", action="store_true", help="rna1 round time against its oracle time")
     ap.add_argument("--tree", help=argparse.SUPPRESS)
     ap.add_argument("--iter", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--process", action="store_true", help="the whole tfbind8 `train` process and its "
+                    "non-training parts (imports, task set-up, checkpoint); --rounds 2000 for the issue's command")
+    ap.add_argument("--phases", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.phases:
+        print(json.dumps(phases(a.phases)))
+        return
+    if a.process:
+        process_table(a)
+        return
     if a.iter:
         print(json.dumps(per_iteration(a.iter[0], int(a.iter[1]), int(a.iter[2]))))
         return

@@ -22,8 +22,7 @@ import difflib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .config import TrainConfig
 from .errors import InputError, TaskError
@@ -31,6 +30,9 @@ from .fragtask import FragmentTask
 from .oracle import CachedOracle
 from .task import SequenceTask, Task
 from .trainer import Trainer
+
+if TYPE_CHECKING:  # imported where a table is built: `molgfn train` of a sequence task never needs pandas
+    import pandas as pd
 
 
 def _label(fn: Callable) -> str:
@@ -269,6 +271,8 @@ def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: i
     """Ranked unique candidates: everything seen in training plus ``num_samples`` final draws,
     best first, optionally diverse. Several ``beta`` values give one table with a ``beta``
     column, ranked within each beta (their own samples only)."""
+    import pandas as pd
+
     from .candidates import candidate_table
     from .moo import with_pareto_rank
 
@@ -306,6 +310,8 @@ def design(task: Task, out: str | Path | None = None, *, num_candidates: int | N
 def sample(trainer: Trainer, n: int = 100, beta: float | None = None) -> pd.DataFrame:
     """``n`` draws from a trained sampler: the object, its raw score and reward (not counted as
     training reward calls)."""
+    import pandas as pd
+
     toks = trainer.sample(n, beta=trainer.sampling_beta(beta))
     objs = trainer.env.to_strings(toks)
     df = pd.DataFrame({trainer.task.object_column: objs})

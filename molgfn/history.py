@@ -7,7 +7,7 @@ so the two things that grow are files the trainer appends to once per round:
   log R), the modes among them, and the new objects entering the replay buffer (their state
   tensors and log R as stored). Replaying the lines in order rebuilds ``SeenStats``, the
   modes found and the replay buffer exactly (Python writes floats as the shortest string
-  that reads back to the same double).
+  that reads back to the same double). Buffered: its lines reach the OS at the next checkpoint.
 - ``metrics.csv``: one row per round, flushed every round.
 
 The checkpoint records how many bytes of each were written when it was taken; loading reads
@@ -113,22 +113,28 @@ def _fmt(v) -> str:
 
 
 class AppendLog:
-    """An append-only file: opened at a recorded length (anything after it is cut), flushed per
-    write, fsynced before a checkpoint records its length."""
+    """An append-only file: opened at a recorded length (anything after it is cut), fsynced
+    before a checkpoint records its length. ``flush_each``: each write reaches the OS at once
+    (for a file people watch during a run); otherwise writes are buffered until the next sync,
+    as nothing reads past the checkpoint's length anyway."""
 
-    def __init__(self, path: Path, offset: int) -> None:
+    def __init__(self, path: Path, offset: int, flush_each: bool = True) -> None:
         self.path = path
+        self.flush_each = flush_each
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         os.ftruncate(fd, offset)
         self.f = os.fdopen(fd, "ab")
 
     def write(self, data: bytes) -> None:
         self.f.write(data)
-        self.f.flush()
+        if self.flush_each:
+            self.f.flush()
 
     def sync(self) -> int:
         self.f.flush()
-        os.fsync(self.f.fileno())
+        # fdatasync: the bytes and the file's new length reach the disk (all a reader of the first
+        # n bytes needs), without the extra metadata write of fsync; macOS has only fsync
+        getattr(os, "fdatasync", os.fsync)(self.f.fileno())
         return self.f.tell()
 
     def close(self) -> None:
@@ -140,6 +146,8 @@ class MetricsLog(AppendLog):
 
     def __init__(self, path: Path, offset: int, rows: list[dict]) -> None:
         super().__init__(path, offset)
+        self._buf = io.StringIO()
+        self._writer = csv.writer(self._buf, lineterminator="\n")  # one writer, reused: a row per round
         self.header: list[str] | None = list(rows[0]) if rows and offset else None
 
     def append(self, row: dict, all_rows: list[dict]) -> None:
@@ -157,8 +165,8 @@ class MetricsLog(AppendLog):
                 self.f.write(self._line(self.header))
         self.write(self._line([_fmt(row.get(c, "")) for c in self.header]))
 
-    @staticmethod
-    def _line(cells: list[str]) -> bytes:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(cells)
-        return buf.getvalue().encode()
+    def _line(self, cells: list[str]) -> bytes:
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._writer.writerow(cells)
+        return self._buf.getvalue().encode()

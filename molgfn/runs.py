@@ -8,11 +8,13 @@ import json
 import os
 import re
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .atomic import TEMP_MARK, atomic_torch_save, atomic_write_bytes, atomic_write_text
 from .errors import InputError, RunFileError, RunLockedError
+
+if TYPE_CHECKING:  # pandas costs ~0.5 s to import; a training run of a sequence task never needs it
+    import pandas as pd
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"

@@ -289,7 +289,8 @@ class Trainer:
         """Open the append-only logs at the checkpoint's lengths (cutting what a crash left after it)."""
         if self._logs is not None or self.run_dir is None:
             return
-        seen_log = AppendLog(self.run_dir / SEEN_LOG, 0 if self._legacy else self._offsets["seen"])
+        seen_log = AppendLog(self.run_dir / SEEN_LOG, 0 if self._legacy else self._offsets["seen"],
+                             flush_each=False)  # read only up to a checkpoint: buffered till then
         metrics_log = MetricsLog(self.run_dir / runs.METRICS, 0 if self._legacy else self._offsets["metrics"],
                                  self.metrics)
         if self._legacy:  # migrate: one snapshot line per object seen so far, then append as usual

@@ -37,6 +37,23 @@ def test_tfbind8_table_reproduces_published_modes_and_reverse_complements():
     assert t.score_strings(seqs).tolist() == t.score_strings(rc).tolist()
 
 
+def test_tfbind8_vectorised_table_equals_a_line_by_line_parse():
+    # the table is parsed with numpy at fixed offsets; a plain Python reading of the same file
+    # (split on tabs, float() per row, both strands) must give the very same doubles
+    need_assets("tfbind8-table")
+    from molgfn.assets import resolve
+
+    raw = torch.full((4**8,), float("nan"), dtype=torch.float64)
+    with open(resolve("tfbind8-table")) as f:
+        next(f)
+        for line in f:
+            fwd, rev, e = line.split("\t")[:3]
+            for s in (fwd, rev):
+                raw[int(s.translate(str.maketrans("ACGT", "0123")), 4)] = float(e)
+    expected = (raw - raw.min()) / (raw.max() - raw.min())
+    assert torch.equal(get_task("tfbind8").table, expected)
+
+
 def test_tfbind8_reward_definition():
     t = get_task("tfbind8")  # the transform needs no table
     raw = torch.tensor([1.0, 0.5, 0.0])
