@@ -943,6 +943,7 @@ def _write_list(df, path: Path, fmt: str | None = None) -> None:
 def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None = None,
               trust_oracle: bool = False, need_oracle: bool = True):
     from molgfn import assets
+    from molgfn.api import load_checkpoint
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
     from molgfn.runs import CHECKPOINT, CONFIG, is_run_dir
@@ -962,7 +963,7 @@ def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None 
     task = _stored_task(cfg, oracle, trust_oracle, need_oracle)
     try:
         tr = Trainer(cfg, task, run)
-        _resume_checked(tr)
+        load_checkpoint(tr)  # a checkpoint that does not fit config.json is a one-line error naming it
         from molgfn.oracle import STORE_FILE, OracleSettings, configure_task
 
         configure_task(tr.task, OracleSettings(store=run / STORE_FILE if (run / STORE_FILE).exists() else None))
@@ -970,12 +971,6 @@ def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None 
         task.close()
         raise
     return tr
-
-
-def _resume_checked(tr) -> None:
-    from molgfn.api import load_checkpoint
-
-    load_checkpoint(tr)
 
 
 TrustOracleOpt = Annotated[bool, typer.Option(help="Load the oracle module named in the run's config.json to "

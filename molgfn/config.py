@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -89,11 +89,6 @@ class TrainConfig:
         if bad:
             raise InputError("; ".join(bad))
         BetaDist(self.beta_dist)
-
-    def save(self, path: Path) -> None:
-        from .runs import atomic_write_text
-
-        atomic_write_text(path, json.dumps(asdict(self), indent=2))
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
