@@ -13,7 +13,7 @@ import pytest
 import torch
 from rdkit import Chem
 
-from molgfn.assets import PROJECT_ROOT, resolve
+from molgfn.assets import resolve
 from molgfn.chem.blocks import Block, blocks_from_asset, chain_smiles, load_blocks, string_to_smiles
 from molgfn.chem.trees import (
     TreeEnsemble,
@@ -25,6 +25,7 @@ from molgfn.chem.trees import (
 )
 from molgfn.errors import AssetError
 from molgfn.safe_pickle import safe_load
+from tests.conftest import SHARED
 
 SEH_ALPHABET = "0123456789abcdefgh"
 QM9_ALPHABET = "0123456789a"
@@ -33,7 +34,7 @@ SEH_MAX, SEH_ARGMAX = 7.0333, "ag550c"  # SOURCES.md: max over all 18^6 strings
 
 @pytest.fixture(autouse=True)
 def data_dir(monkeypatch):
-    d = os.environ.get("MOLGFN_DATA") or str(PROJECT_ROOT.parent / "shared" / "data")
+    d = os.environ.get("MOLGFN_DATA") or str(SHARED)  # SHARED is hidden by MOLGFN_TEST_NO_SHARED
     monkeypatch.setenv("MOLGFN_DATA", d)
     return Path(d)
 

@@ -27,8 +27,7 @@ from molgfn.chem.seh_proxy import (
     load_arrays,
 )
 from molgfn.errors import AssetMissingError
-
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from tests.conftest import SHARED as DEFAULT_DATA  # ../shared/data, hidden by MOLGFN_TEST_NO_SHARED
 
 DRUG_LIKE = [
     "CC(=O)Nc1ccc(O)cc1",  # paracetamol
