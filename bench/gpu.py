@@ -81,6 +81,8 @@ def time_rounds(task_name: str, device: torch.device, rounds: int, warmup: int, 
     task = get_task(task_name, device=str(device)) if task_name == "seh-frag" else get_task(task_name)
     tr = trainer.Trainer(TrainConfig(task=task_name, device=str(device), checkpoint_every=10**9,
                                      track_modes=False, **cfg), task)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     for _ in range(warmup):
         tr.train_round()
     times = []
@@ -92,8 +94,9 @@ def time_rounds(task_name: str, device: torch.device, rounds: int, warmup: int, 
         _sync(device)
         times.append(time.perf_counter() - t0)
     task.close()
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     return {"ms": statistics.median(times) * 1e3, "syncs": counter.total / rounds if counter.on else None,
-            "rollout_syncs": counter.rollout / rounds if counter.on else None}
+            "rollout_syncs": counter.rollout / rounds if counter.on else None, "peak_mib": peak}
 
 
 def proxy_speed(device: torch.device, n: int) -> float:
@@ -121,41 +124,68 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--rounds", type=int, default=10, help="timed rounds per configuration")
     ap.add_argument("--quick", action="store_true", help="smoke run: small batches, 2 rounds (tests, CPU)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--frag-batches", default="64,256,1024", help="comma-separated seh-frag batch sizes")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("GPU.md"))
     a = ap.parse_args(argv)
     if a.device == "cuda" and not torch.cuda.is_available():
         sys.exit("bench/gpu.py: --device cuda but torch sees no CUDA GPU; use --device cpu")
     device = torch.device(a.device)
-    if device.type == "cpu":
-        torch.set_num_threads(1)  # steadier on a shared machine
+    if a.threads:
+        torch.set_num_threads(a.threads)
     rounds, warmup = (1, 1) if a.quick else (a.rounds, 3)
-    frag_batches = (4,) if a.quick else (64, 256, 1024)
-    rows = []
-    for b in frag_batches:
-        r = time_rounds("seh-frag", device, rounds, warmup, batch_size=b, replay_size=b // 2, grad_steps=1,
-                        hidden=128, n_layers=2)
-        rows.append((f"seh-frag, batch {b} + {b // 2} replay, GNN width 128, TB, 1 grad step", r))
-        print(rows[-1], flush=True)
-    for task, hidden in (("tfbind8", 128), ("qm9str", 64 if a.quick else 1024)):
-        r = time_rounds(task, device, rounds, warmup, batch_size=32, replay_size=0, grad_steps=1, hidden=hidden)
-        rows.append((f"{task}, batch 32, width {hidden}, TB, 1 grad step", r))
-        print(rows[-1], flush=True)
-    mps = proxy_speed(device, 16 if a.quick else 1024)
+    frag_batches = (4,) if a.quick else tuple(int(b) for b in a.frag_batches.split(",") if b)
     card = torch.cuda.get_device_name(0) if device.type == "cuda" else (platform.processor() or platform.machine())
     cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/gpu.py " + " ".join(sys.argv[1:] if argv is None
                                                                                  else argv)
+    rows: list[tuple[str, dict | str]] = []
+    proxy: list[str] = []
 
     def fmt(x):
         return "n/a" if x is None else f"{x:.1f}"
 
-    lines = [f"# Device benchmark ({a.device}: {card}, torch {torch.__version__})", "",
-             f"Made by `{cmd.strip()}`; medians of {rounds} rounds after {warmup} warm-up rounds. "
-             "Synchronisations are counted with `torch.cuda.set_sync_debug_mode` (CUDA only).", "",
-             "| configuration | ms / round | host-device syncs / round | of which in the rollout |",
-             "|---|---|---|---|"]
-    lines += [f"| {name} | {r['ms']:.1f} | {fmt(r['syncs'])} | {fmt(r['rollout_syncs'])} |" for name, r in rows]
-    lines += ["", f"sEH proxy: {mps:.0f} molecules/s (fresh molecules, cache off)."]
-    a.out.write_text("\n".join(lines) + "\n")
+    def write() -> None:
+        # rewritten after every row, so a run stopped part-way still leaves the rows it measured
+        lines = [f"# Device benchmark ({a.device}: {card}, torch {torch.__version__})", "",
+                 f"Made by `{cmd.strip()}`; medians of {rounds} rounds after {warmup} warm-up rounds, "
+                 f"{torch.get_num_threads()} CPU threads. "
+                 "Synchronisations are counted with `torch.cuda.set_sync_debug_mode` (CUDA only); peak memory "
+                 "is `torch.cuda.max_memory_allocated` over the warm-up and timed rounds.", "",
+                 "| configuration | ms / round | host-device syncs / round | of which in the rollout "
+                 "| peak GPU memory (MiB) |",
+                 "|---|---|---|---|---|"]
+        for name, r in rows:
+            if isinstance(r, str):
+                lines.append(f"| {name} | failed: {r} | | | |")
+            else:
+                lines.append(f"| {name} | {r['ms']:.1f} | {fmt(r['syncs'])} | {fmt(r['rollout_syncs'])} "
+                             f"| {fmt(r['peak_mib'])} |")
+        lines += ["", *proxy]
+        a.out.write_text("\n".join(lines) + "\n")
+
+    def measure(name: str, fn) -> None:
+        try:
+            rows.append((name, fn()))
+        except Exception as e:  # noqa: BLE001 - one failing configuration must not lose the others
+            rows.append((name, f"{type(e).__name__}: {e}".replace("|", "/")[:200]))
+        print(rows[-1], flush=True)
+        write()
+
+    for b in frag_batches:
+        measure(f"seh-frag, batch {b} + {b // 2} replay, GNN width 128, TB, 1 grad step",
+                lambda b=b: time_rounds("seh-frag", device, rounds, warmup, batch_size=b, replay_size=b // 2,
+                                        grad_steps=1, hidden=128, n_layers=2))
+    for task, hidden in (("tfbind8", 128), ("qm9str", 64 if a.quick else 1024)):
+        measure(f"{task}, batch 32, width {hidden}, TB, 1 grad step",
+                lambda task=task, hidden=hidden: time_rounds(task, device, rounds, warmup, batch_size=32,
+                                                             replay_size=0, grad_steps=1, hidden=hidden))
+    try:
+        proxy.append(f"sEH proxy: {proxy_speed(device, 16 if a.quick else 1024):.0f} molecules/s "
+                     "(fresh molecules, cache off).")
+    except Exception as e:  # noqa: BLE001
+        proxy.append(f"sEH proxy: failed: {type(e).__name__}: {e}")
+    print(proxy[-1], flush=True)
+    write()
     print(f"-> {a.out}")
 
 
