@@ -1,16 +1,21 @@
-"""Shared fixtures. The reference data in ../shared/data (when present) serves as the asset
-folder; a test needing a missing asset skips and names it. MOLGFN_TEST_NO_SHARED=1 makes the
-suite ignore ../shared/data, as on a machine that has never seen the data (.ci/run uses it)."""
+"""Shared fixtures. The reference data in ../shared/data (else $MOLGFN_DATA) serves as the asset
+folder. Tests of behaviour run on the real assets when present and on synthetic ones
+(tests/synthetic.py) otherwise; only the modules comparing with published values skip, once each,
+naming the assets to fetch. MOLGFN_TEST_NO_SHARED=1 hides both, as on a machine that has never
+seen the data (.ci/run uses it)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if not SHARED.is_dir() and os.environ.get("MOLGFN_DATA"):
+    SHARED = Path(os.environ["MOLGFN_DATA"]).expanduser()  # a clone without ../shared: the user's data folder
 if os.environ.get("MOLGFN_TEST_NO_SHARED"):
     SHARED = Path("/nonexistent/molgfn-shared-data")  # a fresh machine: no reference data anywhere
 
@@ -28,6 +33,27 @@ def _isolated(monkeypatch, tmp_path_factory):
     assets.set_data_dir(None)
     torch.set_num_threads(1)
     yield
+
+
+def need_reference_data(*names: str) -> None:
+    """At the top of a module that compares with published values (real data only): without the
+    real assets the whole module is ONE skip naming them. Under MOLGFN_REQUIRE_ASSETS nothing is
+    skipped, so a missing asset fails each test with the resolver's message."""
+    from molgfn import assets
+
+    if os.environ.get("MOLGFN_REQUIRE_ASSETS"):
+        return
+    missing = []
+    for n in names:
+        a = assets.get_asset(n)
+        p = SHARED / a.file  # the folder the tests will use; never the user's own cache
+        if not (p.is_file() and assets.sha256_of(p) == a.sha256):
+            missing.append(n)
+    if missing:
+        module = sys._getframe(1).f_globals.get("__name__", "this module")  # the skip is reported at this line
+        pytest.skip(f"{module}: published reference values need the real asset(s) {', '.join(missing)}: run "
+                    f"`molgfn data fetch {' '.join(missing)}` or set MOLGFN_DATA to a folder that holds them",
+                    allow_module_level=True)
 
 
 def need_assets(*names: str) -> None:

@@ -88,7 +88,7 @@ def sehstr_trees(n_trees: int = 40) -> dict[str, np.ndarray]:
     value = np.zeros((n_trees, m))
     value[:, 3:] = rng.normal(0.0, 0.3, (n_trees, 4))
     return {"value": value, "feature_idx": feat, "num_threshold": thr, "left": left, "right": right,
-            "is_leaf": is_leaf, "missing_go_to_left": np.ones((n_trees, m), np.uint8),
+            "is_leaf": is_leaf, "missing_go_to_left": rng.integers(0, 2, (n_trees, m)).astype(np.uint8),
             "n_nodes": np.full(n_trees, m, np.int64), "baseline": np.array([4.0])}
 
 

