@@ -317,6 +317,29 @@ def _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout,
     return st
 
 
+# the CLI's executor and store options -> OracleSettings fields, as config.json's oracle_settings records them
+_ORACLE_OPTIONS = {"executor": "executor", "workers": "workers", "ray_address": "ray_address",
+                   "chunk_size": "chunk_size", "oracle_timeout": "timeout", "oracle_retries": "retries",
+                   "on_oracle_error": "on_error", "score_store": "store"}
+
+
+def _resumed_oracle_options(run_dir: Path, given: dict) -> dict:
+    """--resume: each executor/store option as the run stored it, or as typed now (a flag overrides)."""
+    import json
+
+    from molgfn.runs import CONFIG
+
+    try:
+        stored = json.loads((run_dir / CONFIG).read_text()).get("oracle_settings") or {}
+    except (OSError, ValueError, AttributeError):
+        stored = {}  # a missing or damaged config.json is reported by TrainConfig.load
+    typed = _explicit_options()
+    out = {opt: given[opt] if opt in typed or field not in stored else stored[field]
+           for opt, field in _ORACLE_OPTIONS.items()}
+    out["score_store"] = Path(out["score_store"]) if out["score_store"] is not None else None
+    return out
+
+
 def _configure_oracle(task_obj, settings, explicit: bool) -> None:
     from molgfn.oracle import configure_task
 
@@ -326,49 +349,15 @@ def _configure_oracle(task_obj, settings, explicit: bool) -> None:
 
 
 def _prepare_run_dir(out_dir: Path, resume: bool, overwrite: bool, dry_run: bool = False) -> None:
-    """Check --out (dry_run), then own it: create it, lock it for the life of the process, clean stale
-    temp files, and with --overwrite remove the previous run's files (never anything else)."""
-    from molgfn import runs
-    from molgfn.errors import InputError
+    """Check --out (dry_run), then own it (molgfn.runs.prepare_run_dir), printing what was cleaned."""
+    from molgfn.runs import prepare_run_dir
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir} is a file, not a folder; choose another --out")
-    exists = out_dir.is_dir()
-    is_run = exists and runs.is_run_dir(out_dir)
-    used = exists and any(p.name not in runs.PRE_RUN_FILES for p in out_dir.iterdir())
-    has_ckpt = exists and (out_dir / runs.CHECKPOINT).exists()
-    if is_run:
-        runs.lock_run_dir(out_dir)  # first, so that no other writer changes it while we look
-    if used and not is_run:
-        raise InputError(f"--out {out_dir} is not empty and is not a molgfn run; molgfn only ever replaces files "
-                         "of its own runs: choose another (or an empty) --out")
-    if used and is_run and not has_ckpt and (resume or not overwrite):
-        raise InputError(f"run directory {out_dir} stopped before its first checkpoint, so there is nothing to "
-                         "resume: start it again with --overwrite (or choose another --out)")
-    if resume and not has_ckpt:
-        raise InputError(f"--resume: {out_dir} holds no run to continue; start a new run without --resume")
-    if used and not resume and not overwrite:
-        raise InputError(f"run directory {out_dir} holds a run: pass --resume to continue it, "
-                         "--overwrite to start again, or choose another --out")
-    if dry_run:
-        return
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"cannot create --out {out_dir}: {e.strerror or e}; choose another --out") from None
-    runs.lock_run_dir(out_dir)
-    stale = runs.clean_stale_temps(out_dir)
-    if stale:
-        console.print(f"removed {len(stale)} temp file(s) of interrupted writes in {out_dir}")
-    if used and not resume:  # --overwrite, and only once everything else has been checked
-        runs.remove_run_files(out_dir)
-        kept = runs.foreign_files(out_dir)
-        if kept:
-            console.print(f"--overwrite kept {len(kept)} file(s) molgfn did not write: {', '.join(kept[:5])}")
+    for note in prepare_run_dir(out_dir, resume, overwrite, dry_run):
+        console.print(note)
 
 
 def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool, logger: list[str] | None = None,
-                  progress: str = "auto", log_every: int = 0):
+                  progress: str = "auto", log_every: int = 0, overwrite: bool = False):
     from molgfn.api import train
     from molgfn.errors import Interrupted
     from molgfn.tracking import make_progress
@@ -386,7 +375,7 @@ def _run_training(cfg, task, out_dir: Path, resume: bool, quiet: bool, logger: l
 
     try:
         return train(task, out_dir, config=cfg, resume=resume, progress=bar, loggers=logger or (), options=_INVOKED,
-                     on_start=started)
+                     on_start=started, overwrite=overwrite)
     except Interrupted as e:
         ctx = _current_context()
         cmd = ctx.info_name if ctx is not None else "train"
@@ -440,6 +429,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
 
     assets.set_data_dir(data_dir)
     _prepare_run_dir(out_dir, resume, overwrite, dry_run=True)
+    if resume:  # the run's executor and score-store options (config.json), unless given again
+        (executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries, on_oracle_error,
+         score_store) = _resumed_oracle_options(out_dir, locals()).values()
     oracle_settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
                                        on_oracle_error, score_store)
     from molgfn.runs import CONFIG
@@ -505,7 +497,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     explicit = executor is not None or score_store is not None
     oracle_settings.store = oracle_settings.store or out_dir / STORE_FILE  # resume reuses the run's scores
     _configure_oracle(task_obj, oracle_settings, explicit)
-    return _run_training(cfg, task_obj, out_dir, resume, quiet, logger, progress, log_every)
+    return _run_training(cfg, task_obj, out_dir, resume, quiet, logger, progress, log_every, overwrite)
 
 
 def _config_callback(ctx: typer.Context, value: Path | None) -> Path | None:

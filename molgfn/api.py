@@ -19,6 +19,7 @@ candidates.csv). ``molgfn train`` / ``design`` run through ``train`` too.
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -179,28 +180,17 @@ def _check_task(task) -> None:
                          f"got {type(task).__name__}")
 
 
-def _prepare_out(out: Path | None, resume: bool) -> Path | None:
-    """Own the run folder for the life of the process (an OS lock; a second writer is refused)."""
+def _prepare_out(out: Path | None, resume: bool, overwrite: bool = False) -> Path | None:
+    """Own the run folder (molgfn.runs.prepare_run_dir: the CLI's rules, in the API's words)."""
     from . import runs
 
     if out is None:
-        if resume:
-            raise InputError("resume=True needs the run directory: out=DIR")
+        if resume or overwrite:
+            raise InputError(f"{'resume' if resume else 'overwrite'}=True needs the run directory: out=DIR")
         return None
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"run directory {out} is a file, not a folder; choose another")
-    if resume:
-        if not (out / runs.CHECKPOINT).exists():
-            raise InputError(f"resume: no checkpoint in {out}")
-    elif out.exists() and (out / runs.CHECKPOINT).exists():
-        raise InputError(f"run directory {out} holds a run: choose another, or pass resume=True to continue it")
-    elif out.exists() and any(p.name not in runs.PRE_RUN_FILES for p in out.iterdir()) and not runs.is_run_dir(out):
-        raise InputError(f"run directory {out} is not empty: choose another (molgfn never writes into a folder of "
-                         "yours), or pass resume=True to continue a run")
-    out.mkdir(parents=True, exist_ok=True)
-    runs.lock_run_dir(out)
-    return out
+    for note in runs.prepare_run_dir(Path(out), resume, overwrite, names=runs.API_NAMES):
+        logging.getLogger("molgfn").info(note)
+    return Path(out)
 
 
 def load_checkpoint(trainer: Trainer) -> None:
@@ -220,7 +210,7 @@ def load_checkpoint(trainer: Trainer) -> None:
 
 # ---- the three verbs ----------------------------------------------------------------------------
 def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | None = None, resume: bool = False,
-          progress: bool | str | Callable | object = False, loggers: Iterable[str] = (),
+          overwrite: bool = False, progress: bool | str | Callable | object = False, loggers: Iterable[str] = (),
           on_round: Callable[[dict], None] | None = None, options: dict | None = None,
           on_start: Callable[[Trainer], None] | None = None, **settings) -> Trainer:
     """Train a sampler on ``task``; returns the ``Trainer``.
@@ -230,7 +220,10 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
     ``trainer -> progress object``. ``loggers``:
     ``"tensorboard"`` / ``"mlflow"`` (need ``out``). ``on_round(row)`` sees every metrics row.
     ``options`` are recorded in config.json beside the config (the CLI's full option set).
+    ``out`` follows the CLI's rules: a new run needs a new or empty folder; ``resume=True``
+    continues the run there, ``overwrite=True`` starts it again (removing only molgfn's files).
     """
+    from .oracle import settings_record
     from .provenance import write_run_config
     from .runs import CONFIG
     from .tracking import Tracker, check_loggers, make_loggers, make_progress
@@ -241,7 +234,7 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
     cfg = config if config is not None else make_config(task, **settings)
     cfg.validate()
     check_loggers(loggers)
-    out = _prepare_out(Path(out) if out is not None else None, resume)
+    out = _prepare_out(Path(out) if out is not None else None, resume, overwrite)
     made = make_loggers(loggers, out)  # a bad tracking store fails here, before anything is written
     try:
         trainer = Trainer(cfg, task, out)
@@ -252,7 +245,8 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
         raise
     if on_start is not None:
         on_start(trainer)
-    rec = write_run_config(out / CONFIG, cfg, options, device=trainer.device) if out is not None else None
+    rec = write_run_config(out / CONFIG, cfg, options, device=trainer.device,
+                           oracle_settings=settings_record(task, out)) if out is not None else None
     if isinstance(progress, (bool, str)):
         mode = {True: "auto", False: "none"}.get(progress, progress)
         progress = make_progress(mode, cfg.rounds, trainer.round,

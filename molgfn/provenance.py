@@ -11,6 +11,9 @@ by ``TrainConfig.load``) and beside it, under keys that loader ignores:
 - ``machine``: the device the run used (CUDA device name and torch's CUDA version when on a
   GPU), the platform and the CPU count.
 
+- ``oracle_settings``: the executor and score-store settings the oracle ran with (the CLI's
+  --executor ... --score-store), which a resume reuses unless they are given again.
+
 A resumed run keeps the first command and appends each resume to ``resumed``.
 """
 
@@ -102,7 +105,7 @@ def _jsonable(v):
 
 
 def run_record(cfg, options: dict | None = None, argv: list[str] | None = None, device=None,
-               previous: dict | None = None) -> dict:
+               previous: dict | None = None, oracle_settings: dict | None = None) -> dict:
     """The content of config.json: ``asdict(cfg)`` plus options, command, software, machine."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rec = asdict(cfg)
@@ -115,11 +118,13 @@ def run_record(cfg, options: dict | None = None, argv: list[str] | None = None, 
         rec["resumed"] = [*previous.get("resumed", []), here]
     else:
         rec.update(here)
+    if oracle_settings is not None:  # the settings in effect now (a resume may have changed them)
+        rec["oracle_settings"] = _jsonable(oracle_settings)
     return rec
 
 
 def write_run_config(path: Path, cfg, options: dict | None = None, argv: list[str] | None = None,
-                     device=None) -> dict:
+                     device=None, oracle_settings: dict | None = None) -> dict:
     """Write config.json atomically (keeping the original command of a resumed run)."""
     from .atomic import atomic_write_text
 
@@ -130,6 +135,6 @@ def write_run_config(path: Path, cfg, options: dict | None = None, argv: list[st
             previous = json.loads(path.read_text())
         except (OSError, ValueError):
             previous = None
-    text = json.dumps(run_record(cfg, options, argv, device, previous), indent=2)
+    text = json.dumps(run_record(cfg, options, argv, device, previous, oracle_settings), indent=2)
     atomic_write_text(path, text)
     return json.loads(text)  # plain types only (enum choices become their values)

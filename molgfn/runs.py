@@ -1,6 +1,7 @@
 """Run directories: file names, atomic writers, loading a checkpoint safely, and owning a run
-folder (a lock held for the life of the process; --overwrite that removes only run files;
-stale temp files of interrupted atomic writes cleaned)."""
+folder (``prepare_run_dir``, for the CLI and the API alike: a lock held for the life of the
+process; folders that are not runs refused; --overwrite that removes only run files; stale temp
+files of interrupted atomic writes cleaned)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ _TEMP = re.compile(r"^\.(" + "|".join(re.escape(n) for n in RUN_FILES) + r")\.("
                    + r")?[A-Za-z0-9_]{8}\.tmp$")
 
 __all__ = ["CONFIG", "METRICS", "CHECKPOINT", "CANDIDATES", "atomic_write_csv", "atomic_torch_save",
-           "atomic_write_bytes", "atomic_write_text"]
+           "atomic_write_bytes", "atomic_write_text", "prepare_run_dir"]
 
 
 def atomic_write_csv(path: Path, df: pd.DataFrame) -> None:
@@ -156,3 +157,55 @@ def unlock_all() -> None:
     """Release every run-folder lock this process holds (the end of a command run in-process)."""
     for key in list(_held):
         os.close(_held.pop(key))
+
+
+# how the caller spells the three settings in a message: the CLI's flags, or the API's keywords
+CLI_NAMES = {"out": "--out", "resume": "--resume", "overwrite": "--overwrite"}
+API_NAMES = {"out": "out", "resume": "resume=True", "overwrite": "overwrite=True"}
+
+
+def prepare_run_dir(out: Path, resume: bool = False, overwrite: bool = False, dry_run: bool = False,
+                    names: dict[str, str] = CLI_NAMES) -> list[str]:
+    """Check a run folder for a new run, a resumed one (``resume``) or a restarted one
+    (``overwrite``); ``dry_run`` stops after the checks. Then own it: create it, lock it for the life
+    of the process, remove stale temp files of interrupted writes, and with ``overwrite`` remove the
+    previous run's files (never anything else). A folder that is not a molgfn run is never written
+    into. Returns notes for the user (what was cleaned or kept)."""
+    out = Path(out)
+    o, r, w = names["out"], names["resume"], names["overwrite"]
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{o} {out} is a file, not a folder; choose another {o}")
+    exists = out.is_dir()
+    is_run = exists and is_run_dir(out)
+    used = exists and any(p.name not in PRE_RUN_FILES for p in out.iterdir())
+    has_ckpt = exists and (out / CHECKPOINT).exists()
+    if is_run:
+        lock_run_dir(out)  # first, so that no other writer changes it while we look
+    if used and not is_run:
+        raise InputError(f"{o} {out} is not empty and is not a molgfn run; molgfn only ever replaces files of its "
+                         f"own runs: choose another (or an empty) {o}")
+    if used and is_run and not has_ckpt and (resume or not overwrite):
+        raise InputError(f"run directory {out} stopped before its first checkpoint, so there is nothing to resume: "
+                         f"start it again with {w} (or choose another {o})")
+    if resume and not has_ckpt:
+        raise InputError(f"{r}: {out} holds no run to continue; start a new run without {r}")
+    if used and not resume and not overwrite:
+        raise InputError(f"run directory {out} holds a run: pass {r} to continue it, {w} to start again, "
+                         f"or choose another {o}")
+    if dry_run:
+        return []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create {o} {out}: {e.strerror or e}; choose another {o}") from None
+    lock_run_dir(out)
+    notes = []
+    stale = clean_stale_temps(out)
+    if stale:
+        notes.append(f"removed {len(stale)} temp file(s) of interrupted writes in {out}")
+    if used and not resume:  # overwrite, and only once everything else has been checked
+        remove_run_files(out)
+        kept = foreign_files(out)
+        if kept:
+            notes.append(f"{w} kept {len(kept)} file(s) molgfn did not write: {', '.join(kept[:5])}")
+    return notes

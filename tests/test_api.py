@@ -102,3 +102,66 @@ def test_multi_objective_samples_carry_objectives_and_ranks():
     Y = np.array(a_and_alternation(df["sequence"].tolist()))
     assert df["a"].tolist() == pytest.approx(Y[:, 0].tolist())
     assert df["pareto_rank"].tolist() == pareto_rank(Y).tolist()
+
+
+# ---- the run folder through the API: the CLI's rules (molgfn.runs.prepare_run_dir) -------------
+def _a_count(seqs):
+    return [s.count("A") / len(s) for s in seqs]
+
+
+@pytest.fixture
+def released():
+    from molgfn import runs
+
+    yield
+    runs.unlock_all()  # a run folder stays locked for the life of the process; let the next test see it free
+
+
+def test_api_resume_overwrite_and_refusals_follow_the_cli_rules(tmp_path, released):
+    from molgfn.errors import RunLockedError
+
+    task = FunctionTask(_a_count, alphabet="AB", length=4)
+    kw = dict(batch_size=4, replay_size=0, hidden=8, device="cpu")
+    out = tmp_path / "run"
+    with pytest.raises(InputError, match="resume=True: .* holds no run to continue"):
+        train(task, out, rounds=1, resume=True, **kw)
+    assert train(task, out, rounds=2, **kw).round == 2
+    with pytest.raises(InputError, match="holds a run: pass resume=True to continue it, overwrite=True"):
+        train(task, out, rounds=3, **kw)
+    assert train(task, out, rounds=3, resume=True, **kw).round == 3  # continued from round 2
+    assert len(pd.read_csv(out / "metrics.csv")) == 3
+
+    (out / "notes.txt").write_text("mine")  # the user's file in a run folder, and a temp file of a killed write
+    (out / ".checkpoint.pt.molgfn.ab12cd34.tmp").write_bytes(b"half")
+    tr = train(task, out, rounds=1, overwrite=True, **kw)
+    assert tr.round == 1 and len(pd.read_csv(out / "metrics.csv")) == 1  # started again
+    assert (out / "notes.txt").read_text() == "mine" and not (out / ".checkpoint.pt.molgfn.ab12cd34.tmp").exists()
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InputError, match="out .*afile is a file, not a folder"):
+        train(task, tmp_path / "afile", rounds=1, **kw)
+    with pytest.raises(InputError, match="overwrite=True needs the run directory"):
+        train(task, rounds=1, overwrite=True, **kw)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "data.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="not empty and is not a molgfn run"):
+        train(task, mine, rounds=1, overwrite=True, **kw)  # overwrite never touches a folder that is not a run
+    assert [p.name for p in mine.iterdir()] == ["data.csv"]
+
+    # a second writer (another process holding the lock) is refused with its PID
+    import subprocess
+    import sys
+
+    other = tmp_path / "other"
+    other.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from molgfn.runs import lock_run_dir; "
+                               f"lock_run_dir({str(other)!r}); print('locked', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockedError, match=f"PID {holder.pid}"):
+            train(task, other, rounds=1, **kw)
+    finally:
+        holder.communicate("", timeout=30)

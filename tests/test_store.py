@@ -143,3 +143,47 @@ def test_kill_9_loses_no_stored_score_and_resume_reuses_them(tmp_path):
     assert set(stored) <= set(final) and all(final[k] == stored[k] for k in stored)
     metrics = pd.read_csv(run / "metrics.csv")
     assert metrics["round"].iloc[-1] == 40 and metrics["store_hits"].iloc[-1] > 0
+
+
+def test_resume_keeps_the_runs_executor_and_score_store(tmp_path):
+    """--executor/--workers/--score-store/... are stored in config.json: a resume without them scores
+    into the same store (its hits keep counting, the run folder gets no second store); a flag given
+    on resume overrides, as --workers does."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    def run(*args):
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+    store, out = tmp_path / "shared.sqlite", tmp_path / "run"
+    base = ["train", "--task", "custom", "--oracle", "tests.durable_oracles:gc", "--alphabet", "GA", "--length", 3,
+            "--batch-size", 8, "--replay-size", 0, "--hidden", 8, "--quiet", "--device", "cpu", "--out", out]
+    r = run(*base, "--rounds", 2, "--executor", "local", "--workers", 1, "--chunk-size", 3, "--oracle-retries", 2,
+            "--on-oracle-error", "invalid", "--score-store", store)
+    assert r.exit_code == 0, r.output
+    first = json.loads((out / "config.json").read_text())["oracle_settings"]
+    assert first == {"executor": "local", "workers": 1, "chunk_size": 3, "timeout": 600.0, "retries": 2,
+                     "on_error": "invalid", "ray_address": None, "store": str(store.resolve())}
+    stored = _stored(store)
+    assert 0 < len(stored) <= 8  # 2^3 objects
+
+    r = run(*base, "--rounds", 5, "--resume")
+    assert r.exit_code == 0, r.output
+    assert not (out / "scores.sqlite").exists()  # the run's own store was not opened instead
+    m = pd.read_csv(out / "metrics.csv")
+    assert len(m) == 5
+    # the resumed process's memo starts empty: its first lookups are hits in the same store, and
+    # nothing stored before is scored again (new calls only for objects the store did not hold)
+    assert m["store_hits"].iloc[-1] > m["store_hits"].iloc[1]
+    assert m["oracle_calls"].iloc[-1] == len(_stored(store)) <= 8
+    assert json.loads((out / "config.json").read_text())["oracle_settings"] == first
+
+    other = tmp_path / "other.sqlite"
+    r = run(*base, "--rounds", 6, "--resume", "--score-store", other, "--chunk-size", 5)
+    assert r.exit_code == 0, r.output
+    now = json.loads((out / "config.json").read_text())["oracle_settings"]
+    assert now == {**first, "store": str(other.resolve()), "chunk_size": 5}  # the rest kept
+    assert len(_stored(other)) > 0

@@ -12,6 +12,7 @@ from .cached import (
     OracleSettings,
     configure_task,
     oracle_counts,
+    settings_record,
     task_oracles,
 )
 from .contract import Invalid, Outcome, call_oracle, check_scores
@@ -19,4 +20,4 @@ from .store import STORE_FILE, ScoreStore, read_store
 
 __all__ = ["DEFAULT_TIMEOUT_S", "EXECUTORS", "CachedOracle", "Invalid", "OracleSettings", "Outcome", "STORE_FILE",
            "ScoreStore", "call_oracle", "check_scores", "configure_task", "oracle_counts", "read_store",
-           "task_oracles"]
+           "settings_record", "task_oracles"]

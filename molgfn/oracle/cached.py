@@ -212,6 +212,25 @@ def configure_task(task, settings: OracleSettings) -> bool:
     return bool(oracles)
 
 
+def settings_record(task, run_dir: Path | None = None) -> dict | None:
+    """The executor and store settings a task's oracles run with, for config.json, so that a
+    resumed run scores the same way into the same store; None without a configured oracle. The
+    run's own store (RUN/scores.sqlite) is recorded as None: a moved run folder still finds it."""
+    from dataclasses import asdict
+
+    from .store import STORE_FILE
+
+    oracles = [o for o in task_oracles(task) if o.configured]
+    if not oracles:
+        return None
+    rec = asdict(oracles[0].settings)  # configure_task gives every oracle of a task the same settings
+    store = rec["store"]
+    if store is not None:
+        own = run_dir is not None and Path(store).resolve() == (Path(run_dir) / STORE_FILE).resolve()
+        rec["store"] = None if own else str(Path(store).resolve())
+    return rec
+
+
 def oracle_counts(task) -> dict[str, int]:
     """New oracle calls and store hits since start, for tasks whose oracle has a score store."""
     total: dict[str, int] = {}
