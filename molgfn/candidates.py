@@ -108,7 +108,7 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
     by_molecule = mol_col and (max_similarity < 1.0 or max_per_scaffold > 0)
     df = diverse_rows(df, top, mol_col if by_molecule else task.object_column, min_distance, max_similarity,
                       max_per_scaffold if mol_col else 0)
-    if hasattr(task, "extra_columns"):  # task-specific columns (molecules: QED, weight, blocks), top rows only
+    if hasattr(task, "extra_columns"):  # task-specific columns (molecules: blocks, objectives), top rows only
         at = df.columns.get_loc("reward") + 1
         for k, (name, col) in enumerate(task.extra_columns(df[task.object_column].tolist()).items()):
             df.insert(at + k, name, col)

@@ -9,6 +9,7 @@ from .task import TabularSequenceTask
 
 def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) -> dict:
     task, env = trainer.task, trainer.env
+    higher = getattr(task, "higher_is_better", True)  # False: a score to minimise (Vina), best = lowest
     out: dict = {
         "task": task.name,
         "rounds": trainer.round,
@@ -16,7 +17,7 @@ def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) ->
         "modes_found": len(trainer.modes_found),
         "num_modes": task.num_modes(),
         "unique_objects_seen": len(trainer.seen.count),
-        "best_raw_seen": max(trainer.seen.raw.values()) if trainer.seen.raw else float("nan"),
+        "best_raw_seen": (max if higher else min)(trainer.seen.raw.values()) if trainer.seen.raw else float("nan"),
         "beta": beta,
         "n_samples": n,
     }
@@ -32,7 +33,8 @@ def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) ->
     samples = trainer.sample(n, beta=beta)
     raw = task.score_tokens(samples.cpu()).tolist()  # metric only: not counted as reward calls
     molecules = task.object_column == "smiles"
-    out.update(top_k_report(env.to_strings(samples), raw, k, smiles_fn=task.smiles, molecules=molecules))
+    out.update(top_k_report(env.to_strings(samples), raw, k, smiles_fn=task.smiles, molecules=molecules,
+                            higher_is_better=higher))
     threshold = getattr(task, "mode_score_threshold", None)
     if molecules and threshold is not None:  # modes among everything evaluated in training
         objs = [o for o in trainer.seen.raw if not o.startswith("!")]

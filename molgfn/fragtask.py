@@ -123,17 +123,9 @@ class FragmentTask(Task):
         return {"filtered": self.filter_counts["filtered"]} if self.filters else {}
 
     def extra_columns(self, objs: list[str]) -> dict[str, list]:
-        """Per-molecule columns for candidates.csv: QED, molecular weight, number of blocks."""
-        from rdkit import Chem
-        from rdkit.Chem import QED, Descriptors
-
-        qed, mw = [], []
-        for s in objs:
-            mol = Chem.MolFromSmiles(s) if self.is_candidate(s) else None
-            qed.append(QED.qed(mol) if mol is not None else float("nan"))
-            mw.append(Descriptors.MolWt(mol) if mol is not None else float("nan"))
-        nb = [self.num_blocks.get(s, float("nan")) for s in objs]
-        return {"qed": qed, "mol_weight": mw, "num_blocks": nb}
+        """Per-molecule columns for candidates.csv: the number of blocks. QED, molecular weight and
+        the other RDKit descriptors are added once per molecule by ``molgfn.chem.descriptors``."""
+        return {"num_blocks": [self.num_blocks.get(s, float("nan")) for s in objs]}
 
     def state_dict(self) -> dict:
         return {"num_blocks": dict(self.num_blocks), "filter_counts": dict(self.filter_counts)}

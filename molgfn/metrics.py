@@ -11,11 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def top_k_unique(objects: Sequence[str], raw: Sequence[float], k: int = 100) -> tuple[list[str], np.ndarray]:
+def top_k_unique(objects: Sequence[str], raw: Sequence[float], k: int = 100,
+                 higher_is_better: bool = True) -> tuple[list[str], np.ndarray]:
+    """The k best distinct objects and their raw scores (lowest first for a score to minimise)."""
     best: dict[str, float] = {}
     for o, r in zip(objects, raw, strict=True):
         best[o] = r
-    order = sorted(best, key=lambda o: best[o], reverse=True)[:k]
+    order = sorted(best, key=lambda o: best[o], reverse=higher_is_better)[:k]
     return order, np.array([best[o] for o in order], dtype=np.float64)
 
 
@@ -66,10 +68,11 @@ def diverse_modes(smiles: Sequence[str], scores: Sequence[float], threshold: flo
 
 
 def top_k_report(objects: Sequence[str], raw: Sequence[float], k: int = 100,
-                 smiles_fn=None, molecules: bool = False) -> dict:
+                 smiles_fn=None, molecules: bool = False, higher_is_better: bool = True) -> dict:
     """Mean raw score of the k best distinct objects and their mean pairwise distance:
-    Levenshtein for strings, 1 - Tanimoto for molecules (``molecules``: objects are SMILES)."""
-    top, scores = top_k_unique(objects, raw, k)
+    Levenshtein for strings, 1 - Tanimoto for molecules (``molecules``: objects are SMILES).
+    ``higher_is_better=False``: the best are the lowest scores (Vina)."""
+    top, scores = top_k_unique(objects, raw, k, higher_is_better)
     out = {"top_k": len(top), "top_k_mean_raw": float(scores.mean()) if len(top) else float("nan")}
     if molecules:
         out["top_k_diversity_tanimoto"] = mean_pairwise_tanimoto_distance(top)

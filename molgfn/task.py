@@ -40,6 +40,7 @@ class Task:
     raw_max: float = 1.0
     raw_floor: float = RAW_FLOOR
     allow_negative: bool = False  # a negative raw score is an oracle error unless allowed
+    higher_is_better: bool = True  # False for a score to minimise (Vina, kcal/mol): "best" is then the lowest
     assets: tuple[str, ...] = ()
     object_column: str = "sequence"
     design_defaults: dict = DESIGN_DEFAULTS

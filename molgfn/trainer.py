@@ -88,7 +88,8 @@ class Trainer:
         self.reward_calls = 0
         self.modes_found: set[str] = set()
         self.metrics: list[dict] = []
-        self._best_raw = float("-inf")
+        self._best = max if getattr(task, "higher_is_better", True) else min  # best_raw: the task's best score
+        self._best_raw = float("-inf") if self._best is max else float("inf")
         self._offsets = {"seen": 0, "metrics": 0}  # bytes of the append-only logs the last checkpoint covers
         self._oracle_base: dict[str, int] = {}  # score-store counts of earlier processes of this run
         self._logs: tuple[AppendLog, MetricsLog] | None = None
@@ -184,7 +185,8 @@ class Trainer:
             self.opt.step()
             losses.append(loss.detach())
         raw = torch.cat(self._round_raw)
-        self._best_raw = max(self._best_raw, float(raw.max()))  # running best: no scan of every object seen
+        batch_best = float(raw.max() if self._best is max else raw.min())
+        self._best_raw = self._best(self._best_raw, batch_best)  # running best: no scan of every object seen
         self.round += 1
         row = {
             "round": self.round,
@@ -250,7 +252,7 @@ class Trainer:
             self.seen = SeenStats(**sd["seen"])
             self.modes_found = set(sd["modes_found"])
             self.metrics = list(sd["metrics"])
-            self._best_raw = max(self.seen.raw.values(), default=float("-inf"))
+            self._best_raw = self._best(self.seen.raw.values(), default=self._best_raw)
             self._legacy = True
         else:
             self._offsets = {k: int(v) for k, v in sd["logs"].items()}
