@@ -1,5 +1,6 @@
 """Oracles for the run-folder and fault tests (imported as tests.durable_oracles:NAME)."""
 
+import os
 import time
 
 
@@ -9,6 +10,13 @@ def gc(seqs):
 
 def slow_gc(seqs):  # long enough per round for a signal to arrive mid-run
     time.sleep(0.05)
+    return gc(seqs)
+
+
+def gated_gc(seqs):  # waits while the file named by $MOLGFN_TEST_GATE exists: a run that lasts until told
+    gate = os.environ.get("MOLGFN_TEST_GATE")
+    while gate and os.path.exists(gate):
+        time.sleep(0.02)
     return gc(seqs)
 
 

@@ -87,18 +87,21 @@ def test_a_second_writer_is_refused_with_the_holders_pid(trained):
 @pytest.mark.slow
 def test_two_train_processes_on_one_folder(tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    gate = tmp_path / "gate"  # the first run's oracle waits while it exists: it is still running, however
+    gate.touch()              # slowly the second process starts on a loaded machine
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MOLGFN_TEST_GATE": str(gate)}
     cmd = [sys.executable, str(ROOT / "cli.py"), "train", *map(str, GC), "--rounds", 40, "--out", str(out)]
     cmd = [str(c) for c in cmd]
-    cmd[cmd.index("tests.durable_oracles:gc")] = "tests.durable_oracles:slow_gc"
+    cmd[cmd.index("tests.durable_oracles:gc")] = "tests.durable_oracles:gated_gc"
     first = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
         t0 = time.time()
-        while not (out / "metrics.csv").exists() and time.time() - t0 < 60:
+        while not (out / "config.json").exists() and time.time() - t0 < 60:  # written once the folder is locked
             time.sleep(0.05)
         second = subprocess.run(cmd[:-2] + ["--out", str(out), "--overwrite"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=120)
         assert second.returncode == 2 and f"PID {first.pid}" in second.stderr, second.stderr
+        gate.unlink()
         assert first.wait(timeout=120) == 0
     finally:
         first.kill()
