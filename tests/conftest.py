@@ -35,6 +35,12 @@ def _isolated(monkeypatch, tmp_path_factory):
     yield
 
 
+def how_to_get(names) -> str:
+    """The fix a skip names: the tests read only $MOLGFN_DATA (or ../shared/data), never the user cache."""
+    return (f"run `molgfn data fetch {' '.join(names)}` (into ~/.cache/molgfn) and set MOLGFN_DATA to that folder, "
+            "or to any folder that holds them")
+
+
 def need_reference_data(*names: str) -> None:
     """At the top of a module that compares with published values (real data only): without the
     real assets the whole module is ONE skip naming them. Under MOLGFN_REQUIRE_ASSETS nothing is
@@ -43,17 +49,18 @@ def need_reference_data(*names: str) -> None:
 
     if os.environ.get("MOLGFN_REQUIRE_ASSETS"):
         return
-    missing = []
-    for n in names:
+    def present(n: str) -> bool:  # in the folder the tests will use (never the user's cache)
         a = assets.get_asset(n)
-        p = SHARED / a.file  # the folder the tests will use; never the user's own cache
-        if not (p.is_file() and assets.sha256_of(p) == a.sha256):
-            missing.append(n)
+        p = SHARED / a.file
+        if p.is_file():
+            return assets.sha256_of(p) == a.sha256
+        return a.source.get("kind") == "derived" and present(a.source["from"])  # rebuilt from its parent
+
+    missing = [n for n in names if not present(n)]
     if missing:
         module = sys._getframe(1).f_globals.get("__name__", "this module")  # the skip is reported at this line
-        pytest.skip(f"{module}: published reference values need the real asset(s) {', '.join(missing)}: run "
-                    f"`molgfn data fetch {' '.join(missing)}` or set MOLGFN_DATA to a folder that holds them",
-                    allow_module_level=True)
+        pytest.skip(f"{module}: published reference values need the real asset(s) {', '.join(missing)}: "
+                    + how_to_get(missing), allow_module_level=True)
 
 
 def need_assets(*names: str) -> None:
@@ -61,7 +68,7 @@ def need_assets(*names: str) -> None:
 
     for n in names:
         if assets.status(n)[0] != "ok":
-            msg = f"asset {n!r} not available (set MOLGFN_DATA or run `molgfn data fetch {n}`)"
+            msg = f"asset {n!r} not available: {how_to_get([n])}"
             if os.environ.get("MOLGFN_REQUIRE_ASSETS"):  # CI: a skipped asset test would hide a gap
                 pytest.fail(msg)
             pytest.skip(msg)

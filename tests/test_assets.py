@@ -57,7 +57,7 @@ def test_search_order_and_import(tmp_path, monkeypatch):
 
 
 def test_manifest_matches_reference_checksums():
-    from .conftest import SHARED
+    from .conftest import SHARED, how_to_get
 
     present = [a for a in assets.manifest().values() if (SHARED / a.file).is_file()]
     for a in present:
@@ -65,8 +65,7 @@ def test_manifest_matches_reference_checksums():
     missing = sorted(set(assets.manifest()) - {a.name for a in present})
     if missing:
         msg = (f"the manifest's checksums are checked against the reference data; missing: {', '.join(missing)}: "
-               "set MOLGFN_DATA to a folder that holds them (`molgfn data fetch all` fills ~/.cache/molgfn, "
-               "which will do)")
+               + how_to_get(missing))
         if os.environ.get("MOLGFN_REQUIRE_ASSETS"):
             pytest.fail(msg)
         pytest.skip(msg)

@@ -28,6 +28,7 @@ from molgfn.chem.seh_proxy import (
 )
 from molgfn.errors import AssetMissingError
 from tests.conftest import SHARED as DEFAULT_DATA  # ../shared/data, hidden by MOLGFN_TEST_NO_SHARED
+from tests.conftest import how_to_get
 
 DRUG_LIKE = [
     "CC(=O)Nc1ccc(O)cc1",  # paracetamol
@@ -354,8 +355,7 @@ def test_published_weights_behave_as_measured(model, model_t, oracle, data_env):
     size dominates both and the correlation is higher, ~0.98, so the test uses the larger ones);
     and drug-sized molecules score above tiny ones."""
     if data_env["kind"] != "real":
-        pytest.skip("the published sEH proxy weights are needed: run `molgfn data fetch seh-frag-proxy "
-                    "seh-frag-blocks` or set MOLGFN_DATA to a folder that holds them")
+        pytest.skip("the published sEH proxy weights are needed: " + how_to_get(["seh-frag-proxy", "seh-frag-blocks"]))
     smis = _block_molecules(data_env["blocks"], 200, min_blocks=4, max_blocks=8)
     assert len(smis) == 200
     mols = [Chem.MolFromSmiles(s) for s in smis]
