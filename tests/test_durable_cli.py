@@ -317,8 +317,12 @@ def test_out_at_or_under_a_file_is_one_line(tmp_path):
     assert f.read_text() == "x"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_out_in_an_unwritable_folder_is_one_line(tmp_path):
+    if os.geteuid() == 0:  # root writes into any folder a mode protects; sysfs refuses even root (EPERM)
+        if not Path("/sys").is_dir():
+            pytest.skip("running as root on a system without /sys: no folder root cannot write to")
+        one_line_error(run("train", *GC, "--rounds", 1, "--out", "/sys/molgfn-test/run"), "cannot create --out")
+        return
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
