@@ -243,40 +243,95 @@ if "--tree" in sys.argv:
     ROOT = os.path.abspath(sys.argv[sys.argv.index("--tree") + 1])
 
 
+GFNX_PY = os.environ.get("GFNX_PYTHON", "/work/gfnx-venv/bin/python")  # a venv with gfnx 0.0.1 (JAX)
+GFNX_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "gfnx_tfbind8_tb.py")
+# one thread for both tools: torch via set_num_threads / OMP, XLA via its CPU flags
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+
+
+def gfnx_run(args: list[str]) -> dict:
+    """One fresh gfnx process (bench/peers/gfnx_tfbind8_tb.py): its JSON line, and for a whole run
+    the CPU and wall time of the process as seen from outside (imports and compilation included)."""
+    import resource
+
+    env = dict(os.environ, **ONE_THREAD)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run([GFNX_PY, GFNX_SCRIPT, *args], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if out.returncode:
+        raise SystemExit(f"gfnx run failed ({GFNX_PY} {GFNX_SCRIPT} {' '.join(args)}):\n{out.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r["proc_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    r["proc_wall_s"] = wall
+    return r
+
+
 def gfnx_table(a) -> None:
+    """molgfn and gfnx side by side at gfnx's TB settings, each measurement a fresh process, the tools
+    interleaved (molgfn, gfnx, [baseline]) in every repeat so that the machine's load falls on all alike."""
     import shutil
     import tempfile
 
-    trees = {"this checkout": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    trees = {"molgfn (this checkout)": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
     if a.baseline:
-        trees["baseline"] = os.path.abspath(a.baseline)
-    res: dict = {(k, c): [] for k in trees for c in ("tfbind8", "qm9str", "process")}
-    for _ in range(a.repeats):
+        trees["molgfn baseline"] = os.path.abspath(a.baseline)
+    rows = [*trees, "gfnx 0.0.1, prepend/append env", "gfnx 0.0.1, its append-only TFBind8"]
+    cols = ("tfbind8", "qm9str", "process")
+    res: dict = {(k, c): [] for k in rows for c in cols}
+    one = dict(os.environ, **ONE_THREAD)
+    for rep in range(a.repeats):
         for k, tree in trees.items():
-            for task, hidden in (("tfbind8", 128), ("qm9str", 1024)):
+            tasks = [("tfbind8", 128)] + ([] if a.skip_qm9str else [("qm9str", 1024)])
+            for task, hidden in tasks:
                 out = subprocess.run([sys.executable, __file__, "--tree", tree, "--iter", task, str(hidden),
-                                      str(a.rounds)], capture_output=True, text=True, check=True)
+                                      str(a.rounds)], capture_output=True, text=True, check=True, env=one)
                 res[(k, task)].append(json.loads(out.stdout.strip().splitlines()[-1]))
             d = tempfile.mkdtemp()
             try:
                 res[(k, "process")].append(whole_process(tree, 2000, os.path.join(d, "run")))
             finally:
                 shutil.rmtree(d)
-            print(k, {c: res[(k, c)][-1] for c in ("tfbind8", "qm9str", "process")}, flush=True)
+            print(rep, k, {c: res[(k, c)][-1] for c in cols if res[(k, c)]}, file=sys.stderr, flush=True)
+        for k, env_name in zip(rows[-2:], ("prepend-append", "autoregressive"), strict=True):
+            res[(k, "tfbind8")].append(gfnx_run(["--per-iter", str(a.rounds), "--env", env_name]))
+            p = gfnx_run(["--iterations", "2000", "--env", env_name])
+            res[(k, "process")].append({"cpu_s": p["proc_cpu_s"], "wall_s": p["proc_wall_s"]})
+            print(rep, k, {c: res[(k, c)][-1] for c in cols if res[(k, c)]}, file=sys.stderr, flush=True)
 
     def med(k, c, f):
-        return statistics.median(r[f] for r in res[(k, c)])
+        return statistics.median(r[f] for r in res[(k, c)]) if res[(k, c)] else float("nan")
 
+    def each(k, c, f, fmt):
+        return ", ".join(format(r[f], fmt) for r in res[(k, c)])
+
+    ref = rows[-2]
     cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
-    print(f"# gfnx TB settings ({a.repeats} interleaved repeats, medians; 1 torch thread)\n")
-    print(f"command: `{cmd.strip()}` (BASELINE: the checkout before this change)\n")
-    print("| checkout | tfbind8 ms/iter CPU (wall) | qm9str w1024 ms/iter CPU (wall) | `train --rounds 2000` "
-          "process s CPU (wall) |")
-    print("|---|---|---|---|")
-    for k in trees:
+    print(f"# molgfn vs gfnx at gfnx's TB settings ({a.repeats} interleaved repeats, medians; 1 thread each; "
+          f"a shared 2-core machine: compare CPU and ratios)\n")
+    print(f"command: `{cmd.strip()}`\n")
+    print("| tool | tfbind8 ms/iter CPU (wall) | / gfnx | `train --rounds 2000` process s CPU (wall) | / gfnx | "
+          "qm9str w1024 ms/iter CPU (wall) |")
+    print("|---|---|---|---|---|---|")
+    for k in rows:
         print(f"| {k} | {med(k, 'tfbind8', 'cpu_ms'):.2f} ({med(k, 'tfbind8', 'wall_ms'):.2f}) | "
-              f"{med(k, 'qm9str', 'cpu_ms'):.1f} ({med(k, 'qm9str', 'wall_ms'):.1f}) | "
-              f"{med(k, 'process', 'cpu_s'):.1f} ({med(k, 'process', 'wall_s'):.1f}) |")
+              f"{med(k, 'tfbind8', 'cpu_ms') / med(ref, 'tfbind8', 'cpu_ms'):.2f} | "
+              f"{med(k, 'process', 'cpu_s'):.2f} ({med(k, 'process', 'wall_s'):.2f}) | "
+              f"{med(k, 'process', 'cpu_s') / med(ref, 'process', 'cpu_s'):.2f} | "
+              f"{med(k, 'qm9str', 'cpu_ms'):.1f} ({med(k, 'qm9str', 'wall_ms'):.1f}) |")
+    print("\nper repeat (CPU): ")
+    for k in rows:
+        print(f"- {k}: tfbind8 ms/iter {each(k, 'tfbind8', 'cpu_ms', '.2f')}; process s "
+              f"{each(k, 'process', 'cpu_s', '.2f')}")
+    # the same-repeat ratio is steadier than the ratio of medians when the load changes between repeats
+    mine = rows[0]
+    r_it = [m["cpu_ms"] / g["cpu_ms"] for m, g in zip(res[(mine, "tfbind8")], res[(ref, "tfbind8")], strict=True)]
+    r_pr = [m["cpu_s"] / g["cpu_s"] for m, g in zip(res[(mine, "process")], res[(ref, "process")], strict=True)]
+    print(f"\n{mine} / gfnx (prepend/append), pairwise per repeat: per iteration "
+          f"{', '.join(f'{x:.2f}' for x in r_it)} (median {statistics.median(r_it):.2f}); whole process "
+          f"{', '.join(f'{x:.2f}' for x in r_pr)} (median {statistics.median(r_pr):.2f})")
 
 
 def main() -> None:
@@ -288,6 +343,7 @@ def main() -> None:
     ap.add_argument("--child", nargs=7)
     ap.add_argument("--gfnx", action="store_true", help="gfnx's TB settings (see the module docstring)")
     ap.add_argument("--baseline", help="with --gfnx or --process: another molgfn checkout measured in the same session")
+    ap.add_argument("--skip-qm9str", action="store_true", help="with --gfnx: tfbind8 only")
     ap.add_argument("--rna", action="store_true", help="rna1 round time against its oracle time")
     ap.add_argument("--tree", help=argparse.SUPPRESS)
     ap.add_argument("--iter", nargs=3, help=argparse.SUPPRESS)
