@@ -81,11 +81,12 @@ def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torc
     logits_of = getattr(policy, "forward_logits", None) or (lambda x, b: policy(x, b).fwd_logits)
     s = env.initial(n, dev)
     states, fa = [s], []
-    for t, g in enumerate(noise.unbind(0)):
-        a = (logits_of(env.encode(s), beta) + g).argmax(-1)
-        fa.append(a)
-        s = env.step_at(s, a, t)
-        states.append(s)
+    with torch.inference_mode():  # lighter tensors in the loop; the stacks below are ordinary tensors
+        for t, g in enumerate(noise.unbind(0)):
+            a = (logits_of(env.encode(s), beta) + g).argmax(-1)
+            fa.append(a)
+            s = env.step_at(s, a, t)
+            states.append(s)
     fwd = torch.stack(fa, 1)
     on_policy = ~coin.any(0) if epsilon > 0 else torch.ones(n, dtype=torch.bool, device=dev)
     return Trajectories(torch.stack(states, 1), fwd, env.backward_of(fwd), beta, on_policy=on_policy)

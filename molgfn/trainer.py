@@ -179,7 +179,7 @@ class Trainer:
             loss, _info = self.objective(s)
             if not torch.isfinite(loss):
                 self._diverged("the loss")
-            self.opt.zero_grad(set_to_none=True)
+            self.policy.zero_grad(set_to_none=True)  # = the optimiser's (it holds every parameter), minus its wrappers
             loss.backward()
             self.opt.step()
             losses.append(loss.detach())
@@ -189,7 +189,7 @@ class Trainer:
         row = {
             "round": self.round,
             "reward_calls": self.reward_calls,
-            "loss": float(torch.stack(losses).mean()),
+            "loss": float(losses[0] if len(losses) == 1 else torch.stack(losses).mean()),
             "log_z": float(self.policy.log_z(torch.ones(1, device=self.device))[0].detach()),
             "mean_raw": float(raw.mean()),
             "max_raw": float(raw.max()),

@@ -61,6 +61,7 @@ def test_lockstep_rollout_replays_the_plain_rule(epsilon):
             assert torch.equal(t.fwd_actions[:, k], a)
             s = env.step(s, a)
     assert torch.equal(t.terminals, s)
+    assert not any(x.is_inference() for x in (t.states, t.fwd_actions, t.bwd_actions, t.on_policy))  # editable
     assert torch.equal(t.on_policy, ~coin.any(0))
     if epsilon > 0:
         assert bool(coin.any())  # the exploration branch was exercised

@@ -106,23 +106,24 @@ class SequenceEnv:
             out = tokens.clone()
             out[:, t] = actions
             return out
-        # one gather from [tokens | new token]: row a of the step-t table names, for each position of
-        # the child, the column it copies (prepend: new token then tokens[:-1]; append: tokens with
-        # the new token at t) - 4 small ops instead of 9
+        # one gather from [tokens | the token of every action]: row a of the step-t table names, for
+        # each position of the child, the column it copies (prepend: a's token then tokens[:-1];
+        # append: tokens with a's token at t) - 3 small ops instead of 9
         tok, src = self._table("step", tokens.device)
-        return torch.cat([tokens, tok[actions]], 1).gather(1, src[t][actions])
+        return torch.cat([tokens, tok.expand(tokens.shape[0], -1)], 1).gather(1, src[t][actions])
 
     def _table(self, name: str, device: torch.device):
         key = (name, str(device))
         if key not in self._tables:
             A, L = self.A, self.length
-            if name == "step":  # (n_fwd, 1) token of each action; (L, n_fwd, L) source columns per step
-                tok = (torch.arange(2 * A) % A)[:, None]
+            if name == "step":  # (1, n_fwd) token of each action; (L, n_fwd, L) source columns per step
+                a = torch.arange(2 * A)
                 src = torch.empty((L, 2 * A, L), dtype=torch.long)
                 pos = torch.arange(L)
-                for t in range(L):
-                    src[t, :A] = torch.cat([torch.tensor([L]), pos[:-1]])  # column L holds the new token
-                    src[t, A:] = torch.where(pos == t, L, pos)
+                for t in range(L):  # column L + a holds the token of action a
+                    src[t, :A] = torch.cat([L + a[:A, None], pos[:-1].expand(A, -1)], 1)
+                    src[t, A:] = torch.where(pos == t, L + a[A:, None], pos)
+                tok = (a % A)[None]
                 val = (tok.to(device), src.to(device))
             elif name == "eye":  # one-hot rows of the tokens and the pad
                 val = torch.eye(A + 1, device=device)
