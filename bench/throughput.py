@@ -269,6 +269,18 @@ def gfnx_run(args: list[str]) -> dict:
     return r
 
 
+def write_log_rewards(task: str, path: str) -> str:
+    """molgfn's log R over every object of a tabular task (base-A index), for the gfnx peer: one table."""
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    from tasks import get_task
+
+    t = get_task(task)
+    np.save(path, t.log_reward(t.table).numpy())
+    return path
+
+
 def gfnx_table(a) -> None:
     """molgfn and gfnx side by side at gfnx's TB settings, each measurement a fresh process, the tools
     interleaved (molgfn, gfnx, [baseline]) in every repeat so that the machine's load falls on all alike."""
@@ -282,6 +294,8 @@ def gfnx_table(a) -> None:
     cols = ("tfbind8", "qm9str", "process")
     res: dict = {(k, c): [] for k in rows for c in cols}
     one = dict(os.environ, **ONE_THREAD)
+    tables = tempfile.mkdtemp()
+    lr = {t: write_log_rewards(t, os.path.join(tables, f"{t}.npy")) for t in ("tfbind8", "qm9str")}
     for rep in range(a.repeats):
         for k, tree in trees.items():
             tasks = [("tfbind8", 128)] + ([] if a.skip_qm9str else [("qm9str", 1024)])
@@ -296,10 +310,16 @@ def gfnx_table(a) -> None:
                 shutil.rmtree(d)
             print(rep, k, {c: res[(k, c)][-1] for c in cols if res[(k, c)]}, file=sys.stderr, flush=True)
         for k, env_name in zip(rows[-2:], ("prepend-append", "autoregressive"), strict=True):
-            res[(k, "tfbind8")].append(gfnx_run(["--per-iter", str(a.rounds), "--env", env_name]))
-            p = gfnx_run(["--iterations", "2000", "--env", env_name])
+            res[(k, "tfbind8")].append(gfnx_run(["--per-iter", str(a.rounds), "--env", env_name, "--log-rewards",
+                                                 lr["tfbind8"]]))
+            p = gfnx_run(["--iterations", "2000", "--env", env_name, "--log-rewards", lr["tfbind8"]])
             res[(k, "process")].append({"cpu_s": p["proc_cpu_s"], "wall_s": p["proc_wall_s"]})
+            if env_name == "prepend-append" and not a.skip_qm9str:  # gfnx's QM9Small is prepend/append too
+                res[(k, "qm9str")].append(gfnx_run(["--task", "qm9str", "--hidden", "1024", "--per-iter",
+                                                    str(a.rounds), "--log-rewards", lr["qm9str"]]))
             print(rep, k, {c: res[(k, c)][-1] for c in cols if res[(k, c)]}, file=sys.stderr, flush=True)
+
+    shutil.rmtree(tables)
 
     def med(k, c, f):
         return statistics.median(r[f] for r in res[(k, c)]) if res[(k, c)] else float("nan")
@@ -313,14 +333,15 @@ def gfnx_table(a) -> None:
           f"a shared 2-core machine: compare CPU and ratios)\n")
     print(f"command: `{cmd.strip()}`\n")
     print("| tool | tfbind8 ms/iter CPU (wall) | / gfnx | `train --rounds 2000` process s CPU (wall) | / gfnx | "
-          "qm9str w1024 ms/iter CPU (wall) |")
-    print("|---|---|---|---|---|---|")
+          "qm9str w1024 ms/iter CPU (wall) | / gfnx |")
+    print("|---|---|---|---|---|---|---|")
     for k in rows:
         print(f"| {k} | {med(k, 'tfbind8', 'cpu_ms'):.2f} ({med(k, 'tfbind8', 'wall_ms'):.2f}) | "
               f"{med(k, 'tfbind8', 'cpu_ms') / med(ref, 'tfbind8', 'cpu_ms'):.2f} | "
               f"{med(k, 'process', 'cpu_s'):.2f} ({med(k, 'process', 'wall_s'):.2f}) | "
               f"{med(k, 'process', 'cpu_s') / med(ref, 'process', 'cpu_s'):.2f} | "
-              f"{med(k, 'qm9str', 'cpu_ms'):.1f} ({med(k, 'qm9str', 'wall_ms'):.1f}) |")
+              f"{med(k, 'qm9str', 'cpu_ms'):.1f} ({med(k, 'qm9str', 'wall_ms'):.1f}) | "
+              f"{med(k, 'qm9str', 'cpu_ms') / med(ref, 'qm9str', 'cpu_ms'):.2f} |")
     print("\nper repeat (CPU): ")
     for k in rows:
         print(f"- {k}: tfbind8 ms/iter {each(k, 'tfbind8', 'cpu_ms', '.2f')}; process s "

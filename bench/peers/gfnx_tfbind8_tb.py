@@ -1,4 +1,4 @@
-"""gfnx (JAX) peer for the tfbind8 speed comparison: trajectory balance on molgfn's reward table.
+"""gfnx (JAX) peer for the sequence speed comparison: trajectory balance on molgfn's reward tables.
 
 Does what gfnx's single-file baseline ``baselines/tb_tfbind.py`` (github.com/d-tiapkin/gfnx,
 commit 1d914bc) does - an MLP policy (gfnx's ``eqx.nn.MLP(40, H, width H, depth 2)`` encoder, ReLU,
@@ -20,6 +20,11 @@ gfnx's TFBind8 reward module in place of its pickle, so both tools score the sam
 ``--env prepend-append`` (default) is molgfn's tfbind8 action space (8 forward, 2 backward
 actions; gfnx's ``FixedPrependAppendSequenceEnvironment``); ``--env autoregressive`` is gfnx's own
 ``TFBind8Environment`` (append only: 4 forward, 1 backward).
+
+``--task qm9str`` is gfnx's ``QM9SmallEnvironment`` (prepend/append of 11 blocks, length 5; as
+``baselines/tb_qm9_small.py``, the one-hot covers the whole 14-token vocabulary) with the log-reward
+table given by ``--log-rewards FILE.npy`` (written by ``bench/throughput.py --gfnx`` from molgfn's
+qm9str task; tfbind8 takes one the same way, or parses the table file itself).
 
 Run with the gfnx venv, one thread:
 
@@ -49,7 +54,7 @@ import optax  # noqa: E402
 from gfnx.environment.sequence import FixedPrependAppendSequenceEnvironment  # noqa: E402
 from gfnx.utils import NUCLEOTIDES, NUCLEOTIDES_FULL_ALPHABET  # noqa: E402
 
-L, A = 8, 4
+L, A = 8, 4  # tfbind8
 
 
 def molgfn_log_rewards(data_dir: str) -> np.ndarray:
@@ -70,10 +75,13 @@ def molgfn_log_rewards(data_dir: str) -> np.ndarray:
 
 
 class InjectedReward(gfnx.TFBind8RewardModule):
-    """gfnx's TFBind8 reward lookup on a given table instead of its pickle."""
+    """gfnx's table-lookup reward (base-``nchar`` index, first token most significant - the layout of
+    its TFBind8 and QM9Small modules) on a given table instead of its pickle."""
 
-    def __init__(self, rewards: np.ndarray):
-        super().__init__()
+    def __init__(self, rewards: np.ndarray, nchar: int = A, max_length: int = L):
+        super().__init__(nchar=nchar, max_length=max_length)
+        if rewards.shape != (nchar**max_length,):
+            raise SystemExit(f"the reward table has {rewards.shape} entries, not {nchar}^{max_length}")
         self._rewards = jnp.asarray(rewards, dtype=jnp.float32)
 
     def init(self, rng_key, dummy_state):
@@ -105,10 +113,10 @@ def init_mlp(key, sizes: list[int]) -> list[dict]:
     return layers
 
 
-def apply_policy(layers: list[dict], obs: jnp.ndarray, n_fwd: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+def apply_policy(layers: list[dict], obs: jnp.ndarray, n_fwd: int, vocab: int) -> tuple[jnp.ndarray, jnp.ndarray]:
     """obs (..., 1 + L) token ids with BOS first -> forward logits and backward logits. The layers are
     the baseline's: encoder MLP (ReLU after its first two layers, none after its third), then the pooler."""
-    x = jax.nn.one_hot(obs[..., 1:], 5).reshape(*obs.shape[:-1], -1)  # pad (id 6) one-hots to zeros
+    x = jax.nn.one_hot(obs[..., 1:], vocab).reshape(*obs.shape[:-1], -1)  # ids >= vocab one-hot to zeros
     for i, p in enumerate(layers):
         x = x @ p["w"] + p["b"]
         if i < len(layers) - 2:
@@ -117,26 +125,36 @@ def apply_policy(layers: list[dict], obs: jnp.ndarray, n_fwd: int) -> tuple[jnp.
 
 
 def build(args):
-    log_r = molgfn_log_rewards(os.environ.get("MOLGFN_DATA", os.path.join(os.path.dirname(__file__), "..", "..",
-                                                                           "..", "shared", "data")))
-    reward = InjectedReward(np.exp(log_r))
-    env = PrependAppendTFBind8(reward) if args.env == "prepend-append" else gfnx.TFBind8Environment(reward)
+    if args.log_rewards:
+        log_r = np.load(args.log_rewards)
+    elif args.task == "tfbind8":
+        log_r = molgfn_log_rewards(os.environ.get("MOLGFN_DATA", os.path.join(os.path.dirname(__file__), "..",
+                                                                               "..", "..", "shared", "data")))
+    else:
+        raise SystemExit("--task qm9str needs --log-rewards FILE.npy (bench/throughput.py --gfnx writes it)")
+    if args.task == "qm9str":
+        env = gfnx.QM9SmallEnvironment(InjectedReward(np.exp(log_r), nchar=11, max_length=5))
+        vocab, length = env.ntoken, 5
+    else:
+        reward = InjectedReward(np.exp(log_r))
+        env = PrependAppendTFBind8(reward) if args.env == "prepend-append" else gfnx.TFBind8Environment(reward)
+        vocab, length = 5, L
     env_params = env.init(jax.random.PRNGKey(1))
     n_fwd, n_bwd = env.action_space.n, env.backward_action_space.n
     key, net_key = jax.random.split(jax.random.PRNGKey(args.seed))
     H = args.hidden
-    params = {"net": init_mlp(net_key, [5 * L, H, H, H, n_fwd + 1 + n_bwd]), "log_z": jnp.array(0.0)}
+    params = {"net": init_mlp(net_key, [vocab * length, H, H, H, n_fwd + 1 + n_bwd]), "log_z": jnp.array(0.0)}
     labels = {"net": jax.tree.map(lambda _: "net", params["net"]), "log_z": "log_z"}
     opt = optax.multi_transform({"net": optax.adam(args.lr), "log_z": optax.adam(args.lr_logz)}, labels)
     eps = args.epsilon
 
     def policy_fn(rng, obs, net):
-        fwd, _ = apply_policy(net, obs, n_fwd)
+        fwd, _ = apply_policy(net, obs, n_fwd, vocab)
         explore = jax.random.bernoulli(rng, eps, (fwd.shape[0],))
         return jnp.where(explore[:, None], 0.0, fwd), {}  # a zero row is the uniform policy
 
     def loss_fn(params, traj):
-        fwd, bwd = apply_policy(params["net"], traj.obs, n_fwd)  # (B, T+1, .)
+        fwd, bwd = apply_policy(params["net"], traj.obs, n_fwd, vocab)  # (B, T+1, .)
         inv_f = jax.vmap(env.get_invalid_mask, in_axes=(1, None), out_axes=1)(traj.state, env_params)
         logp_f = jax.nn.log_softmax(gfnx.utils.mask_logits(fwd, inv_f), -1)
         lpf = jnp.take_along_axis(logp_f, traj.action[..., None], -1)[..., 0]
@@ -176,7 +194,11 @@ def main() -> None:
     ap.add_argument("--epsilon", type=float, default=0.01)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--lr-logz", type=float, default=1e-2)
-    ap.add_argument("--env", choices=("prepend-append", "autoregressive"), default="prepend-append")
+    ap.add_argument("--task", choices=("tfbind8", "qm9str"), default="tfbind8")
+    ap.add_argument("--log-rewards", help="a .npy of log R over all objects (base-A index, first token most "
+                    "significant), e.g. molgfn's table")
+    ap.add_argument("--env", choices=("prepend-append", "autoregressive"), default="prepend-append",
+                    help="tfbind8's action space")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     carry, run = build(args)
