@@ -269,6 +269,71 @@ def gfnx_run(args: list[str]) -> dict:
     return r
 
 
+def round_parts(rounds: int) -> dict:
+    """CPU microseconds of each part of a tfbind8 iteration at gfnx's settings, timed part by part
+    (rollout, reward lookup, scoring forward, loss, backward, optimiser step), and of a whole
+    ``train_round`` (the parts plus the trainer's bookkeeping), after 50 warm-up rounds."""
+    import torch
+
+    sys.path.insert(0, ROOT)
+    from molgfn.config import TrainConfig
+    from molgfn.sampling import sample_forward
+    from molgfn.trainer import Trainer
+    from molgfn.trajectories import score
+    from tasks import get_task
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(task="tfbind8", rounds=10**9, batch_size=32, replay_size=0, grad_steps=1, hidden=128,
+                      epsilon=0.01, track_modes=False, device="cpu", checkpoint_every=10**9)
+    tr = Trainer(cfg, get_task("tfbind8"))
+    for _ in range(50):
+        tr.train_round()
+    names = ("rollout", "reward", "score", "loss", "backward", "step", "train_round")
+    acc = dict.fromkeys(names, 0.0)
+    beta = torch.ones(32)
+    for _ in range(rounds):
+        c = [time.process_time()]
+        t = sample_forward(tr.env, tr.policy, beta, 0.01, gen=tr.gen)
+        c.append(time.process_time())
+        t = t.with_reward(tr.task.evaluate(t.terminals)[1].float())
+        c.append(time.process_time())
+        s = score(tr.env, tr.policy, t)
+        c.append(time.process_time())
+        loss, _ = tr.objective(s)
+        c.append(time.process_time())
+        tr.policy.zero_grad(set_to_none=True)
+        loss.backward()
+        c.append(time.process_time())
+        tr.opt.step()
+        c.append(time.process_time())
+        tr.train_round()
+        c.append(time.process_time())
+        for k, a, b in zip(names, c[:-1], c[1:], strict=True):
+            acc[k] += (b - a) / rounds * 1e6
+    return acc
+
+
+def parts_table(a) -> None:
+    trees = {"this checkout": ROOT}
+    if a.baseline:
+        trees["baseline"] = os.path.abspath(a.baseline)
+    res: dict = {k: [] for k in trees}
+    for _ in range(a.repeats):
+        for k, tree in trees.items():
+            out = subprocess.run([sys.executable, __file__, "--tree", tree, "--part-child", str(a.rounds)],
+                                 capture_output=True, text=True, check=True, env=dict(os.environ, **ONE_THREAD))
+            res[k].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    names = list(res["this checkout"][0])
+    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    print(f"# where a tfbind8 iteration goes (gfnx's settings; CPU us, medians of {a.repeats} interleaved fresh "
+          "processes; 1 thread; a shared machine)\n")
+    print(f"command: `{cmd.strip()}`\n")
+    print("| checkout | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for k in trees:
+        print(f"| {k} | " + " | ".join(f"{statistics.median(r[n] for r in res[k]):.0f}" for n in names) + " |")
+
+
 def write_log_rewards(task: str, path: str) -> str:
     """molgfn's log R over every object of a tabular task (base-A index), for the gfnx peer: one table."""
     import numpy as np
@@ -371,7 +436,16 @@ def main() -> None:
     ap.add_argument("--process", action="store_true", help="the whole tfbind8 `train` process and its "
                     "non-training parts (imports, task set-up, checkpoint); --rounds 2000 for the issue's command")
     ap.add_argument("--phases", help=argparse.SUPPRESS)
+    ap.add_argument("--parts", action="store_true", help="CPU time of each part of a tfbind8 iteration at gfnx's "
+                    "settings (with --baseline: both checkouts, interleaved)")
+    ap.add_argument("--part-child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.part_child:
+        print(json.dumps(round_parts(a.part_child)))
+        return
+    if a.parts:
+        parts_table(a)
+        return
     if a.phases:
         print(json.dumps(phases(a.phases)))
         return
