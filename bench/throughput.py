@@ -9,8 +9,13 @@ RSS is its own. Reference (LS-GFN authors' code, same settings, a 2-core machine
 
 ``--gfnx`` instead measures the settings of gfnx's single-file TB baseline (batch 32, no replay,
 1 gradient step, width 128, epsilon 0.01; qm9str at width 1,024): CPU and wall ms per iteration after
-warm-up, and the whole ``molgfn train --rounds 2000`` process (imports included), for this checkout
-and - with ``--baseline DIR`` - another checkout, interleaved in the same session.
+warm-up, and the whole ``molgfn train --rounds 2000`` process (imports included), for this checkout,
+- with ``--baseline DIR`` - another checkout, and gfnx itself (``bench/peers/gfnx_tfbind8_tb.py`` on
+molgfn's reward tables, run by the Python of a venv with gfnx 0.0.1: ``$GFNX_PYTHON``, default
+/work/gfnx-venv/bin/python), each in fresh processes, interleaved, one thread each.
+
+``--parts`` times each part of a tfbind8 iteration at those settings (rollout, reward, scoring,
+loss, backward, Adam step, whole round), for this checkout and ``--baseline DIR``.
 
 ``--process`` measures only what is not the training step, at the same settings: the whole
 ``train --rounds 2000`` process (wall and CPU), the CLI's imports, the task set-up (the tfbind8
