@@ -84,6 +84,6 @@ class FusedAdam:
         self.state = {}
         for i, s in sd["state"].items():
             p = params[int(i)]
-            self.state[p] = {"step": s["step"].to(device=p.device, dtype=torch.float32, copy=True),
+            self.state[p] = {"step": torch.tensor(float(s["step"]), dtype=torch.float32, device=p.device),
                              "exp_avg": s["exp_avg"].to(device=p.device, dtype=p.dtype, copy=True),
                              "exp_avg_sq": s["exp_avg_sq"].to(device=p.device, dtype=p.dtype, copy=True)}
