@@ -133,8 +133,10 @@ class MLPPolicy(nn.Module):
 
     def forward_logits(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """``forward(x, beta).fwd_logits``, the sampler's per-step call. Unconditioned, the same
-        layers run as plain functional calls (no module dispatch: a third of a small step's cost)."""
-        if self.conditioning != "none" or type(self).forward is not MLPPolicy.forward:
+        layers run as plain functional calls (no module dispatch: a third of a small step's cost);
+        any other input or module (conditioning, an added submodule, a subclass) takes ``forward``."""
+        if (self.conditioning != "none" or type(self).forward is not MLPPolicy.forward
+                or self._modules.keys() != {"trunk", "head", "log_z"}):
             return self(x, beta).fwd_logits
         h = x
         for m in (*self.trunk[0], self.trunk[1]):

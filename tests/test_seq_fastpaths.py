@@ -41,6 +41,17 @@ def test_forward_logits_equal_forward(conditioning):
     assert torch.equal(pol.forward_logits(x, beta), pol(x, beta).fwd_logits)
 
 
+def test_forward_logits_defers_to_forward_when_the_policy_has_more():
+    # a submodule the fast path does not know about (e.g. a new conditioning input) must not be skipped
+    torch.manual_seed(0)
+    pol = MLPPolicy(30, 8, 2, hidden=16)
+    pol.extra = torch.nn.Linear(1, 1)
+    calls = []
+    pol.register_forward_hook(lambda m, i, o: calls.append(1))
+    x, beta = torch.randn(5, 30), torch.ones(5)
+    assert torch.equal(pol.forward_logits(x, beta), pol(x, beta).fwd_logits) and len(calls) == 2
+
+
 @pytest.mark.parametrize("epsilon", [0.0, 0.3])
 def test_lockstep_rollout_replays_the_plain_rule(epsilon):
     env = SequenceEnv("ACGT", 5)
