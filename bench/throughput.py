@@ -9,8 +9,13 @@ RSS is its own. Reference (LS-GFN authors' code, same settings, a 2-core machine
 
 ``--gfnx`` instead measures the settings of gfnx's single-file TB baseline (batch 32, no replay,
 1 gradient step, width 128, epsilon 0.01; qm9str at width 1,024): CPU and wall ms per iteration after
-warm-up, and the whole ``molgfn train --rounds 2000`` process (imports included), for this checkout
-and - with ``--baseline DIR`` - another checkout, interleaved in the same session.
+warm-up, and the whole ``molgfn train --rounds 2000`` process (imports included), for this checkout,
+- with ``--baseline DIR`` - another checkout, and gfnx itself (``bench/peers/gfnx_tfbind8_tb.py`` on
+molgfn's reward tables, run by the Python of a venv with gfnx 0.0.1: ``$GFNX_PYTHON``, default
+/work/gfnx-venv/bin/python), each in fresh processes, interleaved, one thread each.
+
+``--parts`` times each part of a tfbind8 iteration at those settings (rollout, reward, scoring,
+loss, backward, Adam step, whole round), for this checkout and ``--baseline DIR``.
 
 ``--process`` measures only what is not the training step, at the same settings: the whole
 ``train --rounds 2000`` process (wall and CPU), the CLI's imports, the task set-up (the tfbind8
@@ -243,40 +248,181 @@ if "--tree" in sys.argv:
     ROOT = os.path.abspath(sys.argv[sys.argv.index("--tree") + 1])
 
 
+GFNX_PY = os.environ.get("GFNX_PYTHON", "/work/gfnx-venv/bin/python")  # a venv with gfnx 0.0.1 (JAX)
+GFNX_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "gfnx_tfbind8_tb.py")
+# one thread for both tools: torch via set_num_threads / OMP, XLA via its CPU flags
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+
+
+def gfnx_run(args: list[str]) -> dict:
+    """One fresh gfnx process (bench/peers/gfnx_tfbind8_tb.py): its JSON line, and for a whole run
+    the CPU and wall time of the process as seen from outside (imports and compilation included)."""
+    import resource
+
+    env = dict(os.environ, **ONE_THREAD)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run([GFNX_PY, GFNX_SCRIPT, *args], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if out.returncode:
+        raise SystemExit(f"gfnx run failed ({GFNX_PY} {GFNX_SCRIPT} {' '.join(args)}):\n{out.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r["proc_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    r["proc_wall_s"] = wall
+    return r
+
+
+def round_parts(rounds: int) -> dict:
+    """CPU microseconds of each part of a tfbind8 iteration at gfnx's settings, timed part by part
+    (rollout, reward lookup, scoring forward, loss, backward, optimiser step), and of a whole
+    ``train_round`` (the parts plus the trainer's bookkeeping), after 50 warm-up rounds."""
+    import torch
+
+    sys.path.insert(0, ROOT)
+    from molgfn.config import TrainConfig
+    from molgfn.sampling import sample_forward
+    from molgfn.trainer import Trainer
+    from molgfn.trajectories import score
+    from tasks import get_task
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(task="tfbind8", rounds=10**9, batch_size=32, replay_size=0, grad_steps=1, hidden=128,
+                      epsilon=0.01, track_modes=False, device="cpu", checkpoint_every=10**9)
+    tr = Trainer(cfg, get_task("tfbind8"))
+    for _ in range(50):
+        tr.train_round()
+    names = ("rollout", "reward", "score", "loss", "backward", "step", "train_round")
+    acc = dict.fromkeys(names, 0.0)
+    beta = torch.ones(32)
+    for _ in range(rounds):
+        c = [time.process_time()]
+        t = sample_forward(tr.env, tr.policy, beta, 0.01, gen=tr.gen)
+        c.append(time.process_time())
+        t = t.with_reward(tr.task.evaluate(t.terminals)[1].float())
+        c.append(time.process_time())
+        s = score(tr.env, tr.policy, t)
+        c.append(time.process_time())
+        loss, _ = tr.objective(s)
+        c.append(time.process_time())
+        tr.policy.zero_grad(set_to_none=True)
+        loss.backward()
+        c.append(time.process_time())
+        tr.opt.step()
+        c.append(time.process_time())
+        tr.train_round()
+        c.append(time.process_time())
+        for k, a, b in zip(names, c[:-1], c[1:], strict=True):
+            acc[k] += (b - a) / rounds * 1e6
+    return acc
+
+
+def parts_table(a) -> None:
+    trees = {"this checkout": ROOT}
+    if a.baseline:
+        trees["baseline"] = os.path.abspath(a.baseline)
+    res: dict = {k: [] for k in trees}
+    for _ in range(a.repeats):
+        for k, tree in trees.items():
+            out = subprocess.run([sys.executable, __file__, "--tree", tree, "--part-child", str(a.rounds)],
+                                 capture_output=True, text=True, check=True, env=dict(os.environ, **ONE_THREAD))
+            res[k].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    names = list(res["this checkout"][0])
+    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    print(f"# where a tfbind8 iteration goes (gfnx's settings; CPU us, medians of {a.repeats} interleaved fresh "
+          "processes; 1 thread; a shared machine)\n")
+    print(f"command: `{cmd.strip()}`\n")
+    print("| checkout | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for k in trees:
+        print(f"| {k} | " + " | ".join(f"{statistics.median(r[n] for r in res[k]):.0f}" for n in names) + " |")
+
+
+def write_log_rewards(task: str, path: str) -> str:
+    """molgfn's log R over every object of a tabular task (base-A index), for the gfnx peer: one table."""
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    from tasks import get_task
+
+    t = get_task(task)
+    np.save(path, t.log_reward(t.table).numpy())
+    return path
+
+
 def gfnx_table(a) -> None:
+    """molgfn and gfnx side by side at gfnx's TB settings, each measurement a fresh process, the tools
+    interleaved (molgfn, gfnx, [baseline]) in every repeat so that the machine's load falls on all alike."""
     import shutil
     import tempfile
 
-    trees = {"this checkout": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    trees = {"molgfn (this checkout)": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
     if a.baseline:
-        trees["baseline"] = os.path.abspath(a.baseline)
-    res: dict = {(k, c): [] for k in trees for c in ("tfbind8", "qm9str", "process")}
-    for _ in range(a.repeats):
+        trees["molgfn baseline"] = os.path.abspath(a.baseline)
+    rows = [*trees, "gfnx 0.0.1, prepend/append env", "gfnx 0.0.1, its append-only TFBind8"]
+    cols = ("tfbind8", "qm9str", "process")
+    res: dict = {(k, c): [] for k in rows for c in cols}
+    one = dict(os.environ, **ONE_THREAD)
+    tables = tempfile.mkdtemp()
+    lr = {t: write_log_rewards(t, os.path.join(tables, f"{t}.npy")) for t in ("tfbind8", "qm9str")}
+    for rep in range(a.repeats):
         for k, tree in trees.items():
-            for task, hidden in (("tfbind8", 128), ("qm9str", 1024)):
+            tasks = [("tfbind8", 128)] + ([] if a.skip_qm9str else [("qm9str", 1024)])
+            for task, hidden in tasks:
                 out = subprocess.run([sys.executable, __file__, "--tree", tree, "--iter", task, str(hidden),
-                                      str(a.rounds)], capture_output=True, text=True, check=True)
+                                      str(a.rounds)], capture_output=True, text=True, check=True, env=one)
                 res[(k, task)].append(json.loads(out.stdout.strip().splitlines()[-1]))
             d = tempfile.mkdtemp()
             try:
                 res[(k, "process")].append(whole_process(tree, 2000, os.path.join(d, "run")))
             finally:
                 shutil.rmtree(d)
-            print(k, {c: res[(k, c)][-1] for c in ("tfbind8", "qm9str", "process")}, flush=True)
+            print(rep, k, {c: res[(k, c)][-1] for c in cols if res[(k, c)]}, file=sys.stderr, flush=True)
+        for k, env_name in zip(rows[-2:], ("prepend-append", "autoregressive"), strict=True):
+            res[(k, "tfbind8")].append(gfnx_run(["--per-iter", str(a.rounds), "--env", env_name, "--log-rewards",
+                                                 lr["tfbind8"]]))
+            p = gfnx_run(["--iterations", "2000", "--env", env_name, "--log-rewards", lr["tfbind8"]])
+            res[(k, "process")].append({"cpu_s": p["proc_cpu_s"], "wall_s": p["proc_wall_s"]})
+            if env_name == "prepend-append" and not a.skip_qm9str:  # gfnx's QM9Small is prepend/append too
+                res[(k, "qm9str")].append(gfnx_run(["--task", "qm9str", "--hidden", "1024", "--per-iter",
+                                                    str(a.rounds), "--log-rewards", lr["qm9str"]]))
+            print(rep, k, {c: res[(k, c)][-1] for c in cols if res[(k, c)]}, file=sys.stderr, flush=True)
+
+    shutil.rmtree(tables)
 
     def med(k, c, f):
-        return statistics.median(r[f] for r in res[(k, c)])
+        return statistics.median(r[f] for r in res[(k, c)]) if res[(k, c)] else float("nan")
 
+    def each(k, c, f, fmt):
+        return ", ".join(format(r[f], fmt) for r in res[(k, c)])
+
+    ref = rows[-2]
     cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
-    print(f"# gfnx TB settings ({a.repeats} interleaved repeats, medians; 1 torch thread)\n")
-    print(f"command: `{cmd.strip()}` (BASELINE: the checkout before this change)\n")
-    print("| checkout | tfbind8 ms/iter CPU (wall) | qm9str w1024 ms/iter CPU (wall) | `train --rounds 2000` "
-          "process s CPU (wall) |")
-    print("|---|---|---|---|")
-    for k in trees:
+    print(f"# molgfn vs gfnx at gfnx's TB settings ({a.repeats} interleaved repeats, medians; 1 thread each; "
+          f"a shared 2-core machine: compare CPU and ratios)\n")
+    print(f"command: `{cmd.strip()}`\n")
+    print("| tool | tfbind8 ms/iter CPU (wall) | / gfnx | `train --rounds 2000` process s CPU (wall) | / gfnx | "
+          "qm9str w1024 ms/iter CPU (wall) | / gfnx |")
+    print("|---|---|---|---|---|---|---|")
+    for k in rows:
         print(f"| {k} | {med(k, 'tfbind8', 'cpu_ms'):.2f} ({med(k, 'tfbind8', 'wall_ms'):.2f}) | "
+              f"{med(k, 'tfbind8', 'cpu_ms') / med(ref, 'tfbind8', 'cpu_ms'):.2f} | "
+              f"{med(k, 'process', 'cpu_s'):.2f} ({med(k, 'process', 'wall_s'):.2f}) | "
+              f"{med(k, 'process', 'cpu_s') / med(ref, 'process', 'cpu_s'):.2f} | "
               f"{med(k, 'qm9str', 'cpu_ms'):.1f} ({med(k, 'qm9str', 'wall_ms'):.1f}) | "
-              f"{med(k, 'process', 'cpu_s'):.1f} ({med(k, 'process', 'wall_s'):.1f}) |")
+              f"{med(k, 'qm9str', 'cpu_ms') / med(ref, 'qm9str', 'cpu_ms'):.2f} |")
+    print("\nper repeat (CPU): ")
+    for k in rows:
+        print(f"- {k}: tfbind8 ms/iter {each(k, 'tfbind8', 'cpu_ms', '.2f')}; process s "
+              f"{each(k, 'process', 'cpu_s', '.2f')}")
+    # the same-repeat ratio is steadier than the ratio of medians when the load changes between repeats
+    mine = rows[0]
+    r_it = [m["cpu_ms"] / g["cpu_ms"] for m, g in zip(res[(mine, "tfbind8")], res[(ref, "tfbind8")], strict=True)]
+    r_pr = [m["cpu_s"] / g["cpu_s"] for m, g in zip(res[(mine, "process")], res[(ref, "process")], strict=True)]
+    print(f"\n{mine} / gfnx (prepend/append), pairwise per repeat: per iteration "
+          f"{', '.join(f'{x:.2f}' for x in r_it)} (median {statistics.median(r_it):.2f}); whole process "
+          f"{', '.join(f'{x:.2f}' for x in r_pr)} (median {statistics.median(r_pr):.2f})")
 
 
 def main() -> None:
@@ -288,13 +434,23 @@ def main() -> None:
     ap.add_argument("--child", nargs=7)
     ap.add_argument("--gfnx", action="store_true", help="gfnx's TB settings (see the module docstring)")
     ap.add_argument("--baseline", help="with --gfnx or --process: another molgfn checkout measured in the same session")
+    ap.add_argument("--skip-qm9str", action="store_true", help="with --gfnx: tfbind8 only")
     ap.add_argument("--rna", action="store_true", help="rna1 round time against its oracle time")
     ap.add_argument("--tree", help=argparse.SUPPRESS)
     ap.add_argument("--iter", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--process", action="store_true", help="the whole tfbind8 `train` process and its "
                     "non-training parts (imports, task set-up, checkpoint); --rounds 2000 for the issue's command")
     ap.add_argument("--phases", help=argparse.SUPPRESS)
+    ap.add_argument("--parts", action="store_true", help="CPU time of each part of a tfbind8 iteration at gfnx's "
+                    "settings (with --baseline: both checkouts, interleaved)")
+    ap.add_argument("--part-child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.part_child:
+        print(json.dumps(round_parts(a.part_child)))
+        return
+    if a.parts:
+        parts_table(a)
+        return
     if a.phases:
         print(json.dumps(phases(a.phases)))
         return

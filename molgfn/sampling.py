@@ -66,22 +66,27 @@ def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
 def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torch.Generator | None) -> Trajectories:
     """``sample_forward`` from s_0 for an env whose rows all advance in lockstep with every action
     valid (``env.lockstep``, sequences): the same distribution with fewer small ops - no masks, no
-    log-softmax (Gumbel-max on the logits), all random numbers drawn once, and ``env.step_at``."""
+    log-softmax (Gumbel-max on the logits), all random numbers drawn once, the exploration folded into
+    the noise, and ``env.step_at``."""
     n, T, dev = beta.shape[0], env.traj_len, beta.device
     u = torch.rand((T, n, env.n_fwd), generator=gen, device=dev).clamp_(1e-20, 1.0)
-    gumbel = -torch.log(-torch.log(u))
+    noise = u.log_().neg_().log_().neg_()  # Gumbel, -log(-log u), in place
     if epsilon > 0:
         coin = torch.rand((T, n), generator=gen, device=dev) < epsilon
         uniform = torch.randint(0, env.n_fwd, (T, n), generator=gen, device=dev)
+        # a row whose coin came up takes its uniform action: noise +inf there and 0 elsewhere makes it
+        # the argmax whatever the (finite) logits - the same actions as a select after the argmax
+        forced = torch.zeros_like(noise).scatter_(2, uniform[..., None], float("inf"))
+        noise = torch.where(coin[..., None], forced, noise)
+    logits_of = getattr(policy, "forward_logits", None) or (lambda x, b: policy(x, b).fwd_logits)
     s = env.initial(n, dev)
     states, fa = [s], []
-    for t in range(T):
-        a = (policy(env.encode(s), beta).fwd_logits + gumbel[t]).argmax(-1)
-        if epsilon > 0:
-            a = torch.where(coin[t], uniform[t], a)
-        fa.append(a)
-        s = env.step_at(s, a, t)
-        states.append(s)
+    with torch.inference_mode():  # lighter tensors in the loop; the stacks below are ordinary tensors
+        for t, g in enumerate(noise.unbind(0)):
+            a = (logits_of(env.encode(s), beta) + g).argmax(-1)
+            fa.append(a)
+            s = env.step_at(s, a, t)
+            states.append(s)
     fwd = torch.stack(fa, 1)
     on_policy = ~coin.any(0) if epsilon > 0 else torch.ones(n, dtype=torch.bool, device=dev)
     return Trajectories(torch.stack(states, 1), fwd, env.backward_of(fwd), beta, on_policy=on_policy)

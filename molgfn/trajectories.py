@@ -30,6 +30,8 @@ class Trajectories:
 
     @staticmethod
     def cat(items: list[Trajectories]) -> Trajectories:
+        if len(items) == 1:  # a round without replay or local search: nothing to copy
+            return items[0]
         kw = {}
         for f in fields(Trajectories):
             vals = [getattr(t, f.name) for t in items]
