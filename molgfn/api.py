@@ -69,7 +69,7 @@ class FunctionTask(SequenceTask):
         super().__init__()
         self.spec = _label(fn) if fn is not None else "(not loaded)"
         # fn None: a stored run opened without loading its oracle (sampling needs none)
-        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms) if fn else None
+        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
 
     def raw_scores(self, seqs: list[str]) -> list[float]:
         return _loaded(self.oracle)(seqs).tolist()
@@ -100,12 +100,13 @@ def _oracle(task, fn, allow_negative, workers, objectives, weights, transforms):
     sets ``task.components`` (None for one objective)."""
     task.components = None
     if objectives is None or objectives == [] or objectives == "":
-        return CachedOracle(task.spec, fn, allow_negative, workers=workers)
+        return CachedOracle(task.spec, fn, allow_negative, workers=workers) if fn else None
     from .moo import VectorOracle, make_components, parse_transforms, parse_weights
 
     names = objectives.split(",") if isinstance(objectives, str) else list(objectives)
     task.components = make_components(names, parse_weights(weights), parse_transforms(transforms))
-    return VectorOracle(task.spec, fn, task.components)
+    # fn None (a stored run opened without its oracle): the components still say what was optimised
+    return VectorOracle(task.spec, fn, task.components) if fn else None
 
 
 def _objective_columns(task, objs: list[str]) -> dict[str, list]:
@@ -137,7 +138,7 @@ class MoleculeFunctionTask(FragmentTask):
         super().__init__(max_blocks, vocab, reward_exponent, filters)
         self.spec = _label(fn) if fn is not None else "(not loaded)"
         # fn None: a stored run opened without loading its oracle (sampling needs none)
-        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms) if fn else None
+        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
 
     def raw_scores(self, smiles: list[str]) -> list[float]:
         return _loaded(self.oracle)(smiles).tolist()

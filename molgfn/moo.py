@@ -390,6 +390,29 @@ class PreferenceDist:
         return (g / g.sum(1, keepdim=True)).float()
 
 
+def parse_preference(spec, names: Sequence[str]) -> np.ndarray:
+    """A preference vector on the simplex: "0.7,0.1,0.1,0.1" (or k numbers) for the objectives
+    ``names``, each >= 0, not all 0, scaled to sum 1."""
+    k = len(names)
+    try:
+        w = np.array([float(v) for v in spec.split(",")] if isinstance(spec, str) else spec, dtype=np.float64)
+    except (TypeError, ValueError):
+        w = np.array([np.nan])
+    if w.shape != (k,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise InputError(f"--preference must be {k} numbers >= 0 (not all 0) separated by commas, one per objective "
+                         f"({','.join(names)}), e.g. {','.join(['1'] + ['0'] * (k - 1))}; got {spec!r}")
+    return w / w.sum()
+
+
+def default_preferences(k: int) -> np.ndarray:
+    """The k corners of the simplex (one objective each) and its centre (equal weights)."""
+    return np.vstack([np.eye(k), np.full((1, k), 1.0 / k)])
+
+
+def format_preference(w) -> str:
+    return ",".join(f"{float(v):.3g}" for v in w)
+
+
 def conditional_log_reward(Y, w, reward_exponent: float, raw_floor: float = 1e-3, log_scale: float = 0.0):
     """log R(x | w) = log_scale + b * log(max(sum_i w_i y_i, floor)) for transformed objectives
     Y (B, k) and preferences w (B, k): the weighted-sum reward of a preference-conditioned GFlowNet,
