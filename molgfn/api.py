@@ -268,10 +268,12 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
 
 def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: int | None = 100,
                beta: float | Sequence[float] | None = None, min_distance: int = 0,
-               max_similarity: float = 1.0) -> pd.DataFrame:
+               max_similarity: float = 1.0, preferences: Sequence | None = None) -> pd.DataFrame:
     """Ranked unique candidates: everything seen in training plus ``num_samples`` final draws,
     best first, optionally diverse. Several ``beta`` values give one table with a ``beta``
-    column, ranked within each beta (their own samples only)."""
+    column, ranked within each beta (their own samples only). A preference-conditioned sampler
+    gives one list per preference (default: each objective alone and equal weights), merged and
+    Pareto-ranked (``molgfn.moo.preference_candidates``)."""
     import pandas as pd
 
     from .candidates import candidate_table
@@ -279,6 +281,11 @@ def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: i
 
     betas = [beta] if beta is None or isinstance(beta, (int, float)) else list(beta)
     betas = [trainer.sampling_beta(b) for b in betas]
+    if trainer.pref_dist is not None:
+        from .moo import preference_candidates
+
+        return preference_candidates(trainer, preferences, num_samples, num_candidates, betas, min_distance,
+                                     max_similarity)
     if len(betas) == 1:
         df = candidate_table(trainer, trainer.sample(num_samples, beta=betas[0]), top=num_candidates,
                              min_distance=min_distance, max_similarity=max_similarity)
@@ -308,12 +315,13 @@ def design(task: Task, out: str | Path | None = None, *, num_candidates: int | N
     return df
 
 
-def sample(trainer: Trainer, n: int = 100, beta: float | None = None) -> pd.DataFrame:
+def sample(trainer: Trainer, n: int = 100, beta: float | None = None, preference=None) -> pd.DataFrame:
     """``n`` draws from a trained sampler: the object, its raw score and reward (not counted as
-    training reward calls)."""
+    training reward calls). A preference-conditioned sampler draws at ``preference`` (e.g.
+    "0.7,0.3"), or with w from its training distribution, one per sample."""
     import pandas as pd
 
-    toks = trainer.sample(n, beta=trainer.sampling_beta(beta))
+    toks = trainer.sample(n, beta=trainer.sampling_beta(beta), pref=preference)
     objs = trainer.env.to_strings(toks)
     df = pd.DataFrame({trainer.task.object_column: objs})
     scored = getattr(trainer.task, "oracle", True) is not None  # a stored run opened without its oracle: objects only
