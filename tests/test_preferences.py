@@ -63,6 +63,7 @@ def trained():
     from molgfn.api import make_config
     from molgfn.trainer import Trainer
 
+    torch.set_num_threads(1)  # as conftest's per-test fixture does, which runs after a module fixture
     task = FunctionTask(a_and_alternation, alphabet="AB", length=L, reward_exponent=B, objectives=["a", "alt"])
     cfg = make_config(task, rounds=800, batch_size=32, replay_size=32, hidden=64, conditioning="logit",
                       beta_dist="uniform:1,2", preference_dist="dirichlet:1", device="cpu", track_modes=False, seed=0)
