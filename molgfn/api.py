@@ -299,15 +299,18 @@ def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: i
 def design(task: Task, out: str | Path | None = None, *, num_candidates: int | None = 100,
            num_samples: int = 1000, beta: float | Sequence[float] | None = None, min_distance: int = 0,
            max_similarity: float = 1.0, progress: bool | str = False, loggers: Iterable[str] = (),
-           on_round: Callable[[dict], None] | None = None, **settings) -> pd.DataFrame:
+           on_round: Callable[[dict], None] | None = None, preferences: Sequence | None = None,
+           **settings) -> pd.DataFrame:
     """Train on ``task``, then return the ranked candidate table (a pandas DataFrame: ``rank``,
     the object, ``raw_score``, ``reward``, ``times_sampled``, ``first_round``, and the task's
-    extra columns). With ``out`` the run directory and its candidates.csv are written too."""
+    extra columns). With ``out`` the run directory and its candidates.csv are written too.
+    Several objectives: ``preference_dist="dirichlet:1"`` trains one preference-conditioned sampler,
+    and ``preferences`` (e.g. ``["1,0", "0.5,0.5"]``) are the weightings its list is drawn at."""
     from .runs import CANDIDATES, atomic_write_csv
 
     trainer = train(task, out, progress=progress, loggers=loggers, on_round=on_round, **settings)
     try:
-        df = rank_candidates(trainer, num_samples, num_candidates, beta, min_distance, max_similarity)
+        df = rank_candidates(trainer, num_samples, num_candidates, beta, min_distance, max_similarity, preferences)
     finally:
         task.close()
     if out is not None:

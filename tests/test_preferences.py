@@ -242,3 +242,13 @@ def test_seh_frag_moo_designs_a_pareto_ranked_sdf_with_a_preference_conditioned_
     assert df["pareto_rank"].tolist() == _brute_ranks(df[["seh", "qed", "sa", "mw"]].to_numpy()).tolist()
     mols = [m for m in Chem.SDMolSupplier(str(out / "candidates.sdf")) if m is not None]
     assert len(mols) == len(df) and all(m.HasProp("pareto_rank") and m.HasProp("preference") for m in mols)
+
+
+def test_the_python_api_designs_at_given_preferences():
+    from molgfn import FunctionTask, design
+
+    task = FunctionTask(a_and_alternation, alphabet="AB", length=6, objectives=["a", "alt"])
+    df = design(task, rounds=3, batch_size=8, hidden=16, device="cpu", preference_dist="dirichlet:1",
+                preferences=["1,0"], num_samples=50, num_candidates=5)
+    assert set(df["preference"]) == {"1,0"} and len(df) <= 5
+    assert df["pareto_rank"].is_monotonic_increasing
