@@ -86,12 +86,12 @@ def enumerable(length: int, rounds: int, b: float, seed: int) -> None:
     print(f"| exact-front points sampled | {sum(any((y == p).all() for y in Y) for p in front)} of {len(front)} |")
 
 
-def frag_speed(rounds: int, repeats: int) -> None:
+def frag_speed(rounds: int, repeats: int, device: str = "cpu") -> None:
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
     from tasks import get_task
 
-    recipe = dict(conditioning="logit", beta_dist="uniform:1,3", local_search=True, batch_size=32, device="cpu",
+    recipe = dict(conditioning="logit", beta_dist="uniform:1,3", local_search=True, batch_size=32, device=device,
                   track_modes=False, seed=0)
     arms = {"preference-conditioned (dirichlet:1)": ({}, "dirichlet:1"), "fixed weighted sum (1,1,1,1)":
             ({"weights": "1,1,1,1"}, "")}
@@ -108,7 +108,7 @@ def frag_speed(rounds: int, repeats: int) -> None:
             for _ in range(rounds):
                 tr.train_round()
             times[name].append((time.perf_counter() - t0) / rounds)
-    print(f"seh-frag-moo, design recipe (logit, beta ~ U[1,3], local search, batch 32), CPU, {rounds} rounds x "
+    print(f"seh-frag-moo, design recipe (logit, beta ~ U[1,3], local search, batch 32), {device}, {rounds} rounds x "
           f"{repeats} repeats interleaved, medians")
     print()
     print("| training | s / round (median) | all repeats |")
@@ -128,16 +128,21 @@ def main() -> None:
     ap.add_argument("--frag-rounds", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-frag", action="store_true")
+    ap.add_argument("--skip-enumerable", action="store_true")
+    ap.add_argument("--device", default="cpu", help="device of the seh-frag-moo timing (cpu or cuda)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"command: `.venv/bin/python bench/preferences.py --length {args.length} --rounds {args.rounds} "
-          f"--exponent {args.exponent:g} --seed {args.seed} --frag-rounds {args.frag_rounds} --repeats {args.repeats}`")
+          f"--exponent {args.exponent:g} --seed {args.seed} --frag-rounds {args.frag_rounds} --repeats {args.repeats}"
+          f"{' --skip-enumerable' if args.skip_enumerable else ''}{' --skip-frag' if args.skip_frag else ''}"
+          f" --device {args.device}`")
     print("machine: 2 cores shared with four other jobs, 1 torch thread; times are noisy, ratios in one run count")
     print()
-    enumerable(args.length, args.rounds, args.exponent, args.seed)
-    if not args.skip_frag:
+    if not args.skip_enumerable:
+        enumerable(args.length, args.rounds, args.exponent, args.seed)
         print()
-        frag_speed(args.frag_rounds, args.repeats)
+    if not args.skip_frag:
+        frag_speed(args.frag_rounds, args.repeats, args.device)
 
 
 if __name__ == "__main__":
