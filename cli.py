@@ -479,8 +479,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
             frag["filters"] = list(parse_filters(filters))
         task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers,
                                           {**frag, **(moo or {})}, task_option)
-        cfg = _make_config(task_name, opts, preference_dist=_preference_dist(preference_dist, weights, task_obj),
-                           rounds=1000 if rounds is None else rounds, batch_size=batch_size,
+        cfg = _make_config(task_name, opts, rounds=1000 if rounds is None else rounds, batch_size=batch_size,
                            replay_size=replay_size, grad_steps=grad_steps, objective=objective, lr=lr,
                            lr_logz=lr_logz, epsilon=epsilon,
                            hidden=hidden, n_layers=layers, conditioning=conditioning, beta_dist=beta_dist,
@@ -490,6 +489,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                            objective_options={"subtb_lambda": subtb_lambda, "alpha": alpha,
                                               "kl_mix_lambda": kl_mix_lambda, "control_variate": control_variate,
                                               "fldb_partial": fldb_partial})
+        cfg.preference_dist = _preference_dist(preference_dist, weights, task_obj)  # several objectives
     cfg.validate()
     from molgfn.tracking import check_loggers
 
