@@ -295,5 +295,5 @@ def test_preference_conditioned_gnn_matches_the_exact_targets_on_a_tiny_fragment
         r = np.maximum(Y @ np.array(w), 1e-3)  # R(x | w), b = 1
         targets[w], samplers[w] = r / r.sum(), np.array([p[k] for k in keys])
         l1 = np.abs(samplers[w] - targets[w]).sum()
-        assert l1 < 0.12, (w, l1)  # observed 0.03-0.08 after 1,200 rounds
+        assert l1 < 0.12, (w, l1)  # observed 0.077, 0.052, 0.077 (seed 0)
     assert np.abs(samplers[(1.0, 0.0)] - targets[(0.0, 1.0)]).sum() > 0.5  # the targets are ~1.0 apart
