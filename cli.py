@@ -422,7 +422,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None):
+                filters=None, preference_dist=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -481,6 +481,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                            objective_options={"subtb_lambda": subtb_lambda, "alpha": alpha,
                                               "kl_mix_lambda": kl_mix_lambda, "control_variate": control_variate,
                                               "fldb_partial": fldb_partial})
+        cfg.preference_dist = _preference_dist(preference_dist, weights, task_obj)  # several objectives
     cfg.validate()
     from molgfn.tracking import check_loggers
 
@@ -498,6 +499,22 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     oracle_settings.store = oracle_settings.store or out_dir / STORE_FILE  # resume reuses the run's scores
     _configure_oracle(task_obj, oracle_settings, explicit)
     return _run_training(cfg, task_obj, out_dir, resume, quiet, logger, progress, log_every, overwrite)
+
+
+def _preference_dist(spec: str | None, weights: str | None, task) -> str:
+    """The run's preference distribution: a multi-objective task without --weights trains one
+    preference-conditioned sampler (dirichlet:1); --weights (or --preference-dist none) the fixed sum."""
+    from molgfn.errors import InputError
+
+    several = len(getattr(task, "components", None) or ()) >= 2
+    if spec is None:
+        return "dirichlet:1" if several and not weights else ""
+    if spec in ("", "none"):
+        return ""
+    if weights:
+        raise InputError("--weights fixes one weighting and --preference-dist trains for every weighting: give one "
+                         "of them (sample a weighting later with `molgfn sample RUN --preference W`)")
+    return spec
 
 
 def _config_callback(ctx: typer.Context, value: Path | None) -> Path | None:
@@ -547,7 +564,8 @@ _RUN_FIELDS = {"task": "task", "batch_size": "batch_size", "replay_size": "repla
                "objective": "objective", "lr": "lr", "lr_logz": "lr_logz", "epsilon": "epsilon", "hidden": "hidden",
                "layers": "n_layers", "conditioning": "conditioning", "beta_dist": "beta_dist",
                "local_search": "local_search", "ls_iterations": "ls_iterations", "ls_backtrack": "ls_backtrack",
-               "ls_filter": "ls_filter", "uniform_pb": "uniform_pb", "seed": "seed", "track_modes": "track_modes"}
+               "ls_filter": "ls_filter", "uniform_pb": "uniform_pb", "seed": "seed", "track_modes": "track_modes",
+               "preference_dist": "preference_dist"}
 _OBJECTIVE_FIELDS = ("subtb_lambda", "alpha", "kl_mix_lambda", "control_variate", "fldb_partial")
 _TASK_FIELDS = {"alphabet": None, "length": None, "reward_exponent": None, "max_blocks": 8, "vocab": None,
                 "oracle": None}
@@ -691,6 +709,10 @@ def _training_options(
         help="Per-objective transform NAME=SPEC, repeatable: sigmoid:LOW,HIGH,K (0.5 at the midpoint, K the "
              "steepness), reverse_sigmoid:LOW,HIGH,K, step:LOW,HIGH (1 inside, 0 outside) or identity.",
         rich_help_panel="Several objectives")] = None,
+    preference_dist: Annotated[str | None, typer.Option(
+        help="Preference conditioning: dirichlet:ALPHA trains one sampler for every weighting w ~ Dirichlet "
+             "(the default for several objectives without --weights: dirichlet:1); none trains the fixed "
+             "weighted sum.", rich_help_panel="Several objectives")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", is_eager=True, callback=_config_callback,
         help="TOML file of options (keys named like the flags: batch-size = 64, out = \"runs/x\"); "
@@ -756,6 +778,10 @@ def design(
     beta: Annotated[str | None, typer.Option(help="Inverse temperature(s) of the final sampling, e.g. 1 or 1,5,10 "
                                              "(several: one merged list with a beta column, ranked within each "
                                              "beta). Default: 1, or the trained one.")] = None,
+    preference: Annotated[list[str] | None, typer.Option(
+        help="Preference-conditioned runs: a weighting w to sample at, one number per objective (e.g. "
+             "0.7,0.1,0.1,0.1); repeatable, the lists merged and Pareto-ranked. Default: each objective alone "
+             "and equal weights.")] = None,
     min_distance: Annotated[int, typer.Option(help="Diverse list: keep a sequence only if its Levenshtein "
                                               "distance to every better one kept is at least this (0: off).")] = 0,
     max_similarity: Annotated[float, typer.Option(help="Diverse list of molecules: keep one only if its Tanimoto "
@@ -797,6 +823,14 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
             raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
         if max_per_scaffold < 0:
             raise InputError("--max-per-scaffold must be >= 0 (0: off)")
+        if preference and not cfg.preference_dist:
+            raise InputError("--preference needs a preference-conditioned sampler: drop --weights (or give "
+                             "--preference-dist dirichlet:1) for a task with several objectives")
+        if preference:
+            from molgfn.moo import parse_preference
+
+            for w in preference:
+                parse_preference(w, [c.name for c in task.components])
 
     from molgfn.chem.descriptors import FORMATS
     from molgfn.config import BetaDist
@@ -805,7 +839,7 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
     try:
         _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity,
-                          max_per_scaffold, format)
+                          max_per_scaffold, format, preference)
     finally:
         tr.task.close()
 
@@ -867,7 +901,7 @@ def parse_betas(spec: str) -> list[float]:
 
 def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str | None, show: int,
                       min_distance: int = 0, max_similarity: float = 1.0, max_per_scaffold: int = 0,
-                      fmt: str = "csv") -> None:
+                      fmt: str = "csv", preference: list[str] | None = None) -> None:
     import pandas as pd
 
     from molgfn.candidates import candidate_table
@@ -877,7 +911,12 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
     from molgfn.chem.descriptors import CHECK_ORDER
 
     trained_counts = dict(getattr(tr.task, "filter_counts", {}))
-    if len(betas) == 1:
+    if tr.pref_dist is not None:  # one list per preference, merged and Pareto-ranked (molgfn.moo)
+        from molgfn.moo import preference_candidates
+
+        df = preference_candidates(tr, preference, num_samples, num_candidates, betas, min_distance, max_similarity,
+                                   max_per_scaffold)
+    elif len(betas) == 1:
         df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates,
                              min_distance=min_distance, max_similarity=max_similarity,
                              max_per_scaffold=max_per_scaffold)
@@ -976,6 +1015,9 @@ def sample(
     n: Annotated[int, typer.Option("--n", "-n", help="Number of samples (>= 1).")] = 100,
     beta: Annotated[float | None, typer.Option(help="Inverse temperature to sample at (default: 1, or the "
                                                "trained one for an unconditional sampler).")] = None,
+    preference: Annotated[str | None, typer.Option(
+        help="Preference-conditioned runs: the weighting w to sample at, one number per objective (e.g. "
+             "0.7,0.1,0.1,0.1). Default: w drawn from the training distribution for each sample.")] = None,
     output: Annotated[str, typer.Option("--output", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
                                         "stdout.")] = "-",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -993,7 +1035,7 @@ def sample(
     tr = _load_run(run, data_dir, device, oracle, trust_oracle, need_oracle=False)
     try:
         tr.gen.manual_seed(seed)
-        df = sample_run(tr, n, beta)
+        df = sample_run(tr, n, beta, preference)
     finally:
         tr.task.close()
     if getattr(tr.task, "oracle", True) is None:

@@ -87,3 +87,13 @@ class FusedAdam:
             self.state[p] = {"step": torch.tensor(float(s["step"]), dtype=torch.float32, device=p.device),
                              "exp_avg": s["exp_avg"].to(device=p.device, dtype=p.dtype, copy=True),
                              "exp_avg_sq": s["exp_avg_sq"].to(device=p.device, dtype=p.dtype, copy=True)}
+
+
+def make_adam(param_groups: list[dict]):
+    """FusedAdam where this torch has the fused kernel, else torch.optim.Adam (same update, same
+    state-dict layout; only the start-up cost differs)."""
+    if hasattr(torch, "_fused_adam_"):
+        return FusedAdam(param_groups)
+    from torch.optim import Adam
+
+    return Adam(param_groups, fused=True)

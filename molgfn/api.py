@@ -70,7 +70,7 @@ class FunctionTask(SequenceTask):
         super().__init__()
         self.spec = _label(fn) if fn is not None else "(not loaded)"
         # fn None: a stored run opened without loading its oracle (sampling needs none)
-        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms) if fn else None
+        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
 
     def raw_scores(self, seqs: list[str]) -> list[float]:
         return _loaded(self.oracle)(seqs).tolist()
@@ -101,12 +101,13 @@ def _oracle(task, fn, allow_negative, workers, objectives, weights, transforms):
     sets ``task.components`` (None for one objective)."""
     task.components = None
     if objectives is None or objectives == [] or objectives == "":
-        return CachedOracle(task.spec, fn, allow_negative, workers=workers)
+        return CachedOracle(task.spec, fn, allow_negative, workers=workers) if fn else None
     from .moo import VectorOracle, make_components, parse_transforms, parse_weights
 
     names = objectives.split(",") if isinstance(objectives, str) else list(objectives)
     task.components = make_components(names, parse_weights(weights), parse_transforms(transforms))
-    return VectorOracle(task.spec, fn, task.components)
+    # fn None (a stored run opened without its oracle): the components still say what was optimised
+    return VectorOracle(task.spec, fn, task.components) if fn else None
 
 
 def _objective_columns(task, objs: list[str]) -> dict[str, list]:
@@ -138,7 +139,7 @@ class MoleculeFunctionTask(FragmentTask):
         super().__init__(max_blocks, vocab, reward_exponent, filters)
         self.spec = _label(fn) if fn is not None else "(not loaded)"
         # fn None: a stored run opened without loading its oracle (sampling needs none)
-        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms) if fn else None
+        self.oracle = _oracle(self, fn, allow_negative, workers, objectives, weights, transforms)
 
     def raw_scores(self, smiles: list[str]) -> list[float]:
         return _loaded(self.oracle)(smiles).tolist()
@@ -261,10 +262,12 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
 
 def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: int | None = 100,
                beta: float | Sequence[float] | None = None, min_distance: int = 0,
-               max_similarity: float = 1.0) -> pd.DataFrame:
+               max_similarity: float = 1.0, preferences: Sequence | None = None) -> pd.DataFrame:
     """Ranked unique candidates: everything seen in training plus ``num_samples`` final draws,
     best first, optionally diverse. Several ``beta`` values give one table with a ``beta``
-    column, ranked within each beta (their own samples only)."""
+    column, ranked within each beta (their own samples only). A preference-conditioned sampler
+    gives one list per preference (default: each objective alone and equal weights), merged and
+    Pareto-ranked (``molgfn.moo.preference_candidates``)."""
     import pandas as pd
 
     from .candidates import candidate_table
@@ -272,6 +275,11 @@ def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: i
 
     betas = [beta] if beta is None or isinstance(beta, (int, float)) else list(beta)
     betas = [trainer.sampling_beta(b) for b in betas]
+    if trainer.pref_dist is not None:
+        from .moo import preference_candidates
+
+        return preference_candidates(trainer, preferences, num_samples, num_candidates, betas, min_distance,
+                                     max_similarity)
     if len(betas) == 1:
         df = candidate_table(trainer, trainer.sample(num_samples, beta=betas[0]), top=num_candidates,
                              min_distance=min_distance, max_similarity=max_similarity)
@@ -285,15 +293,18 @@ def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: i
 def design(task: Task, out: str | Path | None = None, *, num_candidates: int | None = 100,
            num_samples: int = 1000, beta: float | Sequence[float] | None = None, min_distance: int = 0,
            max_similarity: float = 1.0, progress: bool | str = False, loggers: Iterable[str] = (),
-           on_round: Callable[[dict], None] | None = None, **settings) -> pd.DataFrame:
+           on_round: Callable[[dict], None] | None = None, preferences: Sequence | None = None,
+           **settings) -> pd.DataFrame:
     """Train on ``task``, then return the ranked candidate table (a pandas DataFrame: ``rank``,
     the object, ``raw_score``, ``reward``, ``times_sampled``, ``first_round``, and the task's
-    extra columns). With ``out`` the run directory and its candidates.csv are written too."""
+    extra columns). With ``out`` the run directory and its candidates.csv are written too.
+    Several objectives: ``preference_dist="dirichlet:1"`` trains one preference-conditioned sampler,
+    and ``preferences`` (e.g. ``["1,0", "0.5,0.5"]``) are the weightings its list is drawn at."""
     from .runs import CANDIDATES, atomic_write_csv
 
     trainer = train(task, out, progress=progress, loggers=loggers, on_round=on_round, **settings)
     try:
-        df = rank_candidates(trainer, num_samples, num_candidates, beta, min_distance, max_similarity)
+        df = rank_candidates(trainer, num_samples, num_candidates, beta, min_distance, max_similarity, preferences)
     finally:
         task.close()
     if out is not None:
@@ -301,12 +312,13 @@ def design(task: Task, out: str | Path | None = None, *, num_candidates: int | N
     return df
 
 
-def sample(trainer: Trainer, n: int = 100, beta: float | None = None) -> pd.DataFrame:
+def sample(trainer: Trainer, n: int = 100, beta: float | None = None, preference=None) -> pd.DataFrame:
     """``n`` draws from a trained sampler: the object, its raw score and reward (not counted as
-    training reward calls)."""
+    training reward calls). A preference-conditioned sampler draws at ``preference`` (e.g.
+    "0.7,0.3"), or with w from its training distribution, one per sample."""
     import pandas as pd
 
-    toks = trainer.sample(n, beta=trainer.sampling_beta(beta))
+    toks = trainer.sample(n, beta=trainer.sampling_beta(beta), pref=preference)
     objs = trainer.env.to_strings(toks)
     df = pd.DataFrame({trainer.task.object_column: objs})
     scored = getattr(trainer.task, "oracle", True) is not None  # a stored run opened without its oracle: objects only

@@ -31,6 +31,9 @@ class TrainConfig:
     epsilon: float = 0.01
     conditioning: str = "none"
     beta_dist: str = "fixed:1"
+    # multi-objective tasks: "dirichlet:ALPHA" trains one sampler conditioned on preferences w ~
+    # Dirichlet(ALPHA 1_k) (molgfn.conditioning); "" trains the task's fixed weighted sum
+    preference_dist: str = ""
     uniform_pb: bool = False
     local_search: bool = False
     ls_iterations: int = 7
@@ -89,6 +92,7 @@ class TrainConfig:
         if bad:
             raise InputError("; ".join(bad))
         BetaDist(self.beta_dist)
+        parse_preference_dist(self.preference_dist)
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
@@ -136,6 +140,23 @@ def resolve_device(name: str) -> torch.device:
 
         raise InputError(f"--device must be auto, cpu or cuda, got {name!r}")
     return torch.device(name)
+
+
+def parse_preference_dist(spec: str) -> float | None:
+    """``dirichlet:ALPHA`` -> ALPHA (> 0); "" or ``none`` -> None (a fixed weighted sum)."""
+    from .errors import InputError
+
+    if spec in ("", "none"):
+        return None
+    kind, _, arg = spec.partition(":")
+    try:
+        alpha = float(arg) if arg else 1.0
+    except ValueError:
+        alpha = math.nan
+    if kind != "dirichlet" or not (math.isfinite(alpha) and alpha > 0):
+        raise InputError(f"bad --preference-dist {spec!r}: use dirichlet:ALPHA with ALPHA > 0 (dirichlet:1, the "
+                         "paper's, spreads preferences uniformly over the simplex), or none for a fixed weighted sum")
+    return alpha
 
 
 class BetaDist:

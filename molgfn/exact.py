@@ -21,8 +21,11 @@ def _level_states(env, n: int, device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def exact_marginal(env, policy, beta: float = 1.0, batch: int = 65536) -> torch.Tensor:
-    """p(x) of the forward policy (no exploration) for every object, ordered by ``env.index``."""
+def exact_marginal(env, policy, beta: float = 1.0, batch: int = 65536, pref=None) -> torch.Tensor:
+    """p(x) of the forward policy (no exploration) for every object, ordered by ``env.index``;
+    ``pref`` (k,): of a preference-conditioned policy at preference w (``molgfn.conditioning``)."""
+    from .conditioning import make_cond
+
     device = next(policy.parameters()).device
     A = env.A
     p = torch.ones(1, dtype=torch.float64, device=device)
@@ -31,7 +34,9 @@ def exact_marginal(env, policy, beta: float = 1.0, batch: int = 65536) -> torch.
         logp = []
         for i in range(0, states.shape[0], batch):
             s = states[i : i + batch]
-            out = policy(env.encode(s), torch.full((s.shape[0],), float(beta), device=device))
+            b = torch.full((s.shape[0],), float(beta), device=device)
+            w = None if pref is None else torch.as_tensor(pref, dtype=torch.float32, device=device).expand(len(b), -1)
+            out = policy(env.encode(s), make_cond(b, w))
             logp.append(masked_log_softmax(out.fwd_logits.double(), env.forward_mask(s)))
         probs = torch.cat(logp).exp() * p[:, None]  # (A^n, n_fwd)
         idx = torch.arange(A**n, device=device)

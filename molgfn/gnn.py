@@ -21,6 +21,10 @@ Outputs (same contract as ``MLPPolicy``):
     conditioning from [h_virtual, embedding of beta], so that one network can hold the
     flows of every beta (the logits see beta only through g(beta)); ``log_z`` (``LogZ``).
 
+Preference conditioning (``n_prefs = k``, ``molgfn.conditioning``): ``beta`` is [beta, w] (N, 1 + k);
+an embedding of w (``layer``: of [beta, w]) is added to the virtual node, which every block
+attends to; log Z and the flow read [beta, w]; g stays a function of beta alone.
+
 The graph is built from the padded state tensors with tensor ops only (one ``nonzero``
 per batch, no per-graph Python loop): positions ``g*(M+1)`` (state g's virtual node) and
 ``g*(M+1) + 1 + k`` (its slot k) are compacted to the filled ones with a cumulative sum,
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .conditioning import as_input, temperature
 from .envs.fragment_actions import SparseForward, factorised_logprobs, masked_log_softmax_finite
 from .policies import CONDITIONINGS, LogitScaler, LogZ, PolicyOutput, logz_param_groups, mlp
 
@@ -92,7 +97,7 @@ class _Layer(nn.Module):
 
 class FragmentGNNPolicy(nn.Module):
     def __init__(self, env, hidden: int = 128, n_layers: int = 3, heads: int = 4, conditioning: str = "none",
-                 flow_head: bool = False, uniform_pb: bool = False) -> None:
+                 flow_head: bool = False, uniform_pb: bool = False, n_prefs: int = 0) -> None:
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
@@ -105,7 +110,8 @@ class FragmentGNNPolicy(nn.Module):
         self.block_emb = nn.Embedding(self.V + 2, H)  # V: empty slot, V + 1: virtual node
         self.stem_emb = nn.Embedding(self.V * self.S, H)
         self.edge_kind = nn.Embedding(4, H)  # child->parent, parent->child, virtual->block, block->virtual
-        self.beta_embed = mlp([1, 32, H]) if conditioning == "layer" else None
+        embed = conditioning == "layer" or n_prefs > 0  # layer: [beta, w] embedded; otherwise w alone
+        self.beta_embed = mlp([n_prefs + (conditioning == "layer"), 32, H]) if embed else None
         self.layers = nn.ModuleList([_Layer(H, heads) for _ in range(max(1, n_layers))])
         self.graph_head = mlp([H, H, 1 + self.V + (1 if flow_head and conditioning != "logit" else 0)])
         self.stem_in = nn.Linear(H, H)  # first layer of the stem head, split over [h_i + stem, h_virtual]
@@ -114,10 +120,10 @@ class FragmentGNNPolicy(nn.Module):
         self.register_buffer("n_stems", env._cache["n_stems"].clone(), persistent=False)
         self.leaf_head = mlp([2 * H, H, 1])
         self.scaler = LogitScaler() if conditioning == "logit" else None
-        self.flow_beta = mlp([1, 32, 32]) if flow_head and conditioning == "logit" else None
+        self.flow_beta = mlp([1 + n_prefs, 32, 32]) if flow_head and conditioning == "logit" else None
         self.flow_net = mlp([H + 32, H, 1]) if flow_head and conditioning == "logit" else None
         self.env = env  # the action factorisation needs its free stems and de-duplicated blocks
-        self.log_z = LogZ(conditional=conditioning != "none")
+        self.log_z = LogZ(conditional=conditioning != "none" or n_prefs > 0, inputs=1 + n_prefs)
 
     def graph(self, s: torch.Tensor, beta: torch.Tensor) -> BlockGraph:
         """The block graphs of padded state rows ``s`` (N, 3M+1)."""
@@ -130,7 +136,8 @@ class FragmentGNNPolicy(nn.Module):
         x = self.block_emb(tok)  # (N, M+1, H)
         if self.beta_embed is not None:
             x = x.clone()
-            x[:, 0] = x[:, 0] + self.beta_embed(beta[:, None].to(x.dtype))
+            c = as_input(beta).to(x.dtype)
+            x[:, 0] = x[:, 0] + self.beta_embed(c if self.conditioning == "layer" else c[:, 1:])
         # only the virtual node and filled slots become graph nodes (empty slots cost nothing)
         present = torch.cat([torch.ones(N, 1, dtype=torch.bool, device=dev), exists], dim=1).flatten()
         node = (torch.cumsum(present.long(), 0) - 1).view(N, M + 1)  # compact node index per (state, position)
@@ -166,7 +173,7 @@ class FragmentGNNPolicy(nn.Module):
         if not self.flow_head:
             return None
         if self.flow_net is not None:  # Logit-GFN: F(s; beta) must see beta to balance at every beta
-            return self.flow_net(torch.cat([hv, self.flow_beta(beta[:, None].to(hv.dtype))], -1))[:, 0]
+            return self.flow_net(torch.cat([hv, self.flow_beta(as_input(beta).to(hv.dtype))], -1))[:, 0]
         return gout[:, -1]
 
     def _bwd_logits(self, s, hv, hs) -> torch.Tensor:
@@ -192,14 +199,14 @@ class FragmentGNNPolicy(nn.Module):
         attach[gi, mi, si] = self._stem_logits(s, hv, hs, gi, mi, si)
         fwd = torch.cat([gout[:, : 1 + V], attach.reshape(N, M * S * V)], dim=1)
         if self.scaler is not None:
-            fwd = fwd * self.scaler(beta.to(fwd.dtype))[:, None]
+            fwd = fwd * self.scaler(temperature(beta).to(fwd.dtype))[:, None]
         return PolicyOutput(fwd, self._bwd_logits(s, hv, hs), self._flow(hv, gout, beta))
 
     # -- the factorised action space (cost grows with the valid actions, not n_fwd) ---------------
     def sparse_forward(self, s: torch.Tensor, beta: torch.Tensor, backward: bool = True) -> SparseForward:
         """log P_F over the valid actions only, log P_B (n_bwd is small) and log F, from one trunk pass."""
         hv, hs, gout = self._trunk(s, beta)
-        scale = self.scaler(beta.to(hv.dtype)) if self.scaler is not None else None
+        scale = self.scaler(temperature(beta).to(hv.dtype)) if self.scaler is not None else None
         out = factorised_logprobs(self.env, s, gout[:, : 1 + self.V], scale,
                                   lambda gi, mi, si: self._stem_logits(s, hv, hs, gi, mi, si))
         if backward:
@@ -228,9 +235,11 @@ class FragmentGNNPolicy(nn.Module):
         flat = states.reshape(B * T1, -1)
         rows = (flat[:, -1] == 0).nonzero()[:, 0]
         # each distinct (state, beta) once: every trajectory starts at s_0, many share early states
-        key = torch.cat([flat[rows], beta.repeat_interleave(T1)[rows, None].to(torch.float64).view(torch.long)], 1)
+        c = as_input(beta)  # (B, 1) or (B, 1 + k) with preferences
+        key = torch.cat([flat[rows], c.repeat_interleave(T1, 0)[rows].to(torch.float64).view(torch.long)], 1)
         uniq, inv = torch.unique(key, dim=0, return_inverse=True)
-        sp = self.sparse_forward(uniq[:, :-1], uniq[:, -1].view(torch.float64).to(beta.dtype))
+        cu = uniq[:, -c.shape[1]:].contiguous().view(torch.float64).to(beta.dtype)
+        sp = self.sparse_forward(uniq[:, : -c.shape[1]], cu[:, 0] if beta.dim() == 1 else cu)
         zero = torch.zeros(B, 1, dtype=fwd_actions.dtype, device=fwd_actions.device)
         fa = torch.cat([fwd_actions, zero], 1).reshape(-1)[rows]
         ba = torch.cat([zero, bwd_actions], 1).reshape(-1)[rows]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 
+from .conditioning import temperature
 from .sampling import sample_backward, sample_forward
 from .trajectories import Trajectories, transition_logprobs, valid_transitions
 
@@ -106,7 +107,8 @@ def local_search_step(env, policy, evaluate, current: Trajectories, backtrack: i
     else:
         lpf_old, lpb_old = _segment_logprobs(env, policy, back, cut)
         lpf_new, lpb_new = _segment_logprobs(env, policy, proposal, p)
-        a = (beta * proposal.log_reward + lpb_new + lpf_old) - (beta * back.log_reward + lpb_old + lpf_new)
+        bt = temperature(beta)  # with preferences beta is [beta, w] and log R is log R(x | w)
+        a = (bt * proposal.log_reward + lpb_new + lpf_old) - (bt * back.log_reward + lpb_old + lpf_new)
         # The reverse move destroys min(K, n_real') steps of x'; it can only retrace the rebuild
         # (m steps) when that is exactly m, otherwise the reverse proposal has probability 0.
         m = valid_transitions(proposal.states).sum(1) - p

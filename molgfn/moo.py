@@ -355,7 +355,9 @@ def exact_front(task, limit: int = 65536) -> np.ndarray:
 
 def objective_report(trainer, n: int = 1000, beta: float = 1.0, exact: bool = False) -> dict:
     """Multi-objective metrics of ``n`` samples at ``beta`` (hypervolume, R2, front size; IGD and
-    the true front's hypervolume with ``exact``). Empty for a single-objective task."""
+    the true front's hypervolume with ``exact``); a preference-conditioned sampler draws each sample
+    at its own w from the training distribution (Jain et al.'s evaluation). Empty for a
+    single-objective task."""
     task = trainer.task
     if not getattr(task, "components", None):
         return {}
@@ -363,7 +365,10 @@ def objective_report(trainer, n: int = 1000, beta: float = 1.0, exact: bool = Fa
     if hasattr(task, "is_candidate"):
         objs = [o for o in objs if task.is_candidate(o)]
     Y = WeightedSum(task.components).transformed(task.objective_vectors(objs))
-    return report(Y, [c.name for c in task.components], exact_front(task) if exact else None)
+    out = report(Y, [c.name for c in task.components], exact_front(task) if exact else None)
+    if getattr(trainer, "pref_dist", None) is not None:  # samples drawn at w ~ the training preferences
+        out["preference_dist"] = trainer.cfg.preference_dist
+    return out
 
 
 # ---- preference conditioning: the pieces that need no network change ---------------------------
@@ -388,6 +393,78 @@ class PreferenceDist:
             alphas = torch.full((n, self.k), self.alpha, dtype=torch.float64)
             g = torch._standard_gamma(alphas, generator=torch.Generator().manual_seed(seed)).to(device)
         return (g / g.sum(1, keepdim=True)).float()
+
+
+def parse_preference(spec, names: Sequence[str]) -> np.ndarray:
+    """A preference vector on the simplex: "0.7,0.1,0.1,0.1" (or k numbers) for the objectives
+    ``names``, each >= 0, not all 0, scaled to sum 1."""
+    k = len(names)
+    try:
+        w = np.array([float(v) for v in spec.split(",")] if isinstance(spec, str) else spec, dtype=np.float64)
+    except (TypeError, ValueError):
+        w = np.array([np.nan])
+    if w.shape != (k,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise InputError(f"--preference must be {k} numbers >= 0 (not all 0) separated by commas, one per objective "
+                         f"({','.join(names)}), e.g. {','.join(['1'] + ['0'] * (k - 1))}; got {spec!r}")
+    return w / w.sum()
+
+
+def default_preferences(k: int) -> np.ndarray:
+    """The k corners of the simplex (one objective each) and its centre (equal weights)."""
+    return np.vstack([np.eye(k), np.full((1, k), 1.0 / k)])
+
+
+def format_preference(w) -> str:
+    return ",".join(f"{float(v):.3g}" for v in w)
+
+
+def preference_candidates(trainer, prefs=None, num_samples: int = 1000, top: int | None = 100,
+                          betas: Sequence[float] = (1.0,), min_distance: int = 0, max_similarity: float = 1.0,
+                          max_per_scaffold: int = 0, descriptors: bool = True):
+    """The candidate list of a preference-conditioned sampler: for each preference w (default: the
+    k corners and the centre of the simplex) and beta, ``num_samples`` draws at (beta, w), ranked by
+    sum_i w_i t_i(y_i) (what R(x | w) orders), thinned and cut to ``top``; the lists merged (an object
+    listed at several w is kept once; ``preference`` names every w that listed it), Pareto-ranked over
+    the merged list and sorted by ``pareto_rank`` then reward, cut to ``top`` rows."""
+    import pandas as pd
+
+    from .candidates import candidate_table, diverse_rows
+
+    task = trainer.task
+    names = [c.name for c in task.components]
+    scoring = WeightedSum(task.components)
+    col = task.object_column
+    prefs = default_preferences(len(names)) if prefs is None or len(prefs) == 0 else \
+        [parse_preference(w, names) for w in prefs]
+    mol = "smiles" if col == "smiles" or task.smiles([]) is not None else None
+    parts = []
+    for b in betas:
+        for w in prefs:
+            df = candidate_table(trainer, trainer.sample(num_samples, beta=b, pref=w), top=None, samples_only=True,
+                                 descriptors=False, beta=b if len(betas) > 1 else None)
+            if len(df) == 0:
+                continue
+            score = scoring.transformed(df[names].to_numpy()) @ np.asarray(w)
+            df = df.assign(_score=score).sort_values(["_score", "reward"], ascending=False, kind="stable")
+            by_mol = mol is not None and (max_similarity < 1.0 or max_per_scaffold > 0)
+            df = diverse_rows(df, top, mol if by_mol else col, min_distance, max_similarity,
+                              max_per_scaffold if mol else 0)
+            parts.append(df.assign(preference=format_preference(w)))
+    if not parts:
+        return candidate_table(trainer, None, top=0, descriptors=False)
+    df = pd.concat(parts, ignore_index=True).drop(columns=["_score", "rank"])
+    listed_at = df.groupby(col, sort=False)["preference"].agg(lambda p: ";".join(dict.fromkeys(p)))
+    df = df.drop_duplicates(col, keep="first")
+    df = with_pareto_rank(df.assign(preference=df[col].map(listed_at)), task)
+    df = df.sort_values(["pareto_rank", "reward"], ascending=[True, False], kind="stable")
+    df = df if top is None else df.head(top)
+    df.insert(df.columns.get_loc("pareto_rank") + 1, "preference", df.pop("preference"))
+    df.insert(0, "rank", range(1, len(df) + 1))
+    if mol is not None and descriptors and "smiles" in df.columns:
+        from .chem.descriptors import add_descriptors
+
+        df = add_descriptors(df, "smiles")
+    return df.reset_index(drop=True)
 
 
 def conditional_log_reward(Y, w, reward_exponent: float, raw_floor: float = 1e-3, log_scale: float = 0.0):

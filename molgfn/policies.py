@@ -12,6 +12,13 @@ Temperature-Conditional GFlowNets"):
     every head, the flow included, sees it.
   * ``none``: unconditional, log Z a scalar.
 P_B is not temperature-conditioned: it only has to be a valid backward kernel.
+
+Preference conditioning (Jain et al., ICML 2023; ``molgfn.conditioning``): with ``n_prefs = k``
+objectives the policy is given [beta, w] (B, 1 + k) instead of beta. The preference w must reach
+the trunk (a logit scale alone cannot move probability between objectives), so a 32-d embedding
+of w is concatenated to the trunk input (``layer``: of [beta, w]); log Z(beta, w) and the
+logit-conditioned flow head read [beta, w]; the logit scale g stays a function of beta alone.
+With ``n_prefs = 0`` every network, parameter name and shape is the single-objective one.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .conditioning import as_input, temperature
 
 CONDITIONINGS = ("none", "logit", "layer")
 
@@ -58,13 +67,13 @@ class LogitScaler(nn.Module):
 
 
 class LogZ(nn.Module):
-    """log Z, a scalar or an MLP of beta."""
+    """log Z, a scalar or an MLP of beta (of [beta, w] with ``inputs`` = 1 + k)."""
 
-    def __init__(self, conditional: bool, init: float = 0.0) -> None:
+    def __init__(self, conditional: bool, init: float = 0.0, inputs: int = 1) -> None:
         super().__init__()
         self.conditional = conditional
         if conditional:
-            self.net = mlp([1, 32, 32, 1])
+            self.net = mlp([inputs, 32, 32, 1])
             with torch.no_grad():
                 self.net[-1].bias.fill_(init)
         else:
@@ -72,7 +81,7 @@ class LogZ(nn.Module):
 
     def forward(self, beta: torch.Tensor) -> torch.Tensor:
         if self.conditional:
-            return self.net(beta[:, None])[:, 0]
+            return self.net(as_input(beta))[:, 0]
         return self.value.expand(beta.shape[0])
 
 
@@ -96,6 +105,7 @@ class MLPPolicy(nn.Module):
         conditioning: str = "none",
         flow_head: bool = False,
         uniform_pb: bool = False,
+        n_prefs: int = 0,
     ) -> None:
         super().__init__()
         if conditioning not in CONDITIONINGS:
@@ -103,25 +113,28 @@ class MLPPolicy(nn.Module):
         self.conditioning = conditioning
         self.uniform_pb = uniform_pb
         self.n_fwd, self.n_bwd = n_fwd, n_bwd
-        extra = 32 if conditioning == "layer" else 0
-        self.beta_embed = mlp([1, 32, 32]) if conditioning == "layer" else None
+        self.n_prefs = n_prefs
+        embed = conditioning == "layer" or n_prefs > 0  # layer: [beta, w] embedded; otherwise w alone
+        extra = 32 if embed else 0
+        self.beta_embed = mlp([n_prefs + (conditioning == "layer"), 32, 32]) if embed else None
         self.trunk = nn.Sequential(mlp([state_dim + extra] + [hidden] * n_layers), nn.LeakyReLU())
         # logit conditioning: the flow gets its own beta-conditioned head (the trunk never sees beta)
-        self.flow_net = mlp([hidden + 1, hidden, 1]) if flow_head and conditioning == "logit" else None
+        self.flow_net = mlp([hidden + 1 + n_prefs, hidden, 1]) if flow_head and conditioning == "logit" else None
         shared_flow = flow_head and self.flow_net is None
         self.head = nn.Linear(hidden, n_fwd + n_bwd + (1 if shared_flow else 0))
         self.scaler = LogitScaler() if conditioning == "logit" else None
-        self.log_z = LogZ(conditional=conditioning != "none")
+        self.log_z = LogZ(conditional=conditioning != "none" or n_prefs > 0, inputs=1 + n_prefs)
         self.flow_head = flow_head
 
     def forward(self, x: torch.Tensor, beta: torch.Tensor) -> PolicyOutput:
         if self.beta_embed is not None:
-            x = torch.cat([x, self.beta_embed(beta[:, None])], dim=-1)
+            c = as_input(beta)
+            x = torch.cat([x, self.beta_embed(c if self.conditioning == "layer" else c[:, 1:])], dim=-1)
         h = self.trunk(x)
         out = self.head(h)
         fwd = out[:, : self.n_fwd]
         if self.scaler is not None:
-            fwd = (fwd * self.scaler(beta)[:, None]).clamp(-LOGIT_CLIP, LOGIT_CLIP)
+            fwd = (fwd * self.scaler(temperature(beta))[:, None]).clamp(-LOGIT_CLIP, LOGIT_CLIP)
         bwd = out[:, self.n_fwd : self.n_fwd + self.n_bwd]
         if self.uniform_pb:
             bwd = torch.zeros_like(bwd)
@@ -149,8 +162,8 @@ class MLPPolicy(nn.Module):
         return F.linear(h, self.head.weight, self.head.bias)[:, : self.n_fwd]
 
     def conditional_flow(self, h: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        """log F(s; beta) from the trunk features h and beta (logit conditioning)."""
-        return self.flow_net(torch.cat([h, beta[:, None].to(h)], -1))[:, 0]
+        """log F(s; beta) from the trunk features h and beta, or [beta, w] (logit conditioning)."""
+        return self.flow_net(torch.cat([h, as_input(beta).to(h)], -1))[:, 0]
 
     def param_groups(self, lr: float, lr_logz: float) -> list[dict]:
         return logz_param_groups(self, lr, lr_logz)

@@ -11,6 +11,10 @@ heap's list is itself the uniform sampling frame. Objects are inserted one at a 
 ``k = max(1, round(top_frac * size))`` after each insertion, so the state (heap layouts
 included) depends only on the insertion order, never on how insertions were batched: a
 buffer rebuilt from the same objects in the same order draws exactly the same samples.
+
+A preference-conditioned run (``n_vectors = k``) also stores each object's (transformed) objective
+vector, so that a replayed object's reward R(x | w) is recomputed for the new preference w it is
+replayed with; its priority is then the log-reward of the task's fixed weighted sum.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import torch
 
 class ReplayBuffer:
     def __init__(self, state_shape: tuple[int, ...], device: torch.device | str = "cpu",
-                 top_frac: float = 0.1, capacity: int = 4096) -> None:
+                 top_frac: float = 0.1, capacity: int = 4096, n_vectors: int = 0) -> None:
         self.top_frac = top_frac
         self.objects = torch.zeros((capacity, *state_shape), dtype=torch.long, device=device)
         self.log_reward = torch.zeros(capacity, dtype=torch.float64, device=device)
+        self.vectors = torch.zeros((capacity, n_vectors), dtype=torch.float64, device=device) if n_vectors else None
         self.size = 0
         self._top: list[tuple[float, int]] = []  # min-heap of (log R, index): the best k
         self._rest: list[tuple[float, int]] = []  # max-heap of (-log R, -index): everything else
@@ -40,6 +45,10 @@ class ReplayBuffer:
         log_reward = self.log_reward.new_zeros(new_cap)
         log_reward[:cap] = self.log_reward
         self.objects, self.log_reward = objects, log_reward
+        if self.vectors is not None:
+            vectors = self.vectors.new_zeros((new_cap, self.vectors.shape[1]))
+            vectors[:cap] = self.vectors
+            self.vectors = vectors
 
     def _k(self, size: int) -> int:
         return max(1, int(round(self.top_frac * size)))
@@ -59,10 +68,14 @@ class ReplayBuffer:
             w, j = heapq.heappop(rest)
             heapq.heappush(top, (-w, -j))
 
-    def add(self, objects: torch.Tensor, log_reward: torch.Tensor) -> None:
+    def add(self, objects: torch.Tensor, log_reward: torch.Tensor, vectors: torch.Tensor | None = None) -> None:
         n = objects.shape[0]
         self._grow(self.size + n)
         self.objects[self.size : self.size + n] = objects
+        if self.vectors is not None:
+            if vectors is None or vectors.shape != (n, self.vectors.shape[1]):
+                raise ValueError(f"this buffer stores objective vectors: need ({n}, {self.vectors.shape[1]})")
+            self.vectors[self.size : self.size + n] = vectors.to(self.vectors)
         lr = log_reward.to(self.log_reward)
         self.log_reward[self.size : self.size + n] = lr
         for j, v in enumerate(lr.tolist()):
@@ -70,6 +83,11 @@ class ReplayBuffer:
         self.size += n
 
     def sample(self, n: int, gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        it = self.sample_indices(n, gen)
+        return self.objects[it], self.log_reward[it]
+
+    def sample_indices(self, n: int, gen: torch.Generator | None = None) -> torch.Tensor:
+        """Buffer rows of a prioritised sample (``objects``, ``log_reward``, ``vectors`` index with them)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         dev = self.log_reward.device
@@ -79,17 +97,19 @@ class ReplayBuffer:
         if n - n_top > 0:
             pos = torch.randint(len(self._rest), (n - n_top,), generator=gen, device=dev).tolist()
             idx += [-self._rest[p][1] for p in pos]
-        it = torch.tensor(idx, dtype=torch.long, device=dev)
-        return self.objects[it], self.log_reward[it]
+        return torch.tensor(idx, dtype=torch.long, device=dev)
 
     def top_indices(self) -> list[int]:
         """Indices of the objects in the top set (for tests and inspection)."""
         return [i for _, i in self._top]
 
     def state_dict(self) -> dict:
-        return {"objects": self.objects[: self.size].cpu(), "log_reward": self.log_reward[: self.size].cpu()}
+        sd = {"objects": self.objects[: self.size].cpu(), "log_reward": self.log_reward[: self.size].cpu()}
+        if self.vectors is not None:
+            sd["vectors"] = self.vectors[: self.size].cpu()
+        return sd
 
     def load_state_dict(self, sd: dict) -> None:
         self.size = 0
         self._top, self._rest = [], []
-        self.add(sd["objects"].to(self.objects.device), sd["log_reward"])
+        self.add(sd["objects"].to(self.objects.device), sd["log_reward"], sd.get("vectors"))

@@ -2,10 +2,16 @@
 
 One round spends ``batch_size`` reward calls whatever the method: with local search,
 M = batch_size // (I + 1) chains each make I proposals (LS-GFN's accounting).
+
+Preference-conditioned multi-objective training (``preference_dist``, Jain et al., ICML 2023):
+every trajectory, fresh or replayed, gets its own w ~ Dirichlet(alpha 1_k) beside its beta and
+is trained towards R(x | w)^beta with R(x | w) = sum_i w_i y_i(x) (``molgfn.conditioning``);
+the replay buffer keeps each object's objective vector y(x) to recompute R(x | w) for a new w.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -16,8 +22,9 @@ import numpy as np
 import torch
 
 from . import runs
-from .adam import FusedAdam
-from .config import BETA_MAX, BetaDist, TrainConfig, resolve_device
+from .adam import make_adam
+from .conditioning import make_cond, preferences
+from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
 from .energies import energy_function
 from .history import SEEN_LOG, AppendLog, MetricsLog, SeenStats, read_metrics, read_seen
 from .local_search import local_search_step
@@ -54,12 +61,27 @@ def _set_rng_state(rng: dict, gen: torch.Generator, device: torch.device, fallba
     random.setstate(rng["python"])
 
 
-def build_policy(cfg: TrainConfig, env) -> MLPPolicy:
+def build_policy(cfg: TrainConfig, env, n_prefs: int = 0) -> MLPPolicy:
     if hasattr(env, "make_policy"):  # e.g. the fragment env's graph-transformer policy
-        return env.make_policy(cfg)
+        return env.make_policy(cfg, n_prefs=n_prefs) if n_prefs else env.make_policy(cfg)
     return MLPPolicy(env.state_dim, env.n_fwd, env.n_bwd, hidden=cfg.hidden, n_layers=cfg.n_layers,
                      conditioning=cfg.conditioning, flow_head=needs_flow_head(cfg.objective),
-                     uniform_pb=cfg.uniform_pb)
+                     uniform_pb=cfg.uniform_pb, n_prefs=n_prefs)
+
+
+def preference_setup(cfg: TrainConfig, task):
+    """(PreferenceDist, WeightedSum of the task's components) of a preference-conditioned run, else (None, None)."""
+    alpha = parse_preference_dist(cfg.preference_dist)
+    if alpha is None:
+        return None, None
+    from .errors import InputError
+    from .moo import PreferenceDist, WeightedSum
+
+    comps = getattr(task, "components", None)
+    if not comps or len(comps) < 2:
+        raise InputError(f"--preference-dist conditions on a weighting of several objectives; task {task.name!r} has "
+                         "one (use a multi-objective task, or --objectives with an --oracle returning vectors)")
+    return PreferenceDist(len(comps), alpha), WeightedSum(comps)
 
 
 class Trainer:
@@ -79,12 +101,15 @@ class Trainer:
         np.random.seed(cfg.seed)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
-        self.policy = build_policy(cfg, self.env).to(self.device)
+        self.pref_dist, self.scoring = preference_setup(cfg, task)
+        self.n_prefs = self.pref_dist.k if self.pref_dist is not None else 0
+        self.policy = build_policy(cfg, self.env, self.n_prefs).to(self.device)
         # torch's fused Adam kernel (one call for all parameters, CPU and CUDA) without torch.optim, which
         # imports torch._dynamo (~0.9 s CPU per process); state dicts as torch.optim.Adam's (molgfn.adam)
-        self.opt = FusedAdam(self.policy.param_groups(cfg.lr, cfg.lr_logz))
+        self.opt = make_adam(self.policy.param_groups(cfg.lr, cfg.lr_logz))
         self.objective = get_objective(cfg.objective, **cfg.objective_options)
-        self.buffer = ReplayBuffer(tuple(self.env.state_shape), self.device, cfg.replay_top_frac)
+        self.buffer = ReplayBuffer(tuple(self.env.state_shape), self.device, cfg.replay_top_frac,
+                                   n_vectors=self.n_prefs)
         self.seen = SeenStats()
         self.round = 0
         self.reward_calls = 0
@@ -106,8 +131,37 @@ class Trainer:
 
                 raise InputError(f"--objective {cfg.objective} needs state energies; task {task.name!r} defines none")
 
+    # -- conditioning ----------------------------------------------------------------------
+    def _cond(self, n: int) -> torch.Tensor:
+        """Conditioning of n new trajectories: beta (n,), or [beta, w] (n, 1 + k) with preferences."""
+        beta = self.beta_dist.sample(n, self.device, self.gen)
+        w = self.pref_dist.sample(n, self.device, self.gen) if self.pref_dist is not None else None
+        return make_cond(beta, w)
+
+    def _unit_cond(self) -> torch.Tensor:
+        """beta = 1 (and equal preferences): the log Z reported in metrics.csv."""
+        beta = torch.ones(1, device=self.device)
+        return make_cond(beta, None if self.pref_dist is None else torch.full((1, self.n_prefs), 1 / self.n_prefs))
+
+    def _objective_vectors(self, objs: list[str]) -> torch.Tensor:
+        """(n, k) transformed objective vectors; 0 for objects that get the floor reward (invalid
+        or filtered molecules), so that R(x | w) is the floor for them at every w."""
+        Y = np.zeros((len(objs), self.n_prefs))
+        ok = [i for i, o in enumerate(objs) if self.task.is_candidate(o)] if hasattr(self.task, "is_candidate") \
+            else list(range(len(objs)))
+        if ok:
+            Y[ok] = self.scoring.transformed(self.task.objective_vectors([objs[i] for i in ok]))
+        return torch.from_numpy(Y).to(self.device)
+
+    def _conditional_log_reward(self, Y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        from .moo import conditional_log_reward
+
+        t = self.task
+        return conditional_log_reward(Y, w, t.reward_exponent, t.raw_floor, t.log_scale).to(self.device)
+
     # -- oracle ------------------------------------------------------------------------
-    def _evaluate(self, tokens: torch.Tensor) -> torch.Tensor:
+    def _evaluate(self, tokens: torch.Tensor, pref: torch.Tensor | None = None) -> torch.Tensor:
+        """log R of a batch (counted reward calls); with preferences ``pref`` (n, k), log R(x | w)."""
         raw, logr = self.task.evaluate(tokens.cpu())
         self.reward_calls += tokens.shape[0]
         objs = self.env.to_strings(tokens)
@@ -124,6 +178,11 @@ class Trainer:
             self.modes_found.update(modes)
             self._round_log["modes"] += modes
         self._round_raw.append(raw)
+        if self.pref_dist is not None:
+            Y = self._objective_vectors(objs)
+            self._round_y.append(Y)
+            self._round_fixed.append(logr.to(self.device))  # the replay priority: the task's own weighting
+            return self._conditional_log_reward(Y, pref)
         return logr.to(self.device)
 
     # -- one round ---------------------------------------------------------------------
@@ -132,22 +191,22 @@ class Trainer:
         trajs: list[Trajectories] = []
         if cfg.local_search:
             m = max(1, cfg.batch_size // (cfg.ls_iterations + 1))
-            beta = self.beta_dist.sample(m, self.device, self.gen)
+            beta = self._cond(m)
+            evaluate = functools.partial(self._evaluate, pref=preferences(beta))  # each chain keeps its w
             cur = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
-            cur = cur.with_reward(self._evaluate(cur.terminals))
+            cur = cur.with_reward(evaluate(cur.terminals))
             trajs.append(cur)  # on_policy: the rows that took no exploratory action
             k = cfg.ls_backtrack or (self.env.traj_len + 1) // 2
             acc = []
             for _ in range(cfg.ls_iterations):
-                prop, cur, a = local_search_step(self.env, self.policy, self._evaluate, cur, k, cfg.ls_filter,
-                                                 self.gen)
+                prop, cur, a = local_search_step(self.env, self.policy, evaluate, cur, k, cfg.ls_filter, self.gen)
                 trajs.append(prop.mark(False))
                 acc.append(a.float().mean())
             self._round_info["ls_accept"] = float(torch.stack(acc).mean()) if acc else 0.0
         else:
-            beta = self.beta_dist.sample(cfg.batch_size, self.device, self.gen)
+            beta = self._cond(cfg.batch_size)
             t = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
-            trajs.append(t.with_reward(self._evaluate(t.terminals)))  # on_policy set by the sampler
+            trajs.append(t.with_reward(self._evaluate(t.terminals, preferences(beta))))  # on_policy: the sampler
         return trajs
 
     def train_round(self) -> dict:
@@ -156,6 +215,8 @@ class Trainer:
         self._round_raw: list[torch.Tensor] = []
         self._round_info: dict = {}
         self._round_new: list[bool] = []
+        self._round_y: list[torch.Tensor] = []  # preference runs: objective vectors and fixed log R, batch order
+        self._round_fixed: list[torch.Tensor] = []
         self._round_log: dict = {"r": self.round, "objs": [], "raw": [], "logr": [], "modes": [], "new": [],
                                  "new_logr": []}
         self.policy.eval()
@@ -165,13 +226,20 @@ class Trainer:
         nm = torch.tensor(self._round_new, device=self.device)
         if nm.any():
             new_objs, new_logr = batch.terminals[nm], batch.log_reward[nm].to(torch.float64)
-            self.buffer.add(new_objs, new_logr)
+            new_y = None
+            if self.pref_dist is not None:  # the buffer ranks by the fixed weighting and keeps y(x)
+                new_logr, new_y = torch.cat(self._round_fixed)[nm], torch.cat(self._round_y)[nm]
+                self._round_log["new_y"] = new_y.cpu().tolist()
+            self.buffer.add(new_objs, new_logr, new_y)
             self._round_log["new"] = new_objs.cpu().tolist()
             self._round_log["new_logr"] = new_logr.tolist()
         # score-function objectives are on-policy: no replay batch (it would be excluded anyway)
         if cfg.replay_size > 0 and self.buffer.size > 0 and not is_on_policy_only(self.objective):
-            objs, logr = self.buffer.sample(cfg.replay_size, self.gen)
-            beta = self.beta_dist.sample(cfg.replay_size, self.device, self.gen)
+            idx = self.buffer.sample_indices(cfg.replay_size, self.gen)
+            objs, logr = self.buffer.objects[idx], self.buffer.log_reward[idx]
+            beta = self._cond(cfg.replay_size)
+            if self.pref_dist is not None:  # a replayed object is trained at a new w: R(x | w) from y(x)
+                logr = self._conditional_log_reward(self.buffer.vectors[idx], preferences(beta))
             rep = sample_backward(self.env, self.policy, objs, beta, gen=self.gen).with_reward(
                 logr.to(batch.log_reward)).mark(False)
             batch = Trajectories.cat([batch, rep])
@@ -194,7 +262,7 @@ class Trainer:
             "round": self.round,
             "reward_calls": self.reward_calls,
             "loss": float(losses[0] if len(losses) == 1 else torch.stack(losses).mean()),
-            "log_z": float(self.policy.log_z(torch.ones(1, device=self.device))[0].detach()),
+            "log_z": float(self.policy.log_z(self._unit_cond())[0].detach()),
             "mean_raw": float(raw.mean()),
             "max_raw": float(raw.max()),
             "best_raw": self._best_raw,
@@ -272,14 +340,16 @@ class Trainer:
         assert self.run_dir is not None
         path = self.run_dir / SEEN_LOG
         self.seen, self.modes_found = SeenStats(), set()
-        self.buffer = ReplayBuffer(tuple(self.env.state_shape), self.device, self.cfg.replay_top_frac)
+        self.buffer = ReplayBuffer(tuple(self.env.state_shape), self.device, self.cfg.replay_top_frac,
+                                   n_vectors=self.n_prefs)
         try:
             for rec in read_seen(path, self._offsets["seen"]):
                 self.seen.update(rec["objs"], rec["raw"], rec["logr"], rec["r"])
                 self.modes_found.update(rec["modes"])
                 if rec["new"]:
                     self.buffer.add(torch.tensor(rec["new"], dtype=torch.long, device=self.device),
-                                    torch.tensor(rec["new_logr"], dtype=torch.float64))
+                                    torch.tensor(rec["new_logr"], dtype=torch.float64),
+                                    torch.tensor(rec["new_y"], dtype=torch.float64) if self.n_prefs else None)
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise RunFileError(f"{path} is damaged ({type(e).__name__}: {e}); restore it from a backup, or "
                                "start the run again with --overwrite") from None
@@ -413,11 +483,31 @@ class Trainer:
                              "--beta-dist uniform:LO,HI to choose beta at sampling time")
         return beta
 
+    def sampling_preference(self, spec) -> torch.Tensor | None:
+        """A preference vector (k,) on the simplex from "0.7,0.1,..." or numbers (scaled to sum 1);
+        None stays None (sample with w drawn from the training distribution)."""
+        from .errors import InputError
+        from .moo import parse_preference
+
+        if spec is None:
+            return None
+        if self.pref_dist is None:
+            raise InputError("--preference needs a preference-conditioned sampler; this run was trained on one fixed "
+                             "weighting (train a multi-objective task without --weights, or with --preference-dist "
+                             "dirichlet:1)")
+        return torch.as_tensor(parse_preference(spec, [c.name for c in self.scoring.components]))
+
     @torch.no_grad()
-    def sample(self, n: int, beta: float = 1.0, batch: int = 4096) -> torch.Tensor:
+    def sample(self, n: int, beta: float = 1.0, batch: int = 4096, pref=None) -> torch.Tensor:
+        """n terminal states at ``beta``; a preference-conditioned sampler at preference ``pref``
+        (a spec or (k,) vector), or with w ~ the training distribution, one per sample, when None."""
         self.policy.eval()
+        w = self.sampling_preference(pref)
         out = []
         for i in range(0, n, batch):
             b = torch.full((min(batch, n - i),), float(beta), device=self.device)
+            if self.pref_dist is not None:
+                ws = self.pref_dist.sample(b.shape[0], self.device, self.gen) if w is None else w.expand(b.shape[0], -1)
+                b = make_cond(b, ws)
             out.append(sample_forward(self.env, self.policy, b, 0.0, gen=self.gen).terminals)
         return torch.cat(out) if out else self.env.initial(0, self.device)

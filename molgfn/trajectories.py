@@ -11,14 +11,16 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
+from .conditioning import temperature
+
 
 @dataclass
 class Trajectories:
     states: torch.Tensor  # (B, T+1, *state) states s_0 .. s_T
     fwd_actions: torch.Tensor  # (B, T) forward action taken from s_t
     bwd_actions: torch.Tensor  # (B, T) backward action that undoes it (applied to s_t+1)
-    beta: torch.Tensor  # (B,) inverse temperature the trajectory is trained at
-    log_reward: torch.Tensor | None = None  # (B,) untempered log R(s_T), when known
+    beta: torch.Tensor  # (B,) inverse temperature the trajectory is trained at, or (B, 1 + k) [beta, w]
+    log_reward: torch.Tensor | None = None  # (B,) untempered log R(s_T) (log R(s_T | w) with preferences), when known
     on_policy: torch.Tensor | None = None  # (B,) bool, sampled from P_F (score-function objectives); None: unknown
 
     @property
@@ -91,7 +93,7 @@ def transition_logprobs(env, policy, states: torch.Tensor, fwd_actions: torch.Te
         return own(states, fwd_actions, bwd_actions, beta)
     B, T1 = states.shape[:2]
     flat = states.reshape(B * T1, *states.shape[2:])
-    out = policy(env.encode(flat), beta.repeat_interleave(T1))
+    out = policy(env.encode(flat), beta.repeat_interleave(T1, 0))
     if getattr(env, "lockstep", False) and T1 == env.traj_len + 1:
         # whole trajectories from s_0 of a lockstep env: every action of s_0..s_T-1 is valid forwards
         # and of s_1..s_T backwards, so the masked softmax is the plain one on those states
@@ -113,7 +115,7 @@ def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
     log_pf, log_pb, out = transition_logprobs(env, policy, traj.states, traj.fwd_actions, traj.bwd_actions,
                                               traj.beta)
     mask = valid_transitions(traj.states)
-    log_reward = traj.beta * traj.log_reward
+    log_reward = temperature(traj.beta) * traj.log_reward
     log_flow = None
     if out.log_flow is not None:
         log_flow = out.log_flow.reshape(B, T1).clone()
@@ -121,7 +123,7 @@ def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
     energy = None
     if energy_fn is not None:
         flat = traj.states.reshape(B * T1, *traj.states.shape[2:])
-        energy = traj.beta[:, None] * energy_fn(flat).reshape(B, T1)
+        energy = temperature(traj.beta)[:, None] * energy_fn(flat).reshape(B, T1)
         energy[:, -1] = -log_reward
     return TrajectoryScores(log_pf, log_pb, mask, policy.log_z(traj.beta), log_reward, log_flow, energy,
                             traj.on_policy)

@@ -1,4 +1,4 @@
-"""seh-frag-moo: four objectives of fragment molecules, scored as a weighted sum.
+"""seh-frag-moo: four objectives of fragment molecules, preference-conditioned or a fixed weighted sum.
 
 The objectives of recursionpharma/gflownet's ``seh_frag_moo`` task (Jain et al., ICML 2023),
 each normalised to [0, 1]:
@@ -9,11 +9,13 @@ each normalised to [0, 1]:
   RDKit Contrib ``sascorer``; 1 easy .. 10 hard);
 - ``mw``: 1 up to 300 Da, then falling linearly to 0 at 1,000 Da.
 
-Raw score r = sum_i w_i y_i / sum_i w_i (``--weights``, default equal; ``--objectives`` picks a
-subset, ``--transform`` reshapes any of them, see ``molgfn.moo``); reward R = max(r, 1e-3)^b
-with b = 10 (our choice, as seh-frag's). Every objective is a column of the candidate list,
-with a ``pareto_rank``. Preference-conditioned training (one sampler for every weighting, as
-in the paper) is not implemented yet: this task trains one sampler per weighting.
+By default (no ``--weights``) one sampler is trained for every weighting, as in the paper:
+each trajectory gets w ~ Dirichlet(1 1_k) and the reward R(x | w) = max(sum_i w_i y_i, 1e-3)^b
+(``molgfn.conditioning``, ``--preference-dist``); ``molgfn sample RUN --preference W`` draws at
+any w afterwards. With ``--weights`` the raw score is the fixed r = sum_i w_i y_i / sum_i w_i and
+R = max(r, 1e-3)^b. b = 10 (our choice, as seh-frag's); ``--objectives`` picks a subset,
+``--transform`` reshapes any of them (``molgfn.moo``). ``raw_score`` / ``reward`` in candidate
+lists use the fixed (default equal) weighting; every objective is a column, with a ``pareto_rank``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def sa_scores(mols) -> np.ndarray:
 
 class SEHFragMOO(SEHFrag):
     name = "seh-frag-moo"
-    description = "sEH proxy, QED, SA and molecular weight of fragment molecules, as a weighted sum"
+    description = "sEH proxy, QED, SA and molecular weight of fragment molecules, preference-conditioned"
     reward_exponent = 10.0
     r_max = 1.0
     raw_max = 1.0

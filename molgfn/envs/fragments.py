@@ -380,13 +380,14 @@ class FragmentEnv:
         """The GNN policy reads the state tensor itself."""
         return s
 
-    def make_policy(self, cfg):
-        """The trainer's hook: fragment tasks train the graph-transformer policy."""
+    def make_policy(self, cfg, n_prefs: int = 0):
+        """The trainer's hook: fragment tasks train the graph-transformer policy (``n_prefs``: with preferences)."""
         from ..gnn import FragmentGNNPolicy
         from ..objectives import needs_flow_head
 
         return FragmentGNNPolicy(self, hidden=cfg.hidden, n_layers=cfg.n_layers, conditioning=cfg.conditioning,
-                                 flow_head=needs_flow_head(cfg.objective), uniform_pb=cfg.uniform_pb)
+                                 flow_head=needs_flow_head(cfg.objective), uniform_pb=cfg.uniform_pb,
+                                 n_prefs=n_prefs)
 
     def tree_key(self, row: list[int]) -> tuple:
         """Slot-order independent key of one state row (a rooted stem-labelled tree, + done)."""
