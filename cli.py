@@ -26,9 +26,24 @@ out = Console()
 class RenamedOptions(TyperCommand):
     """A command that still reads the old spellings of its renamed options (``renamed``: old -> new,
     hidden from --help), each with a one-line deprecation note on stderr, so that scripts keep working.
-    Only option names are rewritten: not the values of options, nor anything after ``--``."""
+    Only option names are rewritten: not the values of options, nor anything after ``--``.
+
+    Its --help leaves out the ``--no-X`` form of flags (it still works; a help text names it where it
+    matters): at 80 columns that column would leave the help text a third of the width."""
 
     renamed: dict[str, str] = {}
+    shown_negatives = ("local_search",)  # off in train, on in design's recipes: --no-local-search matters
+
+    def format_help(self, ctx, formatter) -> None:
+        quiet = [(p, p.secondary_opts) for p in self.params if getattr(p, "is_flag", False) and p.secondary_opts
+                 and p.name not in self.shown_negatives]
+        for p, _ in quiet:
+            p.secondary_opts = []
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            for p, opts in quiet:
+                p.secondary_opts = opts
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         takes_value = {o for p in self.params if p.param_type_name == "option" and not p.is_flag and not p.count
@@ -295,7 +310,7 @@ OBJECTIVE_HELP = "\n\n".join([
     "renyi: Renyi-alpha D(q||pi), --alpha (da Silva et al. 2024)",
     "tsallis: Tsallis-alpha T(q||pi), --alpha (da Silva et al. 2024)",
 ])
-ObjectiveOpt = Annotated[Objective, typer.Option(help=OBJECTIVE_HELP)]
+ObjectiveOpt = Annotated[Objective, typer.Option(help=OBJECTIVE_HELP, metavar="NAME")]  # the help lists them
 SubTBLambdaOpt = Annotated[float, typer.Option(help="SubTB: weight lambda^(j-i) of a sub-trajectory (subtb).")]
 AlphaOpt = Annotated[float, typer.Option(help="Order alpha of the renyi / tsallis divergences (not 0 or 1; "
                                                "< 0 mass-covering, > 1 mode-seeking).")]
@@ -762,8 +777,8 @@ def _training_options(
     = False,
     ls_iterations: Annotated[int, typer.Option(help="Local-search iterations I per round.")] = 7,
     ls_backtrack: Annotated[int, typer.Option(help="Steps K to destroy; 0 means (L+1)//2.")] = 0,
-    ls_filter: Annotated[LSFilter, typer.Option(help="Acceptance: greedy (reward does not drop; ties move), "
-                                                "greedy-strict (reward rises, as the LS-GFN code), "
+    ls_filter: Annotated[LSFilter, typer.Option(metavar="NAME", help="Acceptance: greedy (reward does not drop; "
+                                                "ties move), greedy-strict (reward rises, as the LS-GFN code), "
                                                 "mh (Metropolis-Hastings) or barker.")]
     = LSFilter.greedy,
     uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform instead of learning it.")] = False,
@@ -794,7 +809,8 @@ def _training_options(
     max_blocks: MaxBlocksOpt = 8,
     filters: FilterOpt = None,
     track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA modes, whose check "
-                                              "costs 42 oracle calls each, are counted by `evaluate`).")]
+                                              "costs 42 oracle calls each, are counted by `evaluate`); "
+                                              "--no-track-modes: off, and no mode asset needed.")]
     = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     progress: Annotated[ProgressMode, typer.Option(help="auto: a bar on a terminal, plain lines in a log file.",
@@ -1212,8 +1228,9 @@ def _emit(df, output: str) -> None:
             console.print(_rich_table(df, 10, console.width)[0])
 
 
-@app.command()
+@app.command(cls=RenamedOptions)
 @friendly
+@help_panels
 def score(
     task: TaskOpt,
     input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")],
