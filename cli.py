@@ -57,8 +57,8 @@ class RenamedOptions(TyperCommand):
                 break
             name, eq, value = a.partition("=") if a.startswith("--") else (a, "", "")
             if name not in self.renamed and len(a) > 2 and a[:2] in self.renamed and a[1] != "-":
-                name, eq, value = a[:2], "", a[2:]  # -oVALUE
-                rest.insert(0, value)
+                name, eq, value = a[:2], "", ""  # -oVALUE: the value becomes the next token
+                rest.insert(0, a[2:])
             if name in self.renamed:
                 if not ctx.resilient_parsing:
                     console.print(f"note: {name} is deprecated and will be removed; use {self.renamed[name]}",

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from cli import app
@@ -90,3 +91,200 @@ def test_candidate_tables_never_cut_a_molecule_at_80_columns():
     assert smi in cells  # the whole SMILES, folded over lines
     shown = [c for c in df.columns if c not in left_out]
     assert shown[:3] == ["rank", "smiles", "raw_score"] and left_out  # the rest is named, not squeezed
+
+
+# ---- one naming convention, fixed choices, help panels (issue 12 §4) ---------------------------------------
+def _commands():
+    """Every command of the app as (name, click command), data's subcommands included."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        for sub, c in (getattr(cmd, "commands", None) or {"": cmd}).items():
+            yield f"{name} {sub}".strip(), c
+
+
+def _flat(text: str) -> str:
+    """Help or error text without rich's box characters and line breaks (words folded at 80 columns join)."""
+    return "".join(text.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
+
+
+def test_choice_enums_are_the_librarys_choices():
+    import cli
+    from molgfn.bench import PRESETS
+    from molgfn.chem.descriptors import FORMATS
+    from molgfn.config import resolve_device
+    from molgfn.errors import InputError
+    from molgfn.local_search import FILTERS
+    from molgfn.objectives import OBJECTIVES
+    from molgfn.objectives.common import CONTROL_VARIATES
+    from molgfn.oracle.cached import EXECUTORS, ON_ERROR
+    from molgfn.policies import CONDITIONINGS
+
+    pairs = [(cli.Objective, OBJECTIVES), (cli.Conditioning, CONDITIONINGS), (cli.LSFilter, FILTERS),
+             (cli.ControlVariate, CONTROL_VARIATES), (cli.Executor, EXECUTORS), (cli.OnOracleError, ON_ERROR),
+             (cli.ListFormat, FORMATS), (cli.Preset, PRESETS)]
+    for enum, lib in pairs:
+        assert [m.value for m in enum] == list(lib), enum
+    assert str(resolve_device("cpu")) == "cpu" and resolve_device("auto").type in ("cpu", "cuda")
+    for bad in ("gpu", "cuda:0"):  # the library refuses what the enum leaves out
+        with pytest.raises(InputError):
+            resolve_device(bad)
+
+
+def _choices(param) -> list[str]:
+    """The values of an option whose type is an Enum (or a list of one, or an optional one)."""
+    import enum
+    import types
+    import typing
+
+    ann = param.type_descriptor.annotation
+    while typing.get_origin(ann) in (list, typing.Union, types.UnionType):
+        ann = [a for a in typing.get_args(ann) if a is not type(None)][0]
+    return [m.value for m in ann] if isinstance(ann, type) and issubclass(ann, enum.Enum) else []
+
+
+def test_every_help_lists_its_choices():
+    """A fixed choice shows as <a|b|c> in --help, or (objective, ls-filter: a custom metavar) each choice is
+    explained in the option's help text."""
+    import re
+
+    seen = 0
+    for name, cmd in _commands():
+        r = run(*name.split(), "-h")
+        assert r.exit_code == 0, (name, r.output)
+        text = _flat(r.output)
+        for p in cmd.params:
+            values = _choices(p)
+            if not values:
+                continue
+            seen += 1
+            if p.metavar:
+                for v in values:  # each choice named as a word of the option's own help
+                    assert re.search(rf"(^|[\s(]){re.escape(v)}[\s:,.)]", p.help), (name, p.name, v)
+                    assert v in text
+            else:
+                assert "|".join(values) in text, (name, p.name, values)
+    assert seen >= 20  # train and design carry nine choices each
+
+
+def test_one_naming_convention_on_every_command():
+    """-n/--num-samples for sample counts, -o/--output for files, --out (no short form) for folders."""
+    counted = files = folders = 0
+    for name, cmd in _commands():
+        opts = {p.name: list(p.opts) for p in cmd.params if p.param_type_name == "option"}
+        if "num_samples" in opts:
+            assert sorted(opts["num_samples"]) == ["--num-samples", "-n"], name
+            counted += 1
+        if "output" in opts:
+            assert sorted(opts["output"]) == ["--output", "-o"], name
+            files += 1
+        if "out_dir" in opts:
+            assert opts["out_dir"] == ["--out"], name
+            folders += 1
+        for p in cmd.params:  # the old spellings are not options any more (they are renamed())
+            assert not {"--n", "--k"} & set(p.opts), (name, p.name)
+    assert (counted, files, folders) == (3, 3, 4)  # design sample evaluate; sample score scores; train design...
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("conv") / "r"
+    r = run("train", *CUSTOM, "--rounds", 2, "--out", out)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _notes(r) -> list[str]:
+    return [ln for ln in r.stderr.splitlines() if ln.startswith("note:") and "deprecated" in ln]
+
+
+def test_new_and_old_spellings_give_the_same_evaluation(trained):
+    new = run("evaluate", trained, "-n", 20, "--top-k", 5, "--format", "json", "--trust-oracle", "--device", "cpu")
+    assert new.exit_code == 0, new.output
+    assert _notes(new) == []
+    old = run("evaluate", trained, "--n", 20, "--k=5", "--format", "json", "--trust-oracle", "--device", "cpu")
+    assert old.exit_code == 0, old.output
+    assert _notes(old) == ["note: --n is deprecated and will be removed; use --num-samples",
+                           "note: --k is deprecated and will be removed; use --top-k"]
+    a, b = json.loads(new.stdout), json.loads(old.stdout)
+    assert a["n_samples"] == b["n_samples"] == 20 and a["top_k"] == b["top_k"] == 5
+    assert a == b  # same seed, same metrics
+
+
+def test_sample_counts_and_files_under_both_spellings(trained, tmp_path):
+    r = run("sample", trained, "--num-samples", 6, "-o", tmp_path / "a.csv", "--trust-oracle", "--device", "cpu")
+    assert r.exit_code == 0 and _notes(r) == [], r.output
+    r = run("sample", trained, "--n", 4, "--output", tmp_path / "b.csv", "--trust-oracle", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert _notes(r) == ["note: --n is deprecated and will be removed; use --num-samples"]
+    assert len(pd.read_csv(tmp_path / "a.csv")) == 6 and len(pd.read_csv(tmp_path / "b.csv")) == 4
+
+
+def test_an_option_value_that_looks_like_an_old_flag_is_left_alone(trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run("sample", trained, "--output", "--n", "-n", 3, "--trust-oracle", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert _notes(r) == []
+    assert len(pd.read_csv(tmp_path / "--n")) == 3  # a file named --n, as asked
+
+
+def test_minus_o_for_a_run_folder_still_works_with_a_note(tmp_path):
+    for i, form in enumerate((["-o", tmp_path / "a"], [f"-o{tmp_path / 'b'}"])):
+        r = run("train", *CUSTOM, "--rounds", 1, *form)
+        assert r.exit_code == 0, r.output
+        assert _notes(r) == ["note: -o is deprecated and will be removed; use --out"]
+        assert (tmp_path / "ab"[i] / "checkpoint.pt").exists()
+    r = run("report", tmp_path / "a", "-o", tmp_path / "rep")
+    assert r.exit_code == 0, r.output
+    assert _notes(r) and (tmp_path / "rep" / "report.html").exists()
+
+
+def test_score_and_scores_write_files_with_minus_o(trained, tmp_path):
+    (tmp_path / "in.txt").write_text("ACGTAC\nGGGGGG\n")
+    r = run("score", *CUSTOM[:8], "--input", tmp_path / "in.txt", "-o", tmp_path / "s.csv", "--workers", 1)
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(tmp_path / "s.csv")
+    assert df["raw_score"].tolist() == [0.5, 1.0]  # GC content
+    r = run("scores", trained, "-o", tmp_path / "store.csv")
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(tmp_path / "store.csv")) > 0
+
+
+@pytest.mark.parametrize("argv,flag,value", [
+    (["train", "--objective", "tbb"], "--objective", "tbb"),
+    (["design", "--conditioning", "logits"], "--conditioning", "logits"),
+    (["train", "--ls-filter", "metropolis"], "--ls-filter", "metropolis"),
+    (["design", "--device", "gpu"], "--device", "gpu"),
+    (["train", "--control-variate", "mean"], "--control-variate", "mean"),
+    (["train", "--executor", "slurm"], "--executor", "slurm"),
+    (["train", "--on-oracle-error", "skip"], "--on-oracle-error", "skip"),
+    (["design", "--format", "xlsx"], "--format", "xlsx"),
+    (["bench", "--preset", "huge"], "--preset", "huge"),
+    (["evaluate", "RUN", "--device", "tpu"], "--device", "tpu"),
+])
+def test_a_bad_choice_is_one_clear_error(tmp_path, argv, flag, value):
+    out = tmp_path / "r"
+    r = run(*[out if a == "RUN" else a for a in argv], *(["--out", out] if argv[0] != "evaluate" else []))
+    assert r.exit_code == 2
+    assert "Traceback" not in r.output and not out.exists()
+    text = _flat(r.output)
+    assert f"Invalidvaluefor'{flag}':" in text and f"'{value}'isnotoneof" in text  # names the flag and the value
+    assert len([ln for ln in r.output.splitlines() if "Invalid value" in ln]) == 1
+
+
+def test_design_help_reads_at_80_columns():
+    r = runner.invoke(app, ["design", "-h"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert max(len(ln) for ln in lines) <= 80
+    assert "…" not in r.output  # no option name, value or word cut
+    panels = [ln.split("─ ")[1].split(" ─")[0] for ln in lines if ln.startswith("╭─ ")]
+    assert panels == ["Options", "Task", "Model", "Training", "Local search", "Several objectives",
+                      "Oracle and execution", "Output", "Candidates", "Watching the run", "Config file"]
+    # the help text column starts by column 50 in every row, so it is at least 28 characters wide
+    import re
+
+    rows = [re.match(r"│ (--\S+)\s+(-\w\s+)?(<\S*|NAME)\s+\S", ln) for ln in lines]
+    starts = {m[1]: m.end() - 1 for m in rows if m}
+    assert len(starts) > 60 and max(starts.values()) <= 53, starts  # help text >= 24 wide (was 18)
