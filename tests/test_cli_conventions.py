@@ -42,7 +42,7 @@ def test_info_and_evaluate_as_json(tmp_path):
     metrics = pd.read_csv(out / "metrics.csv")
     assert info["last_metrics"]["round"] == 3 and isinstance(info["last_metrics"]["round"], int)
     assert info["last_metrics"]["loss"] == metrics["loss"].iloc[-1]
-    r = run("evaluate", out, "-n", 50, "--k", 10, "--device", "cpu", "--format", "json", "--trust-oracle")
+    r = run("evaluate", out, "-n", 50, "--top-k", 10, "--device", "cpu", "--format", "json", "--trust-oracle")
     assert r.exit_code == 0, r.output
     ev = json.loads(r.stdout)
     assert ev == json.loads((out / "evaluation.json").read_text())
@@ -288,3 +288,69 @@ def test_design_help_reads_at_80_columns():
     rows = [re.match(r"│ (--\S+)\s+(-\w\s+)?(<\S*|NAME)\s+\S", ln) for ln in lines]
     starts = {m[1]: m.end() - 1 for m in rows if m}
     assert len(starts) > 60 and max(starts.values()) <= 53, starts  # help text >= 24 wide (was 18)
+
+
+def test_a_config_file_is_checked_against_the_choices(tmp_path):
+    f = tmp_path / "run.toml"
+    f.write_text('objective = "tbb"\ndevice = "gpu"\nls-filter = "mh"\nexecutor = "slurm"\n')
+    r = run("train", "--config", f)
+    assert r.exit_code == 2
+    text = " ".join(r.output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
+    assert "key 'objective' must be one of tb, db, subtb, fldb, rkl, fkl, kl-mix, renyi, tsallis" in text
+    assert "key 'device' must be one of auto, cpu, cuda" in text
+    assert "key 'executor' must be one of auto, local, process, ray" in text and "ls-filter" not in text
+    f.write_text('objective = "kl-mix"\nconditioning = "logit"\ncontrol-variate = "logz"\nformat = "sdf"\n')
+    r = run("design", "--config", f, "--print-config")
+    assert r.exit_code == 0, r.output
+    import tomllib
+
+    opts = tomllib.loads(r.stdout)  # plain strings back, readable by --config again
+    assert (opts["objective"], opts["conditioning"], opts["control-variate"], opts["format"]) == \
+        ("kl-mix", "logit", "logz", "sdf")
+    assert opts["device"] == "auto" and "executor" not in opts  # unset: written as a comment
+
+
+def test_runs_made_before_the_choices_were_enums_still_load_and_resume(tmp_path):
+    """A run written by the library as main wrote it (plain strings in config.json) resumes under the
+    enum-typed flags, and what the CLI writes stays plain strings that the checkpoint loader accepts."""
+    from molgfn.api import train
+    from molgfn.config import TrainConfig
+    from tasks import get_task
+
+    out = tmp_path / "old"
+    opts = {"oracle": "tests.oracles:gc_content", "alphabet": "ACGT", "length": 6, "reward_exponent": 1.0,
+            "workers": 1}  # the task options main's CLI recorded
+    cfg = TrainConfig(task="custom", task_options=opts, rounds=2, batch_size=8, replay_size=8, hidden=16,
+                      device="cpu", objective="kl-mix", conditioning="logit", beta_dist="uniform:1,2",
+                      local_search=True, ls_iterations=3, ls_filter="mh",
+                      objective_options={"subtb_lambda": 0.9, "alpha": 0.5, "kl_mix_lambda": 0.5,
+                                         "control_variate": "none", "fldb_partial": False})
+    task = get_task("custom", **opts)
+    try:
+        train(task, out, config=cfg)
+    finally:
+        task.close()
+    flags = ["--objective", "kl-mix", "--conditioning", "logit", "--ls-filter", "mh", "--control-variate", "none"]
+    r = run("train", "--out", out, "--resume", "--rounds", 3, "--oracle", "tests.oracles:gc_content", *flags,
+            "--device", "cpu", "--workers", 1)
+    assert r.exit_code == 0, r.output
+    raw = (out / "config.json").read_text()
+    cfg = json.loads(raw)
+    assert cfg["rounds"] == 3 and pd.read_csv(out / "metrics.csv")["round"].tolist() == [1, 2, 3]
+    for key, value in [("objective", "kl-mix"), ("conditioning", "logit"), ("ls_filter", "mh"), ("device", "cpu")]:
+        assert f'"{key}": "{value}"' in raw  # a plain JSON string, as before
+    r = run("train", "--out", out, "--resume", "--rounds", 4, "--oracle", "tests.oracles:gc_content",
+            "--objective", "tb", "--device", "cpu")
+    assert r.exit_code == 2 and "--objective tb (the run has 'kl-mix')" in r.output  # a contradiction is named
+    r = run("sample", out, "-n", 5, "--trust-oracle", "--device", "cpu")  # the checkpoint loads (weights only)
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(__import__("io").StringIO(r.stdout))) == 5
+
+
+def test_the_cli_records_choices_as_plain_strings(trained):
+    cfg = json.loads((trained / "config.json").read_text())
+    o = cfg["options"]
+    assert (o["objective"], o["conditioning"], o["ls_filter"], o["control_variate"], o["device"]) == \
+        ("tb", "none", "greedy", "loo", "cpu")
+    assert o["on_oracle_error"] == "stop" and o["executor"] is None and o["progress"] == "auto"
+    assert (cfg["objective"], cfg["device"]) == ("tb", "cpu")
