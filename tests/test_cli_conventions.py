@@ -354,3 +354,15 @@ def test_the_cli_records_choices_as_plain_strings(trained):
         ("tb", "none", "greedy", "loo", "cpu")
     assert o["on_oracle_error"] == "stop" and o["executor"] is None and o["progress"] == "auto"
     assert (cfg["objective"], cfg["device"]) == ("tb", "cpu")
+
+
+def test_the_negative_flags_left_out_of_help_still_work():
+    r = run("train", "-h")
+    assert "--uniform-pb" in r.output and "--no-uniform-pb" not in r.output
+    assert "--no-local-search" in r.output  # shown: design's recipes turn local search on
+    r = run("design", "--uniform-pb", "--fldb-partial", "--no-uniform-pb", "--no-track-modes", "--print-config")
+    assert r.exit_code == 0, r.output
+    import tomllib
+
+    opts = tomllib.loads(r.stdout)
+    assert opts["uniform-pb"] is False and opts["fldb-partial"] is True and opts["track-modes"] is False
