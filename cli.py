@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 import sys
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -15,6 +16,11 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperCommand
 
+try:  # recent typer vendors its own click
+    from typer._click.exceptions import BadParameter
+except ImportError:
+    from click.exceptions import BadParameter
+
 app = typer.Typer(help="Design molecules and biological sequences with GFlowNets.", no_args_is_help=True,
                   pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
 data_app = typer.Typer(help="Third-party data assets: list, fetch, import.", no_args_is_help=True)
@@ -23,10 +29,11 @@ console = Console(stderr=True)
 out = Console()
 
 
-class RenamedOptions(TyperCommand):
-    """A command that still reads the old spellings of its renamed options (``renamed``: old -> new,
-    hidden from --help), each with a one-line deprecation note on stderr, so that scripts keep working.
-    Only option names are rewritten: not the values of options, nor anything after ``--``.
+class Command(TyperCommand):
+    """molgfn's commands. A command still reads the old spellings of its renamed options (``renamed``:
+    old -> new, hidden from --help), each with a one-line deprecation note on stderr, so that scripts
+    keep working. Only option names are rewritten: not the values of options, nor anything after ``--``.
+    A value outside an option's fixed choices is one line naming them (Click's is a box of four).
 
     Its --help leaves out the ``--no-X`` form of flags (it still works; a help text names it where it
     matters): at 80 columns that column would leave the help text a third of the width."""
@@ -67,12 +74,34 @@ class RenamedOptions(TyperCommand):
             new.append(name + eq + value)
             if name in takes_value and not eq and rest:
                 new.append(rest.pop(0))  # the option's value, whatever it looks like
-        return super().parse_args(ctx, new)
+        try:
+            return super().parse_args(ctx, new)
+        except BadParameter as e:
+            choices = _choice_values(e.param)
+            if not choices:
+                raise
+            flag = max(e.param.opts, key=len)
+            got = re.search(r"('.*'|\".*\") is not one of", e.message or "")
+            need = " or ".join(choices) if len(choices) == 2 else "one of " + ", ".join(choices)
+            console.print(f"[bold red]error:[/] {flag} must be {need}" + (f", got {got[1]}" if got else ""),
+                          highlight=False, soft_wrap=True, markup=True)
+            raise typer.Exit(2) from None
 
 
-def renamed(mapping: dict[str, str]) -> type[RenamedOptions]:
+def _choice_values(param) -> list[str]:
+    """The values of an option typed by an Enum (or an optional one, or a list of one); [] otherwise."""
+    import types
+    import typing
+
+    ann = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    while typing.get_origin(ann) in (list, typing.Union, types.UnionType):
+        ann = [a for a in typing.get_args(ann) if a is not type(None)][0]
+    return [m.value for m in ann] if isinstance(ann, type) and issubclass(ann, Enum) else []
+
+
+def renamed(mapping: dict[str, str]) -> type[Command]:
     """The command class for ``@app.command(cls=renamed({"--old": "--new"}))``."""
-    return type("RenamedOptions", (RenamedOptions,), {"renamed": mapping})
+    return type("Command", (Command,), {"renamed": mapping})
 
 
 OUT_DIR_RENAMED = {"-o": "--out"}  # -o is --output (a file) everywhere; run folders are --out
@@ -536,7 +565,7 @@ def _make_config(task_name, task_opts, **kw):
     return TrainConfig(task=task_name, task_options=task_opts, **kw)
 
 
-@app.command("tasks")
+@app.command("tasks", cls=Command)
 @friendly
 def tasks_cmd(data_dir: DataDirOpt = None) -> None:
     """List the tasks: name, kind, object space, reward exponent, assets and their status."""
@@ -1225,7 +1254,7 @@ def _emit(df, output: str) -> None:
             console.print(_rich_table(df, 10, console.width)[0])
 
 
-@app.command(cls=RenamedOptions)
+@app.command(cls=Command)
 @friendly
 @help_panels
 def score(
@@ -1463,7 +1492,7 @@ def bench(
     sys.stdout.write(md)
 
 
-@data_app.command("list")
+@data_app.command("list", cls=Command)
 @friendly
 def data_list(data_dir: DataDirOpt = None) -> None:
     """Show every asset, its status (ok, missing, bad-checksum) and where it was found."""
@@ -1478,7 +1507,7 @@ def data_list(data_dir: DataDirOpt = None) -> None:
     console.print("searched: " + ", ".join(str(d) for d in assets.search_dirs()))
 
 
-@data_app.command("fetch")
+@data_app.command("fetch", cls=Command)
 @friendly
 def data_fetch(names: Annotated[list[str], typer.Argument(help="Asset names, or 'all'.")]) -> None:
     """Download assets from their public sources into the user cache, verifying sha256."""
@@ -1490,7 +1519,7 @@ def data_fetch(names: Annotated[list[str], typer.Argument(help="Asset names, or 
         console.print(f"{name}: ok -> {p}")
 
 
-@data_app.command("import")
+@data_app.command("import", cls=Command)
 @friendly
 def data_import(src: Annotated[Path, typer.Argument(help="Folder laid out like the manifest's file paths.")]) \
         -> None:
@@ -1555,7 +1584,7 @@ def _check_table(path: Path, numeric: tuple[str, ...], fix: str) -> None:
         raise RunFileError(f"{path} is damaged (its columns {', '.join(numeric)} are missing or not numbers); {fix}")
 
 
-@app.command()
+@app.command(cls=Command)
 @friendly
 def info(run: Annotated[Path, typer.Argument(help="A run directory.")], fmt: FormatOpt = Format.table) -> None:
     """Print a run's config and its last metrics."""
@@ -1591,7 +1620,7 @@ def info(run: Annotated[Path, typer.Argument(help="A run directory.")], fmt: For
             out.print(lines[-1], highlight=False)
 
 
-@app.command("scores")
+@app.command("scores", cls=Command)
 @friendly
 def scores_cmd(
     store: Annotated[Path, typer.Argument(help="A score store: RUN/scores.sqlite or a --score-store file.")],
