@@ -83,8 +83,10 @@ class Command(TyperCommand):
             flag = max(e.param.opts, key=len)
             got = re.search(r"('.*'|\".*\") is not one of", e.message or "")
             need = " or ".join(choices) if len(choices) == 2 else "one of " + ", ".join(choices)
-            console.print(f"[bold red]error:[/] {flag} must be {need}" + (f", got {got[1]}" if got else ""),
-                          highlight=False, soft_wrap=True, markup=True)
+            from rich.markup import escape
+
+            console.print(f"[bold red]error:[/] {flag} must be {need}" + (f", got {escape(got[1])}" if got else ""),
+                          highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
 
