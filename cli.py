@@ -5,14 +5,21 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 import sys
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperCommand
+
+try:  # recent typer vendors its own click
+    from typer._click.exceptions import BadParameter
+except ImportError:
+    from click.exceptions import BadParameter
 
 app = typer.Typer(help="Design molecules and biological sequences with GFlowNets.", no_args_is_help=True,
                   pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +27,86 @@ data_app = typer.Typer(help="Third-party data assets: list, fetch, import.", no_
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 out = Console()
+
+
+class Command(TyperCommand):
+    """molgfn's commands. A command still reads the old spellings of its renamed options (``renamed``:
+    old -> new, hidden from --help), each with a one-line deprecation note on stderr, so that scripts
+    keep working. Only option names are rewritten: not the values of options, nor anything after ``--``.
+    A value outside an option's fixed choices is one line naming them (Click's is a box of four).
+
+    Its --help leaves out the ``--no-X`` form of flags (it still works; a help text names it where it
+    matters): at 80 columns that column would leave the help text a third of the width."""
+
+    renamed: dict[str, str] = {}
+    shown_negatives = ("local_search",)  # off in train, on in design's recipes: --no-local-search matters
+
+    def format_help(self, ctx, formatter) -> None:
+        quiet = [(p, p.secondary_opts) for p in self.params if getattr(p, "is_flag", False) and p.secondary_opts
+                 and p.name not in self.shown_negatives]
+        for p, _ in quiet:
+            p.secondary_opts = []
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            for p, opts in quiet:
+                p.secondary_opts = opts
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        takes_value = {o for p in self.params if p.param_type_name == "option" and not p.is_flag and not p.count
+                       for o in (*p.opts, *p.secondary_opts)}
+        new: list[str] = []
+        rest = list(args)
+        while rest:
+            a = rest.pop(0)
+            if a == "--":
+                new += [a, *rest]
+                break
+            name, eq, value = a.partition("=") if a.startswith("--") else (a, "", "")
+            if name not in self.renamed and len(a) > 2 and a[:2] in self.renamed and a[1] != "-":
+                name, eq, value = a[:2], "", ""  # -oVALUE: the value becomes the next token
+                rest.insert(0, a[2:])
+            if name in self.renamed:
+                if not ctx.resilient_parsing:
+                    console.print(f"note: {name} is deprecated and will be removed; use {self.renamed[name]}",
+                                  highlight=False)
+                name = self.renamed[name]
+            new.append(name + eq + value)
+            if name in takes_value and not eq and rest:
+                new.append(rest.pop(0))  # the option's value, whatever it looks like
+        try:
+            return super().parse_args(ctx, new)
+        except BadParameter as e:
+            choices = _choice_values(e.param)
+            if not choices:
+                raise
+            flag = max(e.param.opts, key=len)
+            got = re.search(r"('.*'|\".*\") is not one of", e.message or "")
+            need = " or ".join(choices) if len(choices) == 2 else "one of " + ", ".join(choices)
+            from rich.markup import escape
+
+            console.print(f"[bold red]error:[/] {flag} must be {need}" + (f", got {escape(got[1])}" if got else ""),
+                          highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+
+def _choice_values(param) -> list[str]:
+    """The values of an option typed by an Enum (or an optional one, or a list of one); [] otherwise."""
+    import types
+    import typing
+
+    ann = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    while typing.get_origin(ann) in (list, typing.Union, types.UnionType):
+        ann = [a for a in typing.get_args(ann) if a is not type(None)][0]
+    return [m.value for m in ann] if isinstance(ann, type) and issubclass(ann, Enum) else []
+
+
+def renamed(mapping: dict[str, str]) -> type[Command]:
+    """The command class for ``@app.command(cls=renamed({"--old": "--new"}))``."""
+    return type("Command", (Command,), {"renamed": mapping})
+
+
+OUT_DIR_RENAMED = {"-o": "--out"}  # -o is --output (a file) everywhere; run folders are --out
 
 
 def _print_version(value: bool) -> None:
@@ -65,7 +152,7 @@ def friendly(fn):
         old_show = warnings.showwarning
         warnings.showwarning = show
         try:
-            return fn(*args, **kwargs)
+            return fn(*args, **{k: _plain(v) for k, v in kwargs.items()})
         except Interrupted as e:
             say(f"interrupted: {e}")
             raise typer.Exit(128 + e.signum) from None
@@ -127,12 +214,88 @@ def _write_error_log(kwargs: dict) -> Path | None:
     return None
 
 
+# ---- fixed choices: `--help` lists them; commands receive plain strings (see `friendly`), so
+# config.json and checkpoints hold the same str values as before. tests/test_cli_conventions.py
+# keeps each in sync with the library's own tuple.
+class Objective(StrEnum):  # molgfn.objectives.OBJECTIVES
+    tb = "tb"
+    db = "db"
+    subtb = "subtb"
+    fldb = "fldb"
+    rkl = "rkl"
+    fkl = "fkl"
+    kl_mix = "kl-mix"
+    renyi = "renyi"
+    tsallis = "tsallis"
+
+
+class Conditioning(StrEnum):  # molgfn.policies.CONDITIONINGS
+    none = "none"
+    logit = "logit"
+    layer = "layer"
+
+
+class LSFilter(StrEnum):  # molgfn.local_search.FILTERS
+    greedy = "greedy"
+    greedy_strict = "greedy-strict"
+    mh = "mh"
+    barker = "barker"
+
+
+class ControlVariate(StrEnum):  # molgfn.objectives.common.CONTROL_VARIATES
+    none = "none"
+    loo = "loo"
+    logz = "logz"
+
+
+class Device(StrEnum):  # molgfn.config.resolve_device
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Executor(StrEnum):  # molgfn.oracle.EXECUTORS
+    auto = "auto"
+    local = "local"
+    process = "process"
+    ray = "ray"
+
+
+class OnOracleError(StrEnum):  # molgfn.oracle.cached.ON_ERROR
+    stop = "stop"
+    invalid = "invalid"
+
+
+class ListFormat(StrEnum):  # molgfn.chem.descriptors.FORMATS
+    csv = "csv"
+    sdf = "sdf"
+    parquet = "parquet"
+
+
+class Preset(StrEnum):  # molgfn.bench.PRESETS
+    small = "small"
+    results = "results"
+    paper = "paper"
+
+
+def _plain(value):
+    """A choice as its plain string (lists too): the library and the run files only ever see str."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 # ---- shared options ---------------------------------------------------------------------
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Task name (see `molgfn tasks`).")]
+DeviceOpt = Annotated[Device, typer.Option(help="Where the sampler runs: auto (cuda when torch sees a GPU), cpu "
+                                          "or cuda.")]
 DataDirOpt = Annotated[
     Path | None, typer.Option(help="Folder with asset files; searched before $MOLGFN_DATA and the cache.")]
+# \\[ in help: rich would read [str] as markup and drop it
 OracleOpt = Annotated[str | None, typer.Option(
-    help="Your oracle as package.module:function (list[str] -> list[float]); use with --task custom.")]
+    help="Your oracle as package.module:function (list\\[str] -> list\\[float]); use with --task custom.")]
 AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one character per token).")]
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
 ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task, in (0, 100]: R = R_max * "
@@ -140,9 +303,9 @@ ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task,
                                        "the same reward (a warning says so); negative scores are refused unless "
                                        "--task-option allow_negative=true.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Processes for CPU oracles (default: all cores).")]
-ExecutorOpt = Annotated[str | None, typer.Option(help="Where oracle calls run: local (in-process), process (a pool "
-                                                 "that survives crashing or hanging calls; default for Python "
-                                                 "oracles) or ray (pip install \"molgfn[ray]\").")]
+ExecutorOpt = Annotated[Executor | None, typer.Option(
+    help="Where oracle calls run: local (in-process), process (a pool that survives crashing or hanging calls; "
+         "default for Python oracles) or ray (pip install \"molgfn\\[ray]\").")]
 RayAddressOpt = Annotated[str | None, typer.Option(help="--executor ray: an existing cluster, auto, HOST:PORT or "
                                                    "ray://HOST:PORT (default: a local Ray with --workers CPUs).")]
 ChunkSizeOpt = Annotated[int | None, typer.Option(help="Objects per oracle call on a worker (default: a batch "
@@ -151,9 +314,9 @@ OracleTimeoutOpt = Annotated[float, typer.Option(help="Seconds an oracle call ma
                                                  "ray executors); then it fails like any oracle error.")]
 OracleRetriesOpt = Annotated[int, typer.Option(help="Retries of a failed object (exception, timeout, dead "
                                                "worker) before it counts as failed.")]
-OnOracleErrorOpt = Annotated[str, typer.Option(help="A failed object: stop (one error naming the oracle and the "
-                                               "objects; the checkpoint is kept) or invalid (floor reward, "
-                                               "error recorded in the score store).")]
+OnOracleErrorOpt = Annotated[OnOracleError, typer.Option(
+    help="A failed object: stop (one error naming the oracle and the objects; the checkpoint is kept) or invalid "
+         "(floor reward, error recorded in the score store).")]
 ScoreStoreOpt = Annotated[Path | None, typer.Option(help="SQLite score store shared across runs (default: "
                                                     "RUN/scores.sqlite; score: none). Stored scores are reused, "
                                                     "not recomputed.")]
@@ -178,12 +341,12 @@ OBJECTIVE_HELP = "\n\n".join([
     "renyi: Renyi-alpha D(q||pi), --alpha (da Silva et al. 2024)",
     "tsallis: Tsallis-alpha T(q||pi), --alpha (da Silva et al. 2024)",
 ])
-ObjectiveOpt = Annotated[str, typer.Option(help=OBJECTIVE_HELP)]
+ObjectiveOpt = Annotated[Objective, typer.Option(help=OBJECTIVE_HELP, metavar="NAME")]  # the help lists them
 SubTBLambdaOpt = Annotated[float, typer.Option(help="SubTB: weight lambda^(j-i) of a sub-trajectory (subtb).")]
 AlphaOpt = Annotated[float, typer.Option(help="Order alpha of the renyi / tsallis divergences (not 0 or 1; "
                                                "< 0 mass-covering, > 1 mode-seeking).")]
 KLMixOpt = Annotated[float, typer.Option(help="kl-mix: weight lambda of KL(pi||q) in [0, 1].")]
-ControlVariateOpt = Annotated[str, typer.Option(
+ControlVariateOpt = Annotated[ControlVariate, typer.Option(
     help="Score-function objectives (rkl, fkl, kl-mix, renyi, tsallis): none, loo (leave-one-out batch "
          "baseline) or logz (the learned log Z).")]
 FLDBPartialOpt = Annotated[bool, typer.Option(help="fldb: train on incomplete (randomly cut) trajectories.")]
@@ -393,7 +556,7 @@ def _make_config(task_name, task_opts, **kw):
     return TrainConfig(task=task_name, task_options=task_opts, **kw)
 
 
-@app.command("tasks")
+@app.command("tasks", cls=Command)
 @friendly
 def tasks_cmd(data_dir: DataDirOpt = None) -> None:
     """List the tasks: name, kind, object space, reward exponent, assets and their status."""
@@ -635,11 +798,11 @@ def _training_options(
     batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
     replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
     grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
-    objective: ObjectiveOpt = "tb",
+    objective: ObjectiveOpt = Objective.tb,
     subtb_lambda: SubTBLambdaOpt = 0.9,
     alpha: AlphaOpt = 0.5,
     kl_mix_lambda: KLMixOpt = 0.5,
-    control_variate: ControlVariateOpt = "loo",
+    control_variate: ControlVariateOpt = ControlVariate.loo,
     fldb_partial: FLDBPartialOpt = False,
     lr: Annotated[float, typer.Option(help="Policy learning rate (the papers used 1e-4).")] = 1e-3,
     lr_logz: Annotated[float, typer.Option(help="log Z learning rate.")] = 1e-2,
@@ -647,21 +810,21 @@ def _training_options(
     hidden: Annotated[int, typer.Option(help="Hidden width of the policy network.")] = 128,
     layers: Annotated[int, typer.Option(help="Hidden layers of the policy MLP (transformer layers of the GNN).")]
     = 2,
-    conditioning: Annotated[str, typer.Option(help="Temperature conditioning: none, logit (Logit-GFN) or "
-                                              "layer.")] = "none",
+    conditioning: Annotated[Conditioning, typer.Option(help="Temperature conditioning: none, logit (Logit-GFN) "
+                                                       "or layer.")] = Conditioning.none,
     beta_dist: Annotated[str, typer.Option(help="Training inverse temperature: fixed:B, uniform:LO,HI or "
                                            "loguniform:LO,HI.")] = "fixed:1",
     local_search: Annotated[bool, typer.Option(help="LS-GFN local search (destroy K steps, rebuild, filter).")]
     = False,
     ls_iterations: Annotated[int, typer.Option(help="Local-search iterations I per round.")] = 7,
     ls_backtrack: Annotated[int, typer.Option(help="Steps K to destroy; 0 means (L+1)//2.")] = 0,
-    ls_filter: Annotated[str, typer.Option(help="Acceptance: greedy (reward does not drop; ties move), "
-                                                "greedy-strict (reward rises, as the LS-GFN code), "
+    ls_filter: Annotated[LSFilter, typer.Option(metavar="NAME", help="Acceptance: greedy (reward does not drop; "
+                                                "ties move), greedy-strict (reward rises, as the LS-GFN code), "
                                                 "mh (Metropolis-Hastings) or barker.")]
-    = "greedy",
+    = LSFilter.greedy,
     uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform instead of learning it.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOpt = Device.auto,
     data_dir: DataDirOpt = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Start again in --out: removes the files of the molgfn run there "
@@ -681,13 +844,14 @@ def _training_options(
     chunk_size: ChunkSizeOpt = None,
     oracle_timeout: OracleTimeoutOpt = 600.0,
     oracle_retries: OracleRetriesOpt = 0,
-    on_oracle_error: OnOracleErrorOpt = "stop",
+    on_oracle_error: OnOracleErrorOpt = OnOracleError.stop,
     score_store: ScoreStoreOpt = None,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
     filters: FilterOpt = None,
     track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA modes, whose check "
-                                              "costs 42 oracle calls each, are counted by `evaluate`).")]
+                                              "costs 42 oracle calls each, are counted by `evaluate`); "
+                                              "--no-track-modes: off, and no mode asset needed.")]
     = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     progress: Annotated[ProgressMode, typer.Option(help="auto: a bar on a terminal, plain lines in a log file.",
@@ -745,18 +909,67 @@ def with_training_options(fn):
         _INVOKED["config"] = str(Path(config_file).resolve()) if config_file else None
         return fn(**kwargs)
 
-    wrapper.__signature__ = inspect.Signature(own + shared)
+    wrapper.__signature__ = inspect.Signature(_in_panels(own + shared))
     return wrapper
+
+
+# --help panels of the long commands, shown in this order; an option named in none stays under "Options"
+PANELS = {
+    "Task": ("task", "task_option", "oracle", "alphabet", "length", "reward_exponent", "vocab", "max_blocks",
+             "filters", "input", "column", "data_dir"),
+    "Model": ("hidden", "layers", "conditioning", "beta_dist", "uniform_pb", "device"),
+    "Training": ("rounds", "batch_size", "replay_size", "grad_steps", "objective", "subtb_lambda", "alpha",
+                 "kl_mix_lambda", "control_variate", "fldb_partial", "lr", "lr_logz", "epsilon", "seed",
+                 "track_modes"),
+    "Local search": ("local_search", "ls_iterations", "ls_backtrack", "ls_filter"),
+    "Several objectives": ("objectives", "weights", "transform", "preference_dist", "preference"),
+    "Oracle and execution": ("workers", "executor", "ray_address", "chunk_size", "oracle_timeout", "oracle_retries",
+                             "on_oracle_error", "score_store", "trust_oracle"),
+    "Output": ("out_dir", "output", "resume", "overwrite", "checkpoint_every"),
+    "Candidates": ("num_candidates", "num_samples", "beta", "min_distance", "max_similarity", "max_per_scaffold",
+                   "format", "show"),
+    "Watching the run": ("quiet", "progress", "log_every", "logger"),
+    "Config file": ("config", "print_config"),
+}
+
+
+def _in_panels(params) -> list:
+    """Parameters with their --help panel (PANELS) set, sorted by panel (a panel given in place wins)."""
+    import copy
+    import typing
+
+    from typer.models import ParameterInfo
+
+    panel_of = {name: panel for panel, names in PANELS.items() for name in names}
+    order = list(PANELS)
+    out = []
+    for p in params:
+        panel = None
+        if typing.get_origin(p.annotation) is Annotated:
+            base, *meta = typing.get_args(p.annotation)
+            meta = [copy.copy(m) if isinstance(m, ParameterInfo) else m for m in meta]  # aliases are shared
+            for m in meta:
+                if isinstance(m, ParameterInfo):
+                    m.rich_help_panel = panel = m.rich_help_panel or panel_of.get(p.name)
+            p = p.replace(annotation=Annotated[(base, *meta)])
+        out.append((order.index(panel) if panel in order else -1, len(out), p))
+    return [p for *_, p in sorted(out, key=lambda t: t[:2])]
+
+
+def help_panels(fn):
+    """Group ``fn``'s options into the PANELS of --help (Typer reads the signature set here)."""
+    fn.__signature__ = inspect.Signature(_in_panels(inspect.signature(fn, eval_str=True).parameters.values()))
+    return fn
 
 
 _INVOKED: dict = {}  # the options of the running train/design command
 
 
-@app.command()
+@app.command(cls=renamed(OUT_DIR_RENAMED))
 @friendly
 @with_training_options
 def train(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory (config, metrics, checkpoint).")]
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory (config, metrics, checkpoint).")]
     = Path("runs/latest"),
     **opts,
 ) -> None:
@@ -765,16 +978,16 @@ def train(
     console.print(f"trained {tr.round} rounds, {tr.reward_calls} reward calls -> {out_dir}")
 
 
-@app.command()
+@app.command(cls=renamed(OUT_DIR_RENAMED))
 @friendly
 @with_training_options
 def design(
     ctx: typer.Context,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory; candidates.csv goes here.")]
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory; candidates.csv goes here.")]
     = Path("runs/design"),
     num_candidates: Annotated[int, typer.Option(help="Rows in candidates.csv (best first).")] = 100,
-    num_samples: Annotated[int, typer.Option(help="Samples drawn from the trained sampler, added to the "
-                                             "objects seen in training before ranking.")] = 1000,
+    num_samples: Annotated[int, typer.Option("--num-samples", "-n", help="Samples drawn from the trained sampler, "
+                                             "added to the objects seen in training before ranking.")] = 1000,
     beta: Annotated[str | None, typer.Option(help="Inverse temperature(s) of the final sampling, e.g. 1 or 1,5,10 "
                                              "(several: one merged list with a beta column, ranked within each "
                                              "beta). Default: 1, or the trained one.")] = None,
@@ -789,9 +1002,9 @@ def design(
     = 1.0,
     max_per_scaffold: Annotated[int, typer.Option(help="Diverse list of molecules: at most this many per Murcko "
                                                   "scaffold, the best of each (0: off).")] = 0,
-    format: Annotated[str, typer.Option("--format", help="Candidate list format: csv, sdf (one 3-D conformer "
-                                        "per molecule, every column as an SD property) or parquet; "
-                                        "candidates.csv is always written too.")] = "csv",
+    format: Annotated[ListFormat, typer.Option("--format", help="Candidate list format: csv, sdf (one 3-D "
+                                               "conformer per molecule, every column as an SD property) or "
+                                               "parquet; candidates.csv is always written too.")] = ListFormat.csv,
     show: Annotated[int, typer.Option(help="Print this many top candidates.")] = 10,
     **opts,
 ) -> None:
@@ -819,8 +1032,6 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
         if (max_per_scaffold > 0 or format == "sdf") and task.object_column != "smiles" and task.smiles(
                 task.env.to_strings(task.env.initial(0))) is None:
             raise InputError(f"--max-per-scaffold and --format sdf need molecules; task {task.name!r} has none")
-        if format not in FORMATS:
-            raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
         if max_per_scaffold < 0:
             raise InputError("--max-per-scaffold must be >= 0 (0: off)")
         if preference and not cfg.preference_dist:
@@ -832,7 +1043,6 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
             for w in preference:
                 parse_preference(w, [c.name for c in task.components])
 
-    from molgfn.chem.descriptors import FORMATS
     from molgfn.config import BetaDist
 
     opts = _design_defaults(ctx, opts)
@@ -1008,20 +1218,20 @@ TrustOracleOpt = Annotated[bool, typer.Option(help="Load the oracle module named
                                                "score (molgfn never imports it otherwise; or pass --oracle).")]
 
 
-@app.command()
+@app.command(cls=renamed({"--n": "--num-samples"}))
 @friendly
 def sample(
     run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
-    n: Annotated[int, typer.Option("--n", "-n", help="Number of samples (>= 1).")] = 100,
+    num_samples: Annotated[int, typer.Option("--num-samples", "-n", help="Number of samples (>= 1).")] = 100,
     beta: Annotated[float | None, typer.Option(help="Inverse temperature to sample at (default: 1, or the "
                                                "trained one for an unconditional sampler).")] = None,
     preference: Annotated[str | None, typer.Option(
         help="Preference-conditioned runs: the weighting w to sample at, one number per objective (e.g. "
              "0.7,0.1,0.1,0.1). Default: w drawn from the training distribution for each sample.")] = None,
-    output: Annotated[str, typer.Option("--output", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
                                         "stdout.")] = "-",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOpt = Device.auto,
     data_dir: DataDirOpt = None,
     oracle: OracleOpt = None,
     trust_oracle: TrustOracleOpt = False,
@@ -1031,11 +1241,11 @@ def sample(
     name it with --oracle or --trust-oracle)."""
     from molgfn.api import sample as sample_run
 
-    _check_ranges(("-n", n, 1, None), ("--seed", seed, 0, SEED_MAX))
+    _check_ranges(("--num-samples", num_samples, 1, None), ("--seed", seed, 0, SEED_MAX))
     tr = _load_run(run, data_dir, device, oracle, trust_oracle, need_oracle=False)
     try:
         tr.gen.manual_seed(seed)
-        df = sample_run(tr, n, beta, preference)
+        df = sample_run(tr, num_samples, beta, preference)
     finally:
         tr.task.close()
     if getattr(tr.task, "oracle", True) is None:
@@ -1080,14 +1290,15 @@ def _emit(df, output: str) -> None:
             console.print(_rich_table(df, 10, console.width)[0])
 
 
-@app.command()
+@app.command(cls=Command)
 @friendly
+@help_panels
 def score(
     task: TaskOpt,
     input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")],
     column: Annotated[str | None, typer.Option(help="CSV column holding the objects (default: the task's "
                                                "object column, else the first).")] = None,
-    output: Annotated[str, typer.Option("--output", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
                                         "stdout.")] = "-",
     data_dir: DataDirOpt = None,
     oracle: OracleOpt = None,
@@ -1101,7 +1312,7 @@ def score(
     chunk_size: ChunkSizeOpt = None,
     oracle_timeout: OracleTimeoutOpt = 600.0,
     oracle_retries: OracleRetriesOpt = 0,
-    on_oracle_error: OnOracleErrorOpt = "stop",
+    on_oracle_error: OnOracleErrorOpt = OnOracleError.stop,
     score_store: ScoreStoreOpt = None,
 ) -> None:
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
@@ -1212,16 +1423,17 @@ def _score_rows(t, objs: list[str], row_offset: int):
     return df.reset_index(drop=True)
 
 
-@app.command()
+@app.command(cls=renamed({"--n": "--num-samples", "--k": "--top-k"}))
 @friendly
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
-    n: Annotated[int, typer.Option("--n", "-n", help="Final samples for the top-k metrics.")] = 1000,
+    num_samples: Annotated[int, typer.Option("--num-samples", "-n", help="Final samples for the top-k metrics.")]
+    = 1000,
     beta: Annotated[float | None, typer.Option(help="Inverse temperature of the final samples and of the "
                                                "exact target (default: 1, or the trained one).")] = None,
-    k: Annotated[int, typer.Option(help="k of the top-k score and diversity.")] = 100,
+    top_k: Annotated[int, typer.Option(help="k of the top-k score and diversity.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed of the final sampling.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOpt = Device.auto,
     data_dir: DataDirOpt = None,
     fmt: FormatOpt = Format.table,
     exact_front: Annotated[bool, typer.Option(help="Multi-objective sequence tasks: score every object to find "
@@ -1235,14 +1447,15 @@ def evaluate(
     from molgfn.evaluation import evaluate_trainer
     from molgfn.runs import atomic_write_text
 
-    _check_ranges(("-n", n, 1, None), ("--k", k, 1, None), ("--seed", seed, 0, SEED_MAX))
+    _check_ranges(("--num-samples", num_samples, 1, None), ("--top-k", top_k, 1, None), ("--seed", seed, 0, SEED_MAX))
     tr = _load_run(run, data_dir, device, oracle, trust_oracle)
     try:
         from molgfn.moo import objective_report
 
         tr.gen.manual_seed(seed)
-        res = evaluate_trainer(tr, n=n, beta=tr.sampling_beta(beta), k=k)
-        res.update(objective_report(tr, n=n, beta=tr.sampling_beta(beta), exact=exact_front))  # multi-objective
+        res = evaluate_trainer(tr, n=num_samples, beta=tr.sampling_beta(beta), k=top_k)
+        res.update(objective_report(tr, n=num_samples, beta=tr.sampling_beta(beta),
+                                    exact=exact_front))  # multi-objective
     finally:
         tr.task.close()
     atomic_write_text(run / "evaluation.json", json.dumps(res, indent=2))
@@ -1255,12 +1468,12 @@ def evaluate(
     out.print(table)
 
 
-@app.command()
+@app.command(cls=renamed(OUT_DIR_RENAMED))
 @friendly
 def bench(
-    preset: Annotated[str, typer.Option(help="small (minutes on 2 cores) or paper (the papers' budgets).")]
-    = "small",
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for curves.csv, results.csv, "
+    preset: Annotated[Preset, typer.Option(help="small (minutes on 2 cores), results (the budgets of "
+                                           "bench/RESULTS.md) or paper (the papers' budgets).")] = Preset.small,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for curves.csv, results.csv, "
                                           "results.md and PNG plots.")] = Path("bench/results"),
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the preset's).")] = None,
     methods: Annotated[str | None, typer.Option(help="Comma-separated methods: tb, tb-ls, logit-ls, layer-ls, "
@@ -1285,8 +1498,6 @@ def bench(
     from molgfn.errors import InputError
 
     assets.set_data_dir(data_dir)
-    if preset not in B.PRESETS:
-        raise InputError(f"unknown preset {preset!r}; choose from {', '.join(B.PRESETS)}")
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None  # noqa: E731
     bad = [m for m in (split(methods) or []) if m not in B.METHODS]
     if bad:
@@ -1317,7 +1528,7 @@ def bench(
     sys.stdout.write(md)
 
 
-@data_app.command("list")
+@data_app.command("list", cls=Command)
 @friendly
 def data_list(data_dir: DataDirOpt = None) -> None:
     """Show every asset, its status (ok, missing, bad-checksum) and where it was found."""
@@ -1332,7 +1543,7 @@ def data_list(data_dir: DataDirOpt = None) -> None:
     console.print("searched: " + ", ".join(str(d) for d in assets.search_dirs()))
 
 
-@data_app.command("fetch")
+@data_app.command("fetch", cls=Command)
 @friendly
 def data_fetch(names: Annotated[list[str], typer.Argument(help="Asset names, or 'all'.")]) -> None:
     """Download assets from their public sources into the user cache, verifying sha256."""
@@ -1344,7 +1555,7 @@ def data_fetch(names: Annotated[list[str], typer.Argument(help="Asset names, or 
         console.print(f"{name}: ok -> {p}")
 
 
-@data_app.command("import")
+@data_app.command("import", cls=Command)
 @friendly
 def data_import(src: Annotated[Path, typer.Argument(help="Folder laid out like the manifest's file paths.")]) \
         -> None:
@@ -1363,11 +1574,11 @@ def data_import(src: Annotated[Path, typer.Argument(help="Folder laid out like t
                          "files; fetch them with `molgfn data fetch NAME`")
 
 
-@app.command()
+@app.command(cls=renamed(OUT_DIR_RENAMED))
 @friendly
 def report(
     run: Annotated[Path, typer.Argument(help="A run directory written by train or design.")],
-    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the report (default: the run).")]
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the report (default: the run).")]
     = None,
     top: Annotated[int, typer.Option(help="Molecules in the grid (from candidates.csv).")] = 24,
 ) -> None:
@@ -1409,7 +1620,7 @@ def _check_table(path: Path, numeric: tuple[str, ...], fix: str) -> None:
         raise RunFileError(f"{path} is damaged (its columns {', '.join(numeric)} are missing or not numbers); {fix}")
 
 
-@app.command()
+@app.command(cls=Command)
 @friendly
 def info(run: Annotated[Path, typer.Argument(help="A run directory.")], fmt: FormatOpt = Format.table) -> None:
     """Print a run's config and its last metrics."""
@@ -1445,11 +1656,11 @@ def info(run: Annotated[Path, typer.Argument(help="A run directory.")], fmt: For
             out.print(lines[-1], highlight=False)
 
 
-@app.command("scores")
+@app.command("scores", cls=Command)
 @friendly
 def scores_cmd(
     store: Annotated[Path, typer.Argument(help="A score store: RUN/scores.sqlite or a --score-store file.")],
-    output: Annotated[str, typer.Option("--output", help="CSV or .parquet path, or - for CSV on stdout.")] = "-",
+    output: Annotated[str, typer.Option("--output", "-o", help="CSV or .parquet path, or - for CSV on stdout.")] = "-",
 ) -> None:
     """Export a score store (object, oracle, settings, raw_score, error, wall_s, created) to CSV or Parquet."""
     from molgfn.oracle import STORE_FILE, read_store

@@ -180,7 +180,7 @@ def test_evaluate_reports_exact_metrics(tmp_path, synthetic_data):
     out = tmp_path / "run"
     r = run("train", "--task", "tfbind8", "--rounds", 10, "--out", out, "--quiet", "--device", "cpu")
     assert r.exit_code == 0, r.output
-    r = run("evaluate", out, "-n", 300, "--k", 50)
+    r = run("evaluate", out, "-n", 300, "--top-k", 50)
     assert r.exit_code == 0, r.output
     res = json.loads((out / "evaluation.json").read_text())
     t = get_task("tfbind8")

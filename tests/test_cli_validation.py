@@ -58,7 +58,7 @@ RUN = {  # commands on a trained run
     ("sample", "--seed"): NEG_INT | HUGE_INT,
     ("sample", "--beta"): below(0) | st.just(0.0) | st.just(math.inf),
     ("evaluate", "-n"): st.integers(max_value=0),
-    ("evaluate", "--k"): st.integers(max_value=0),
+    ("evaluate", "--top-k"): st.integers(max_value=0),
     ("evaluate", "--seed"): NEG_INT | HUGE_INT,
     ("report", "--top"): st.integers(max_value=0),
 }
@@ -136,7 +136,7 @@ def test_the_issues_examples_are_refused(tmp_path, argv, flag):
 
 
 @pytest.mark.parametrize("argv,flag", [(["sample", "-n", "-5"], "-n"), (["evaluate", "-n", "0"], "-n"),
-                                       (["evaluate", "--k", "0"], "--k")])
+                                       (["evaluate", "--top-k", "0"], "--top-k")])
 def test_the_issues_run_examples_are_refused(trained, argv, flag):
     r = runner.invoke(app, [argv[0], str(trained), *argv[1:], "--trust-oracle"])
     _check(r, flag)

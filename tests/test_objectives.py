@@ -288,7 +288,7 @@ def test_cli_lists_objectives_and_passes_options(tmp_path):
     r = runner.invoke(cli.app, [*base, "--out", str(tmp_path / "b"), "--objective", "fldb"])
     assert r.exit_code == 2 and "energies" in r.output
     r = runner.invoke(cli.app, [*base, "--out", str(tmp_path / "c"), "--objective", "rkl", "--control-variate", "x"])
-    assert r.exit_code == 2 and "control variate" in r.output
+    assert r.exit_code == 2 and "--control-variate must be one of none, loo, logz, got 'x'" in r.output
 
 
 def test_subtb_ignores_padding_copies_of_states():

@@ -62,7 +62,7 @@ def test_tfbind8_design_and_evaluate(synthetic_data, tmp_path):
     assert 0 < len(df) <= 20 and df["sequence"].is_unique and df["reward"].is_monotonic_decreasing
     t = get_task("tfbind8")
     assert np.allclose(df["raw_score"], t.score_strings(df["sequence"].tolist()))
-    r = run("evaluate", out, "-n", 200, "--k", 20)
+    r = run("evaluate", out, "-n", 200, "--top-k", 20)
     assert r.exit_code == 0, r.output
     res = json.loads((out / "evaluation.json").read_text())
     assert res["log_z_exact"] == pytest.approx(float(torch.logsumexp(t.log_reward(t.table), 0)), rel=1e-9)
@@ -85,7 +85,7 @@ def test_qm9str_train_and_evaluate(synthetic_data, tmp_path):
     out = tmp_path / "run"
     r = run("train", "--task", "qm9str", "--rounds", 3, "--out", out, "--quiet", "--device", "cpu", "--hidden", 16)
     assert r.exit_code == 0, r.output
-    r = run("evaluate", out, "-n", 100, "--k", 10)
+    r = run("evaluate", out, "-n", 100, "--top-k", 10)
     assert r.exit_code == 0, r.output
     res = json.loads((out / "evaluation.json").read_text())
     assert res["num_modes"] == 50 and "modes_found_modes_div_threshold_05" in res and 0 < res["l1"] < 2
