@@ -71,6 +71,21 @@ def _segment_softmax(a: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tens
     return ex / a.new_zeros(n, a.shape[1]).index_add_(0, index, ex).index_select(0, index)
 
 
+def _unique_rows(key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.unique(key, dim=0, return_inverse=True)`` of an integer matrix by a lexicographic sort
+    (stable sorts of the columns, last first): the same rows in the same order, without the per-row
+    comparisons that ``unique(dim=0)`` makes on the CPU."""
+    order = torch.arange(key.shape[0], device=key.device)
+    for c in range(key.shape[1] - 1, -1, -1):
+        order = order[key[order, c].sort(stable=True).indices]
+    srt = key[order]
+    first = torch.ones(key.shape[0], dtype=torch.bool, device=key.device)
+    first[1:] = (srt[1:] != srt[:-1]).any(1)
+    inv = torch.empty_like(order)
+    inv[order] = first.cumsum(0) - 1
+    return srt[first], inv
+
+
 class _Layer(nn.Module):
     """Graph-transformer layer: multi-head attention with edge features (the ``TransformerConv`` of
     Shi et al., IJCAI 2021: k_ij = W_k h_j + W_e e_ij, v_ij = W_v h_j + W_e e_ij, root weight) +
@@ -222,8 +237,18 @@ class FragmentGNNPolicy(nn.Module):
     @torch.no_grad()
     def sample_actions(self, s: torch.Tensor, beta: torch.Tensor, epsilon: float,
                        gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Forward actions from P_F (epsilon-uniform over the valid actions); see ``SparseForward.sample``."""
-        return self.sparse_forward(s, beta, backward=False).sample(epsilon, gen)
+        """Forward actions from P_F (epsilon-uniform over the valid actions); see ``SparseForward.sample``.
+        Done rows cost no policy pass: their action is 0 (an invalid move that leaves them done), and they
+        still flip the exploration coin, as ``sample_forward`` asks of every row at every step."""
+        live = (s[:, 3 * self.M] == 0).nonzero()[:, 0]
+        a = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
+        coin = torch.rand(s.shape[0], generator=gen, device=s.device) < epsilon if epsilon > 0 else None
+        if live.shape[0]:
+            a_live, coin_live = self.sparse_forward(s[live], beta[live], backward=False).sample(epsilon, gen)
+            a[live] = a_live
+            if coin is not None:
+                coin[live] = coin_live
+        return a, coin
 
     @torch.no_grad()
     def backward_logits(self, s: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
@@ -241,7 +266,7 @@ class FragmentGNNPolicy(nn.Module):
         rows = (flat[:, -1] == 0).nonzero()[:, 0]
         # each distinct (state, beta) once: every trajectory starts at s_0, many share early states
         key = torch.cat([flat[rows], beta.repeat_interleave(T1)[rows, None].to(torch.float64).view(torch.long)], 1)
-        uniq, inv = torch.unique(key, dim=0, return_inverse=True)
+        uniq, inv = _unique_rows(key)
         sp = self.sparse_forward(uniq[:, :-1], uniq[:, -1].view(torch.float64).to(beta.dtype))
         zero = torch.zeros(B, 1, dtype=fwd_actions.dtype, device=fwd_actions.device)
         fa = torch.cat([fwd_actions, zero], 1).reshape(-1)[rows]
