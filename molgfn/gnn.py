@@ -252,9 +252,15 @@ class FragmentGNNPolicy(nn.Module):
 
     @torch.no_grad()
     def backward_logits(self, s: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        """(N, n_bwd) backward logits alone (backward rollouts need no forward head)."""
-        hv, hs, _ = self._trunk(s, beta)
-        return self._bwd_logits(s, hv, hs)
+        """(N, n_bwd) backward logits alone (backward rollouts need no forward head). Only live states
+        of two or more blocks have a choice: a done state's one move is un-stop and a lone root's is its
+        removal, so those rows get zeros (their mask leaves one action) and cost no policy pass."""
+        out = s.new_zeros(s.shape[0], self.n_bwd, dtype=torch.get_default_dtype())
+        rows = ((s[:, 3 * self.M] == 0) & ((s[:, : self.M] >= 0).sum(1) >= 2)).nonzero()[:, 0]
+        if rows.shape[0] and not self.uniform_pb:
+            hv, hs, _ = self._trunk(s[rows], beta[rows])
+            out[rows] = self._bwd_logits(s[rows], hv, hs)
+        return out
 
     def transition_logprobs(self, states: torch.Tensor, fwd_actions: torch.Tensor, bwd_actions: torch.Tensor,
                             beta: torch.Tensor):
