@@ -238,8 +238,11 @@ class FragmentGNNPolicy(nn.Module):
     def sample_actions(self, s: torch.Tensor, beta: torch.Tensor, epsilon: float,
                        gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Forward actions from P_F (epsilon-uniform over the valid actions); see ``SparseForward.sample``.
-        Done rows cost no policy pass: their action is 0 (an invalid move that leaves them done), and they
-        still flip the exploration coin, as ``sample_forward`` asks of every row at every step."""
+        On the CPU done rows cost no policy pass: their action is 0 (an invalid move that leaves them done),
+        and they still flip the exploration coin, as ``sample_forward`` asks of every row at every step. On
+        a GPU every row is computed (listing the live ones would be a host synchronisation per step)."""
+        if s.device.type != "cpu":
+            return self.sparse_forward(s, beta, backward=False).sample(epsilon, gen)
         live = (s[:, 3 * self.M] == 0).nonzero()[:, 0]
         a = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
         coin = torch.rand(s.shape[0], generator=gen, device=s.device) < epsilon if epsilon > 0 else None
@@ -254,7 +257,11 @@ class FragmentGNNPolicy(nn.Module):
     def backward_logits(self, s: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """(N, n_bwd) backward logits alone (backward rollouts need no forward head). Only live states
         of two or more blocks have a choice: a done state's one move is un-stop and a lone root's is its
-        removal, so those rows get zeros (their mask leaves one action) and cost no policy pass."""
+        removal, so on the CPU those rows get zeros (their mask leaves one action) and cost no policy pass
+        (on a GPU every row is computed: listing the others would be a host synchronisation per step)."""
+        if s.device.type != "cpu":
+            hv, hs, _ = self._trunk(s, beta)
+            return self._bwd_logits(s, hv, hs)
         out = s.new_zeros(s.shape[0], self.n_bwd, dtype=torch.get_default_dtype())
         rows = ((s[:, 3 * self.M] == 0) & ((s[:, : self.M] >= 0).sum(1) >= 2)).nonzero()[:, 0]
         if rows.shape[0] and not self.uniform_pb:
