@@ -244,13 +244,16 @@ class FragmentGNNPolicy(nn.Module):
         if s.device.type != "cpu":
             return self.sparse_forward(s, beta, backward=False).sample(epsilon, gen)
         live = (s[:, 3 * self.M] == 0).nonzero()[:, 0]
+        if live.shape[0] == s.shape[0]:
+            return self.sparse_forward(s, beta, backward=False).sample(epsilon, gen)
         a = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
-        coin = torch.rand(s.shape[0], generator=gen, device=s.device) < epsilon if epsilon > 0 else None
-        if live.shape[0]:
-            a_live, coin_live = self.sparse_forward(s[live], beta[live], backward=False).sample(epsilon, gen)
-            a[live] = a_live
-            if coin is not None:
-                coin[live] = coin_live
+        # the random numbers are drawn for every row: the same seed gives the same trajectories as computing all
+        if live.shape[0] == 0:  # all done: no policy pass, the draws of one (a Gumbel per stop/root, a coin)
+            for _ in range(2 if epsilon > 0 else 1):
+                torch.rand((s.shape[0], 1 + self.V), generator=gen, device=s.device)
+            return a, torch.rand(s.shape[0], generator=gen, device=s.device) < epsilon if epsilon > 0 else None
+        a_live, coin = self.sparse_forward(s[live], beta[live], backward=False).sample(epsilon, gen, live, s.shape[0])
+        a[live] = a_live
         return a, coin
 
     @torch.no_grad()
