@@ -1,10 +1,11 @@
 """Fragment-molecule benchmark (seh-frag): speed, and modes found at a fixed reward-call budget.
 
 Writes bench/FRAGMENTS.md. Measures, on the CPU, each in a fresh child process (so that peak RSS is
-its own), for this checkout and - with ``--baseline DIR`` - for another checkout of molgfn in the
-same session (interleaved), so that the ratios are measured under the same machine load:
+its own), for this checkout and - with ``--baseline [LABEL=]DIR`` (repeatable) - for other checkouts of
+molgfn in the same session (interleaved), so that the ratios are measured under the same machine load:
   * the issue-11 round: batch 64 + 32 replayed, 3 gradient steps, GNN width 128 (median wall and
-    CPU ms per round, peak RSS);
+    CPU ms per round, peak RSS), and for this checkout where its CPU time goes (rollout, reward,
+    backward rollout, scoring forward, backward pass, optimiser);
   * training rounds per second with the graph-transformer policy (batch 64, TB, sEH proxy reward);
   * sEH proxy molecules per second (the task's oracle on fresh sampled molecules, no cache);
   * after ``--rounds`` x 64 reward calls, for TB and for Logit-GFN + local search, over seeds:
@@ -16,7 +17,7 @@ The "proxy score" is the proxy's raw output (the normalised docking score the 7.
 threshold of the papers refers to); the reward is (max(score, 0.1) / 8)^10.
 
 Run: MOLGFN_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python bench/fragments.py --rounds 100 --seeds 0 1 2 \
-        [--baseline /path/to/old/checkout]
+        [--baseline issue=/path/to/old/checkout --baseline main=/path/to/main] [--modes-baselines main]
 """
 
 from __future__ import annotations
@@ -71,14 +72,29 @@ ISSUE_ROUND = dict(batch_size=64, replay_size=32, grad_steps=3, hidden=128, n_la
                    device="cpu", checkpoint_every=10**9)
 
 
-def issue_round(rounds: int = 8) -> dict:
-    """Median wall and CPU ms of the issue-11 round (after 2 warm-up rounds) and this process's peak RSS."""
+PHASES = {"rollout": ("molgfn.trainer", "sample_forward"), "reward (RDKit + sEH proxy)": ("trainer", "_evaluate"),
+          "backward rollout (replay)": ("molgfn.trainer", "sample_backward"),
+          "scoring forward (x grad steps)": ("molgfn.trainer", "score"),
+          "backward pass (x grad steps)": ("torch.Tensor", "backward"), "Adam": ("opt", "step")}
+
+
+def issue_round(rounds: int = 8, phases: bool = False) -> dict:
+    """Median wall and CPU ms of the issue-11 round (after 2 warm-up rounds) and this process's peak RSS;
+    with ``phases``, the mean CPU ms per round spent in each of ``PHASES`` (timed by wrapping them)."""
+    import importlib
     import resource
 
     task = get_task("seh-frag", device="cpu")
     tr = Trainer(TrainConfig(task="seh-frag", rounds=10**6, seed=0, **ISSUE_ROUND), task)
+    spent = dict.fromkeys(PHASES, 0.0)
+    if phases:
+        for label, (owner, name) in PHASES.items():
+            obj = {"trainer": tr, "opt": tr.opt, "torch.Tensor": torch.Tensor}.get(owner)
+            obj = importlib.import_module(owner) if obj is None else obj
+            setattr(obj, name, _timed(getattr(obj, name), spent, label))
     for _ in range(2):
         tr.train_round()
+    spent.update(dict.fromkeys(PHASES, 0.0))
     wall, cpu = [], []
     for _ in range(rounds):
         w, c = time.perf_counter(), time.process_time()
@@ -86,7 +102,18 @@ def issue_round(rounds: int = 8) -> dict:
         wall.append(time.perf_counter() - w)
         cpu.append(time.process_time() - c)
     return {"wall_ms": statistics.median(wall) * 1e3, "cpu_ms": statistics.median(cpu) * 1e3,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "phases_ms": {k: v / rounds * 1e3 for k, v in spent.items()} if phases else {}}
+
+
+def _timed(fn, spent: dict, label: str):
+    def wrapper(*args, **kwargs):
+        c = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[label] += time.process_time() - c
+    return wrapper
 
 
 def child(tree: Path, what: str, *args) -> dict:
@@ -144,20 +171,32 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=40, help="training rounds per run (64 reward calls each)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--repeats", type=int, default=3, help="child processes per tree for the issue-11 round")
-    ap.add_argument("--baseline", type=Path, help="another molgfn checkout to measure in the same session")
+    ap.add_argument("--baseline", action="append", default=[], metavar="[LABEL=]DIR",
+                    help="another molgfn checkout to measure in the same session (repeatable)")
+    ap.add_argument("--modes-baselines", nargs="*", metavar="LABEL",
+                    help="the baselines that also run the modes benchmark (default: all)")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("FRAGMENTS.md"))
     ap.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         what, *rest = args.child
-        res = issue_round() if what == "round" else run_method(rest[0], int(rest[1]), int(rest[2]))
+        res = (issue_round(phases=bool(rest)) if what == "round"
+               else run_method(rest[0], int(rest[1]), int(rest[2])))
         print(json.dumps(res))
         return
     threads = torch.get_num_threads()
-    trees = {"this checkout": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+    baselines = {}
+    for b in args.baseline:
+        label, _, path = b.rpartition("=")
+        baselines[label or ("baseline" if len(args.baseline) == 1 else Path(path).name)] = Path(path).resolve()
+    trees = {"this checkout": ROOT} | baselines
+    modes_trees = {k: v for k, v in trees.items()
+                   if k == "this checkout" or args.modes_baselines is None or k in args.modes_baselines}
     timing: dict[str, list[dict]] = {k: [] for k in trees}
-    for _ in range(args.repeats):  # interleaved, so both trees see the same load
+    phases = child(ROOT, "round", "phases")["phases_ms"]  # its own process: the wrappers cost a little
+    print("phases", phases, flush=True)
+    for _ in range(args.repeats):  # interleaved, so every tree sees the same load
         for k, tree in trees.items():
             timing[k].append(child(tree, "round"))
             print(k, timing[k][-1], flush=True)
@@ -168,7 +207,7 @@ def main() -> None:
     rows = []
     for name in METHODS:
         for seed in args.seeds:
-            for k, tree in trees.items():
+            for k, tree in modes_trees.items():
                 r = child(tree, "modes", name, seed, args.rounds)
                 r["tree"] = k
                 print(r, flush=True)
@@ -176,7 +215,8 @@ def main() -> None:
     seeds = " ".join(map(str, args.seeds))
     cmd = (f"MOLGFN_DATA=../shared/data OMP_NUM_THREADS={threads} .venv/bin/python bench/fragments.py "
            f"--rounds {args.rounds} --seeds {seeds} --repeats {args.repeats}"
-           + (" --baseline BASELINE" if args.baseline else ""))
+           + "".join(f" --baseline {k}=DIR" for k in baselines)
+           + (f" --modes-baselines {' '.join(args.modes_baselines)}" if args.modes_baselines is not None else ""))
 
     def med(k: str, key: str) -> float:
         return statistics.median(r[key] for r in timing[k])
@@ -197,10 +237,14 @@ def main() -> None:
     ]
     for k in trees:
         lines.append(f"| {k} | {med(k, 'wall_ms'):.0f} | {med(k, 'cpu_ms'):.0f} | {med(k, 'rss_mb'):.0f} |")
-    if args.baseline:
-        wall = med("baseline", "wall_ms") / med("this checkout", "wall_ms")
-        cpu = med("baseline", "cpu_ms") / med("this checkout", "cpu_ms")
-        lines += ["", f"Speed-up (baseline / this checkout): wall {wall:.2f}x, CPU {cpu:.2f}x."]
+    for k in baselines:
+        wall = med(k, "wall_ms") / med("this checkout", "wall_ms")
+        cpu = med(k, "cpu_ms") / med("this checkout", "cpu_ms")
+        lines += ["", f"Speed-up ({k} / this checkout): wall {wall:.2f}x, CPU {cpu:.2f}x."]
+    total = sum(phases.values())
+    lines += ["", "Where this checkout's CPU time goes in the round (one more process, each phase timed by "
+              "wrapping it; the rest is bookkeeping):", "", "| phase | CPU ms / round | share |", "|---|---|---|"]
+    lines += [f"| {k} | {v:.0f} | {v / max(total, 1e-9):.0%} |" for k, v in phases.items()]
     lines += [
         "",
         "| measure (this checkout) | value |",
@@ -226,7 +270,7 @@ def main() -> None:
                      f"{r['wall_s']:.0f} |")
     lines += ["", "| checkout | method | modes > 7.5 (mean over seeds) | molecules > 7.0 (mean) | best score (mean) | "
               "top-10 mean (mean) |", "|---|---|---|---|---|---|"]
-    for k in trees:
+    for k in modes_trees:
         for name in METHODS:
             rs = [r for r in rows if r["method"] == name and r["tree"] == k]
             lines.append(f"| {k} | {name} | {np.mean([r['modes_7.5'] for r in rs]):.2f} | "

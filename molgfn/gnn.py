@@ -54,14 +54,41 @@ class BlockGraph:
     dst: torch.Tensor  # (E,)
     stems: tuple[torch.Tensor, torch.Tensor]  # (E_a,) stem ids (parent's stem, child's joining stem) per bond
     present: torch.Tensor  # (N*(M+1),) which padded positions are nodes
+    node: torch.Tensor | None = None  # (N, M+1) node index of each position (state's virtual node, its slots)
+
+
+class _Nodes:
+    """Node states in the compact layout; ``nodes[g, c]`` gathers the rows of slots ``c`` of states ``g``
+    with one ``index_select`` (no padded (N, M+1, H) copy, and an index_add backward)."""
+
+    def __init__(self, h: torch.Tensor, node: torch.Tensor) -> None:
+        self.h, self.node = h, node
+
+    def __getitem__(self, gc: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return self.h.index_select(0, self.node[gc[0], 1 + gc[1]])
 
 
 def _segment_softmax(a: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
     """Softmax of ``a`` (E, heads) over the entries that share ``index`` (E,)."""
     idx = index[:, None].expand_as(a)
     top = a.new_full((n, a.shape[1]), float("-inf")).scatter_reduce(0, idx, a.detach(), "amax")
-    ex = (a - top[index]).exp()
-    return ex / a.new_zeros(n, a.shape[1]).index_add_(0, index, ex)[index]
+    ex = (a - top.index_select(0, index)).exp()  # index_select: its backward is an index_add, not an index_put
+    return ex / a.new_zeros(n, a.shape[1]).index_add_(0, index, ex).index_select(0, index)
+
+
+def _unique_rows(key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.unique(key, dim=0, return_inverse=True)`` of an integer matrix by a lexicographic sort
+    (stable sorts of the columns, last first): the same rows in the same order, without the per-row
+    comparisons that ``unique(dim=0)`` makes on the CPU."""
+    order = torch.arange(key.shape[0], device=key.device)
+    for c in range(key.shape[1] - 1, -1, -1):
+        order = order[key[order, c].sort(stable=True).indices]
+    srt = key[order]
+    first = torch.ones(key.shape[0], dtype=torch.bool, device=key.device)
+    first[1:] = (srt[1:] != srt[:-1]).any(1)
+    inv = torch.empty_like(order)
+    inv[order] = first.cumsum(0) - 1
+    return srt[first], inv
 
 
 class _Layer(nn.Module):
@@ -84,12 +111,13 @@ class _Layer(nn.Module):
         H, C = self.heads, hid // self.heads
         q, k, v, skip = self.qkvs(x).chunk(4, -1)
         st, kd = self.lin_edge(stem_table), self.lin_edge(kinds)
-        bond = st[g.stems[0]] + st[g.stems[1]]
+        # index_select rather than x[idx]: its backward is a vectorised index_add, not an index_put
+        bond = st.index_select(0, g.stems[0]) + st.index_select(0, g.stems[1])
         nv = g.src.shape[0] - 2 * bond.shape[0]
         e = torch.cat([bond + kd[0], bond + kd[1], kd[2].expand(nv // 2, -1), kd[3].expand(nv // 2, -1)])
-        kj = (k[g.src] + e).view(-1, H, C)
-        vj = (v[g.src] + e).view(-1, H, C)
-        alpha = _segment_softmax((q[g.dst].view(-1, H, C) * kj).sum(-1) / math.sqrt(C), g.dst, n)
+        kj = (k.index_select(0, g.src) + e).view(-1, H, C)
+        vj = (v.index_select(0, g.src) + e).view(-1, H, C)
+        alpha = _segment_softmax((q.index_select(0, g.dst).view(-1, H, C) * kj).sum(-1) / math.sqrt(C), g.dst, n)
         out = x.new_zeros(n, H, C).index_add_(0, g.dst, vj * alpha[..., None]).view(n, hid) + skip
         x = self.norm1(x + out)
         return self.norm2(x + self.ff(x))
@@ -151,22 +179,21 @@ class FragmentGNNPolicy(nn.Module):
         virt = node[gv, 0]
         src = torch.cat([child, parent, virt, blocks])
         dst = torch.cat([parent, child, blocks, virt])
-        return BlockGraph(x, src, dst, (pb * S + pst[g, c], blk[g, c] * S), present)
+        return BlockGraph(x, src, dst, (pb * S + pst[g, c], blk[g, c] * S), present, node)
 
     def _trunk(self, s: torch.Tensor, beta: torch.Tensor):
-        """Node states: the virtual node's h (N, H), each slot's h (N, M, H), the graph head's outputs."""
-        N, M = s.shape[0], self.M
+        """Node states: the virtual node's h (N, H), the slots' (``_Nodes``: ``hs[g, c]``), the graph head's outputs."""
         data = self.graph(s, beta)
         h = data.x
         for layer in self.layers:
             h = layer(h, data, self.stem_emb.weight, self.edge_kind.weight)
-        h = h.new_zeros(N * (M + 1), h.shape[1]).index_put((data.present.nonzero()[:, 0],), h).view(N, M + 1, -1)
-        return h[:, 0], h[:, 1:], self.graph_head(h[:, 0])
+        hv = h.index_select(0, data.node[:, 0])
+        return hv, _Nodes(h, data.node), self.graph_head(hv)
 
     def _stem_logits(self, s, hv, hs, gi, mi, si) -> torch.Tensor:
         """(F, V) logits "attach block b at stem si of slot mi of state gi" for F listed stems (unscaled)."""
         blk = s[:, : self.M]
-        z = self.stem_in(hs[gi, mi] + self.stem_emb(blk[gi, mi] * self.S + si)) + self.stem_ctx(hv)[gi]
+        z = self.stem_in(hs[gi, mi] + self.stem_emb(blk[gi, mi] * self.S + si)) + self.stem_ctx(hv).index_select(0, gi)
         return self.stem_out(z)
 
     def _flow(self, hv, gout, beta) -> torch.Tensor | None:
@@ -182,7 +209,7 @@ class FragmentGNNPolicy(nn.Module):
             return hv.new_zeros(N, self.n_bwd)
         blk, par, pst = s[:, :M], s[:, M : 2 * M], s[:, 2 * M : 3 * M]
         g, c = ((blk >= 0) & (par >= 0)).nonzero(as_tuple=True)  # the blocks that could be leaves
-        leaf = self.leaf_head(torch.cat([hs[g, c], hv[g]], -1))[:, 0]
+        leaf = self.leaf_head(torch.cat([hs[g, c], hv.index_select(0, g)], -1))[:, 0]
         return hv.new_zeros(N, self.n_bwd).index_put((g, 2 + par[g, c] * S + pst[g, c]), leaf)
 
     def forward(self, s: torch.Tensor, beta: torch.Tensor) -> PolicyOutput:
@@ -195,7 +222,7 @@ class FragmentGNNPolicy(nn.Module):
         exists = blk >= 0
         has = exists[..., None] & (torch.arange(S, device=s.device) < self.n_stems[blk.clamp(min=0)][..., None])
         gi, mi, si = has.nonzero(as_tuple=True)
-        attach = hs.new_zeros(N, M, S, V)
+        attach = hv.new_zeros(N, M, S, V)
         attach[gi, mi, si] = self._stem_logits(s, hv, hs, gi, mi, si)
         fwd = torch.cat([gout[:, : 1 + V], attach.reshape(N, M * S * V)], dim=1)
         if self.scaler is not None:
@@ -217,14 +244,40 @@ class FragmentGNNPolicy(nn.Module):
     @torch.no_grad()
     def sample_actions(self, s: torch.Tensor, beta: torch.Tensor, epsilon: float,
                        gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Forward actions from P_F (epsilon-uniform over the valid actions); see ``SparseForward.sample``."""
-        return self.sparse_forward(s, beta, backward=False).sample(epsilon, gen)
+        """Forward actions from P_F (epsilon-uniform over the valid actions); see ``SparseForward.sample``.
+        On the CPU done rows cost no policy pass: their action is 0 (an invalid move that leaves them done),
+        and they still flip the exploration coin, as ``sample_forward`` asks of every row at every step. On
+        a GPU every row is computed (listing the live ones would be a host synchronisation per step)."""
+        if s.device.type != "cpu":
+            return self.sparse_forward(s, beta, backward=False).sample(epsilon, gen)
+        live = (s[:, 3 * self.M] == 0).nonzero()[:, 0]
+        if live.shape[0] == s.shape[0]:
+            return self.sparse_forward(s, beta, backward=False).sample(epsilon, gen)
+        a = torch.zeros(s.shape[0], dtype=torch.long, device=s.device)
+        # the random numbers are drawn for every row: the same seed gives the same trajectories as computing all
+        if live.shape[0] == 0:  # all done: no policy pass, the draws of one (a Gumbel per stop/root, a coin)
+            for _ in range(2 if epsilon > 0 else 1):
+                torch.rand((s.shape[0], 1 + self.V), generator=gen, device=s.device)
+            return a, torch.rand(s.shape[0], generator=gen, device=s.device) < epsilon if epsilon > 0 else None
+        a_live, coin = self.sparse_forward(s[live], beta[live], backward=False).sample(epsilon, gen, live, s.shape[0])
+        a[live] = a_live
+        return a, coin
 
     @torch.no_grad()
     def backward_logits(self, s: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        """(N, n_bwd) backward logits alone (backward rollouts need no forward head)."""
-        hv, hs, _ = self._trunk(s, beta)
-        return self._bwd_logits(s, hv, hs)
+        """(N, n_bwd) backward logits alone (backward rollouts need no forward head). Only live states
+        of two or more blocks have a choice: a done state's one move is un-stop and a lone root's is its
+        removal, so on the CPU those rows get zeros (their mask leaves one action) and cost no policy pass
+        (on a GPU every row is computed: listing the others would be a host synchronisation per step)."""
+        if s.device.type != "cpu":
+            hv, hs, _ = self._trunk(s, beta)
+            return self._bwd_logits(s, hv, hs)
+        out = s.new_zeros(s.shape[0], self.n_bwd, dtype=torch.get_default_dtype())
+        rows = ((s[:, 3 * self.M] == 0) & ((s[:, : self.M] >= 0).sum(1) >= 2)).nonzero()[:, 0]
+        if rows.shape[0] and not self.uniform_pb:
+            hv, hs, _ = self._trunk(s[rows], beta[rows])
+            out[rows] = self._bwd_logits(s[rows], hv, hs)
+        return out
 
     def transition_logprobs(self, states: torch.Tensor, fwd_actions: torch.Tensor, bwd_actions: torch.Tensor,
                             beta: torch.Tensor):
@@ -237,7 +290,7 @@ class FragmentGNNPolicy(nn.Module):
         # each distinct (state, beta) once: every trajectory starts at s_0, many share early states
         c = as_input(beta)  # (B, 1) or (B, 1 + k) with preferences
         key = torch.cat([flat[rows], c.repeat_interleave(T1, 0)[rows].to(torch.float64).view(torch.long)], 1)
-        uniq, inv = torch.unique(key, dim=0, return_inverse=True)
+        uniq, inv = _unique_rows(key)
         cu = uniq[:, -c.shape[1]:].contiguous().view(torch.float64).to(beta.dtype)
         sp = self.sparse_forward(uniq[:, : -c.shape[1]], cu[:, 0] if beta.dim() == 1 else cu)
         zero = torch.zeros(B, 1, dtype=fwd_actions.dtype, device=fwd_actions.device)

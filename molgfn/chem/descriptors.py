@@ -23,9 +23,12 @@ import math
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rdkit import Chem, RDLogger
+
+if TYPE_CHECKING:  # pandas (~70 MB) is imported by the table functions only: training never needs it
+    import pandas as pd
 
 FP_RADIUS = 2
 FP_BITS = 1024
@@ -200,6 +203,8 @@ def descriptor_table(smiles: Sequence[str]) -> pd.DataFrame:
             mol = mol_from_smiles(s)
             cache[s] = describe(mol) if mol is not None else _EMPTY
         rows.append(cache[s])
+    import pandas as pd
+
     df = pd.DataFrame(rows, columns=list(DESCRIPTOR_COLUMNS))
     # counts stay whole numbers and flags booleans even beside a row that did not parse
     return df.astype({c: "Int64" for c in _INT_COLUMNS} | {c: "boolean" for c in _BOOL_COLUMNS})
@@ -207,6 +212,8 @@ def descriptor_table(smiles: Sequence[str]) -> pd.DataFrame:
 
 def add_descriptors(df: pd.DataFrame, column: str = "smiles") -> pd.DataFrame:
     """``df`` with the descriptor columns appended (replacing any of the same name)."""
+    import pandas as pd
+
     desc = descriptor_table(df[column].astype(str).tolist())
     desc.index = df.index
     return pd.concat([df.drop(columns=[c for c in DESCRIPTOR_COLUMNS if c in df.columns]), desc], axis=1)
@@ -280,6 +287,8 @@ FORMATS = ("csv", "sdf", "parquet")
 
 
 def _sd_value(v) -> str:
+    import pandas as pd
+
     if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return ""
     return repr(v) if isinstance(v, float) else str(v)

@@ -5,6 +5,10 @@ The proxy is a message-passing network over atom graphs, trained to predict
 target. Its weights are a third-party pickle (asset ``seh-frag-proxy``: 22 numpy
 arrays saved from torch-geometric 1.6), loaded here with the restricted unpickler.
 
+The network and its featuriser use plain torch (importing torch-geometric costs ~160 MB of
+memory and seconds of start-up); parameter names are those of torch-geometric's ``NNConv``
+and ``Set2Set``, and ``fast=False`` runs torch-geometric's ``NNConv`` itself as a check.
+
 Architecture (as trained)::
 
     h = leaky_relu(lin0(x))                                   # arrays 0, 1
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +41,6 @@ import torch.nn.functional as F
 from rdkit import Chem
 from rdkit.Chem.rdchem import BondType, HybridizationType
 from torch import Tensor, nn
-from torch_geometric.data import Batch, Data
-from torch_geometric.nn import NNConv, Set2Set
 
 from molgfn.errors import InputError
 
@@ -48,6 +51,9 @@ __all__ = [
     "EXPECTED_SHAPES",
     "InvalidMoleculeError",
     "featurize",
+    "GraphBatch",
+    "collate",
+    "mol_graph",
     "load_arrays",
     "raw_to_score",
     "SEHProxy",
@@ -93,7 +99,37 @@ class InvalidMoleculeError(InputError, ValueError):
     InputError (so the CLI prints it as one clear message)."""
 
 
-def featurize(mol: Chem.Mol, attachment_atoms: set[int] | None = None) -> Data:
+@dataclass
+class GraphBatch:
+    """Atom graphs of one or more molecules, concatenated (the fields of a torch-geometric ``Batch``
+    that the proxy reads; a ``Batch`` works in their place)."""
+
+    x: Tensor  # (atoms, 71)
+    edge_index: Tensor  # (2, edges), both directions
+    edge_attr: Tensor  # (edges, 4)
+    batch: Tensor | None = None  # (atoms,) graph of each atom
+    num_graphs: int = 1
+
+
+def collate(graphs: Sequence[GraphBatch]) -> GraphBatch:
+    """One batch of single-molecule graphs: node indices offset, ``batch`` set."""
+    sizes = [g.x.size(0) for g in graphs]
+    offsets = np.cumsum([0] + sizes[:-1])
+    edge_index = torch.cat([g.edge_index + int(o) for g, o in zip(graphs, offsets, strict=True)], 1)
+    batch = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes))
+    return GraphBatch(torch.cat([g.x for g in graphs]), edge_index, torch.cat([g.edge_attr for g in graphs]),
+                      batch, len(graphs))
+
+
+def featurize(mol: Chem.Mol, attachment_atoms: set[int] | None = None):
+    """``mol_graph`` as a torch-geometric ``Data`` (for ``Batch.from_data_list``)."""
+    from torch_geometric.data import Data
+
+    g = mol_graph(mol, attachment_atoms)
+    return Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr)
+
+
+def mol_graph(mol: Chem.Mol, attachment_atoms: set[int] | None = None) -> GraphBatch:
     """Atom graph of ``mol`` in the proxy's 71-column / 4-column input format.
 
     Hydrogens must be implicit (as from ``Chem.MolFromSmiles``) and the molecule
@@ -150,7 +186,7 @@ def featurize(mol: Chem.Mol, attachment_atoms: set[int] | None = None) -> Data:
         edge_attr = np.zeros((2 * m, NUM_BOND_FEATURES), dtype=np.float32)
         known = btype >= 0
         edge_attr[np.nonzero(known)[0], btype[known]] = 1.0
-    return Data(x=torch.from_numpy(x), edge_index=torch.from_numpy(edge_index), edge_attr=torch.from_numpy(edge_attr))
+    return GraphBatch(torch.from_numpy(x), torch.from_numpy(edge_index), torch.from_numpy(edge_attr))
 
 
 # --- weights ---------------------------------------------------------------------------
@@ -200,15 +236,58 @@ def _distinct_rows(edge_attr: Tensor) -> tuple[Tensor, Tensor]:
     return torch.unique(edge_attr, dim=0, return_inverse=True)
 
 
+class _NNConvWeights(nn.Module):
+    """The parameters of torch-geometric's ``NNConv`` (same names): root ``lin``, edge network ``nn``, ``bias``."""
+
+    def __init__(self, edge_net: nn.Module) -> None:
+        super().__init__()
+        self.nn = edge_net
+        self.lin = nn.Linear(HIDDEN, HIDDEN, bias=False)
+        self.bias = nn.Parameter(torch.zeros(HIDDEN))
+
+    def reference(self) -> nn.Module:
+        """torch-geometric's ``NNConv`` (mean) holding these weights (imported only here)."""
+        from torch_geometric.nn import NNConv
+
+        # its constructor re-initialises the modules it is given: give it a stand-in, then ours
+        conv = NNConv(HIDDEN, HIDDEN, nn.Identity(), aggr="mean", root_weight=True, bias=True)
+        conv.nn, conv.lin, conv.bias = self.nn, self.lin, self.bias  # x @ lin.weight.T + bias, as its Linear
+        return conv
+
+
+class _Set2Set(nn.Module):
+    """Set2Set readout (Vinyals et al., 2016) as torch-geometric computes it: ``steps`` times
+    q = LSTM(q*); a = softmax over each graph's atoms of <h, q>; q* = [q, sum a h]."""
+
+    def __init__(self, dim: int, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self.lstm = nn.LSTM(2 * dim, dim)
+
+    def forward(self, h: Tensor, graph: Tensor, num_graphs: int) -> Tensor:
+        dim = h.size(1)
+        state = (h.new_zeros(1, num_graphs, dim), h.new_zeros(1, num_graphs, dim))
+        q_star = h.new_zeros(num_graphs, 2 * dim)
+        for _ in range(self.steps):
+            q, state = self.lstm(q_star.unsqueeze(0), state)
+            q = q.view(num_graphs, dim)
+            e = (h * q.index_select(0, graph)).sum(-1)
+            top = e.new_full((num_graphs,), float("-inf")).scatter_reduce(0, graph, e, "amax")
+            a = (e - top.index_select(0, graph)).exp()
+            a = a / e.new_zeros(num_graphs).index_add_(0, graph, a).index_select(0, graph)
+            q_star = torch.cat([q, h.new_zeros(num_graphs, dim).index_add_(0, graph, a[:, None] * h)], -1)
+        return q_star
+
+
 class SEHProxy(nn.Module):
     """The sEH proxy network. ``forward`` returns the raw output, shape ``(num_graphs,)``.
 
-    Sub-modules are torch-geometric's own (``NNConv`` with mean aggregation,
-    ``Set2Set``) so the parameters keep their standard meaning; ``forward`` by default
+    Parameters are named as in torch-geometric's ``NNConv`` (mean aggregation) and
+    ``Set2Set``, so they keep their standard meaning; ``forward`` by default
     runs an equivalent fast path for the convolution: edge features are constant over
     the 12 shared-weight steps and take few distinct values (one-hot bond types), so the
     edge network runs once on the distinct rows and each step is one dense matmul
-    instead of ``E`` per-edge 64x64 products. ``fast=False`` calls ``NNConv`` itself.
+    instead of ``E`` per-edge 64x64 products. ``fast=False`` calls torch-geometric's ``NNConv``.
     """
 
     def __init__(self, root_weight_transposed: bool = False) -> None:
@@ -220,9 +299,9 @@ class SEHProxy(nn.Module):
             nn.LeakyReLU(LEAKY_SLOPE),
             nn.Linear(EDGE_HIDDEN, HIDDEN * HIDDEN),
         )
-        self.conv = NNConv(HIDDEN, HIDDEN, edge_net, aggr="mean", root_weight=True, bias=True)
+        self.conv = _NNConvWeights(edge_net)
         self.gru = nn.GRUCell(HIDDEN, HIDDEN)
-        self.set2set = Set2Set(HIDDEN, processing_steps=SET2SET_STEPS)
+        self.set2set = _Set2Set(HIDDEN, SET2SET_STEPS)
         self.lin_out = nn.Linear(2 * HIDDEN, 1)
 
     @classmethod
@@ -269,7 +348,7 @@ class SEHProxy(nn.Module):
             out = out + (agg.view(n, num_kinds * h.size(1)) @ w_stack) * inv_deg
         return out + self.conv.bias
 
-    def forward(self, batch: Batch, fast: bool = True) -> Tensor:
+    def forward(self, batch: GraphBatch, fast: bool = True) -> Tensor:
         """Raw proxy output per graph, shape ``(num_graphs,)``."""
         x, edge_index, edge_attr = batch.x, batch.edge_index, batch.edge_attr
         n = x.size(0)
@@ -296,10 +375,11 @@ class SEHProxy(nn.Module):
                 m = F.leaky_relu(self._conv_fast(h, src, dst, w_stack, pair, inv_deg, num_kinds), LEAKY_SLOPE)
                 h = self.gru(m, h)
         else:
+            conv = self.conv.reference()
             for _ in range(NUM_CONV_STEPS):
-                m = F.leaky_relu(self.conv(h, edge_index, edge_attr), LEAKY_SLOPE)
+                m = F.leaky_relu(conv(h, edge_index, edge_attr), LEAKY_SLOPE)
                 h = self.gru(m, h)
-        g = self.set2set(h, node_graph, dim_size=num_graphs)
+        g = self.set2set(h, node_graph, num_graphs)
         return self.lin_out(g).squeeze(-1)
 
 
@@ -405,6 +485,8 @@ class SEHOracle:
         with torch.inference_mode():
             for start in range(0, len(mols), self.batch_size):
                 chunk = mols[start : start + self.batch_size]
-                batch = Batch.from_data_list([featurize(m) for m in chunk]).to(self.device)
+                batch = collate([mol_graph(m) for m in chunk])
+                batch = GraphBatch(*(t.to(self.device) for t in (batch.x, batch.edge_index, batch.edge_attr,
+                                                                 batch.batch)), batch.num_graphs)
                 outs.append(self.model(batch).double().cpu().numpy())
         return np.concatenate(outs) if outs else np.empty(0)

@@ -76,17 +76,26 @@ class SparseForward:
         b = arg_b[self.pos.gather(1, qq[:, None])[:, 0].clamp(min=0)]
         return torch.where(k > V, 1 + V + qq * V + b, k)
 
-    def sample(self, epsilon: float, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def sample(self, epsilon: float, gen: torch.Generator | None, rows: torch.Tensor | None = None,
+               n: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Actions by Gumbel-max; with ``epsilon`` > 0 each row flips an exploration coin (returned)
-        and, when it comes up, takes a uniform valid action instead."""
-        a = self._argmax(self.glp + _gumbel(self.glp, gen), self.alp + _gumbel(self.alp, gen))
+        and, when it comes up, takes a uniform valid action instead. With ``rows``, these states are
+        rows ``rows`` of a batch of ``n`` whose other (done) rows were not computed: the random numbers
+        are drawn for all ``n`` rows, so a seed gives the same actions either way, and the coins of all
+        ``n`` rows come back."""
+        def noise(like: torch.Tensor) -> torch.Tensor:
+            if rows is None or like is self.alp:  # done rows have no free stems: alp is the same either way
+                return _gumbel(like, gen)
+            return _gumbel(like.new_empty(n, like.shape[1]), gen)[rows]
+
+        a = self._argmax(self.glp + noise(self.glp), self.alp + noise(self.alp))
         if epsilon <= 0:
             return a, None
         inf = float("-inf")
-        u = self._argmax(torch.where(self.gmask, _gumbel(self.glp, gen), inf),
-                         torch.where(self.amask[None], _gumbel(self.alp, gen), inf))
-        coin = torch.rand(a.shape[0], generator=gen, device=a.device) < epsilon
-        return torch.where(coin, u, a), coin
+        u = self._argmax(torch.where(self.gmask, noise(self.glp), inf),
+                         torch.where(self.amask[None], noise(self.alp), inf))
+        coin = torch.rand(a.shape[0] if rows is None else n, generator=gen, device=a.device) < epsilon
+        return torch.where(coin if rows is None else coin[rows], u, a), coin
 
 
 def factorised_logprobs(env, s: torch.Tensor, graph_logits: torch.Tensor, scale: torch.Tensor | None,
