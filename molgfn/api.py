@@ -169,7 +169,9 @@ def make_config(task: Task, **settings) -> TrainConfig:
             hints.append(f"{k!r}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
         raise InputError(f"unknown training setting(s) {', '.join(hints)}; settings are the fields of "
                          f"molgfn.TrainConfig: {', '.join(sorted(known))}")
-    opts = {"oracle": task.spec} if hasattr(task, "spec") else {}
+    opts = dict(getattr(task, "task_options", None) or {})  # set by tasks.get_task: how to rebuild the task
+    if hasattr(task, "spec"):
+        opts["oracle"] = task.spec
     cfg = TrainConfig(task=task.name, task_options=opts, **settings)
     cfg.validate()
     return cfg

@@ -44,8 +44,12 @@ def get_task(name: str, **options):
         except Exception as e:
             raise TaskError(f"task plugin {name!r} failed to load: {e}") from e
     try:
-        return cls(**options)
+        task = cls(**options)
     except TypeError as e:
         raise TaskError(f"task {name!r} does not take these options {sorted(options)}: {e}") from e
     except ValueError as e:
         raise TaskError(f"task {name!r}: {e}") from e
+    # what rebuilds this task from a run's config.json (a run trained through the library resumes and
+    # samples from the CLI): the options as given, where they are plain data
+    task.task_options = {k: v for k, v in options.items() if isinstance(v, str | int | float | bool | list | None)}
+    return task

@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+# also for module- and session-scoped fixtures, which run before the per-test fixture below (on a
+# 2-core machine a fixture that trains with torch's default threads ran 10x slower)
+torch.set_num_threads(1)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if not SHARED.is_dir() and os.environ.get("MOLGFN_DATA"):
     SHARED = Path(os.environ["MOLGFN_DATA"]).expanduser()  # a clone without ../shared: the user's data folder
