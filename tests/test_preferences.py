@@ -213,7 +213,8 @@ def test_preference_options_are_checked(tmp_path):
     assert r.exit_code == 2 and "give one of them" in r.output
     r = run("design", *BASE, "--rounds", 1, "--preference", "1,-1", "--out", tmp_path / "y")
     assert r.exit_code == 2 and "--preference must be 2 numbers >= 0" in r.output
-    r = run("train", "--task", "tfbind8", "--preference-dist", "dirichlet:1", "--out", tmp_path / "z")
+    r = run("train", "--task", "custom", "--oracle", "tests.oracles:gc_content", "--preference-dist", "dirichlet:1",
+            "--out", tmp_path / "z")
     assert r.exit_code == 2 and "several objectives" in r.output
     r = run("train", *BASE, "--preference-dist", "dirichlet:0", "--out", tmp_path / "v")
     assert r.exit_code == 2 and "dirichlet:ALPHA with ALPHA > 0" in r.output
