@@ -11,6 +11,9 @@ heap's list is itself the uniform sampling frame. Objects are inserted one at a 
 ``k = max(1, round(top_frac * size))`` after each insertion, so the state (heap layouts
 included) depends only on the insertion order, never on how insertions were batched: a
 buffer rebuilt from the same objects in the same order draws exactly the same samples.
+The heaps are brought up to date lazily, when the buffer is next sampled or inspected: a run
+without replay (``--replay-size 0``) pays only the row copy per round, and the heaps end up
+exactly as if every object had been inserted on arrival (same objects, same order).
 
 A preference-conditioned run (``n_vectors = k``) also stores each object's (transformed) objective
 vector, so that a replayed object's reward R(x | w) is recomputed for the new preference w it is
@@ -34,6 +37,7 @@ class ReplayBuffer:
         self.size = 0
         self._top: list[tuple[float, int]] = []  # min-heap of (log R, index): the best k
         self._rest: list[tuple[float, int]] = []  # max-heap of (-log R, -index): everything else
+        self._heaped = 0  # rows [0, _heaped) are in the heaps; the rest wait for _sync_heaps
 
     def _grow(self, need: int) -> None:
         cap = self.objects.shape[0]
@@ -76,11 +80,15 @@ class ReplayBuffer:
             if vectors is None or vectors.shape != (n, self.vectors.shape[1]):
                 raise ValueError(f"this buffer stores objective vectors: need ({n}, {self.vectors.shape[1]})")
             self.vectors[self.size : self.size + n] = vectors.to(self.vectors)
-        lr = log_reward.to(self.log_reward)
-        self.log_reward[self.size : self.size + n] = lr
-        for j, v in enumerate(lr.tolist()):
-            self._insert(v, self.size + j)
+        self.log_reward[self.size : self.size + n] = log_reward.to(self.log_reward)
         self.size += n
+
+    def _sync_heaps(self) -> None:
+        # insert the rows added since the last sync, one at a time in row order, as add() once did
+        if self._heaped < self.size:
+            for j, v in enumerate(self.log_reward[self._heaped : self.size].tolist()):
+                self._insert(v, self._heaped + j)
+            self._heaped = self.size
 
     def sample(self, n: int, gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         it = self.sample_indices(n, gen)
@@ -90,6 +98,7 @@ class ReplayBuffer:
         """Buffer rows of a prioritised sample (``objects``, ``log_reward``, ``vectors`` index with them)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
+        self._sync_heaps()
         dev = self.log_reward.device
         n_top = n // 2 if self._rest else n
         pos = torch.randint(len(self._top), (n_top,), generator=gen, device=dev).tolist()
@@ -101,6 +110,7 @@ class ReplayBuffer:
 
     def top_indices(self) -> list[int]:
         """Indices of the objects in the top set (for tests and inspection)."""
+        self._sync_heaps()
         return [i for _, i in self._top]
 
     def state_dict(self) -> dict:
@@ -111,5 +121,5 @@ class ReplayBuffer:
 
     def load_state_dict(self, sd: dict) -> None:
         self.size = 0
-        self._top, self._rest = [], []
+        self._top, self._rest, self._heaped = [], [], 0
         self.add(sd["objects"].to(self.objects.device), sd["log_reward"], sd.get("vectors"))
