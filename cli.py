@@ -1112,32 +1112,13 @@ def parse_betas(spec: str) -> list[float]:
 def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, beta: str | None, show: int,
                       min_distance: int = 0, max_similarity: float = 1.0, max_per_scaffold: int = 0,
                       fmt: str = "csv", preference: list[str] | None = None) -> None:
-    import pandas as pd
-
-    from molgfn.candidates import candidate_table
+    from molgfn.api import rank_candidates
+    from molgfn.chem.descriptors import CHECK_ORDER
     from molgfn.runs import CANDIDATES, atomic_write_csv
 
-    betas = [tr.sampling_beta(b) for b in parse_betas(beta)] if beta else [tr.sampling_beta(None)]
-    from molgfn.chem.descriptors import CHECK_ORDER
-
     trained_counts = dict(getattr(tr.task, "filter_counts", {}))
-    if tr.pref_dist is not None:  # one list per preference, merged and Pareto-ranked (molgfn.moo)
-        from molgfn.moo import preference_candidates
-
-        df = preference_candidates(tr, preference, num_samples, num_candidates, betas, min_distance, max_similarity,
-                                   max_per_scaffold)
-    elif len(betas) == 1:
-        df = candidate_table(tr, tr.sample(num_samples, beta=betas[0]), top=num_candidates,
-                             min_distance=min_distance, max_similarity=max_similarity,
-                             max_per_scaffold=max_per_scaffold)
-    else:  # each beta's own samples, ranked within that beta
-        df = pd.concat([candidate_table(tr, tr.sample(num_samples, beta=b), top=num_candidates, beta=b,
-                                        samples_only=True, min_distance=min_distance,
-                                        max_similarity=max_similarity, max_per_scaffold=max_per_scaffold)
-                        for b in betas], ignore_index=True)
-    from molgfn.moo import with_pareto_rank
-
-    df = with_pareto_rank(df, tr.task)  # multi-objective tasks only
+    df = rank_candidates(tr, num_samples, num_candidates, parse_betas(beta) if beta else None, min_distance,
+                         max_similarity, preference, max_per_scaffold)
     atomic_write_csv(out_dir / CANDIDATES, df)
     if fmt != "csv":
         _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt)

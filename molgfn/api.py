@@ -264,9 +264,11 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
 
 def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: int | None = 100,
                beta: float | Sequence[float] | None = None, min_distance: int = 0,
-               max_similarity: float = 1.0, preferences: Sequence | None = None) -> pd.DataFrame:
+               max_similarity: float = 1.0, preferences: Sequence | None = None,
+               max_per_scaffold: int = 0) -> pd.DataFrame:
     """Ranked unique candidates: everything seen in training plus ``num_samples`` final draws,
-    best first, optionally diverse. Several ``beta`` values give one table with a ``beta``
+    best first, optionally diverse (``max_per_scaffold``: at most that many molecules per Murcko
+    scaffold, 0 off). Several ``beta`` values give one table with a ``beta``
     column, ranked within each beta (their own samples only). A preference-conditioned sampler
     gives one list per preference (default: each objective alone and equal weights), merged and
     Pareto-ranked (``molgfn.moo.preference_candidates``)."""
@@ -281,14 +283,15 @@ def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: i
         from .moo import preference_candidates
 
         return preference_candidates(trainer, preferences, num_samples, num_candidates, betas, min_distance,
-                                     max_similarity)
+                                     max_similarity, max_per_scaffold)
     if len(betas) == 1:
         df = candidate_table(trainer, trainer.sample(num_samples, beta=betas[0]), top=num_candidates,
-                             min_distance=min_distance, max_similarity=max_similarity)
-    else:
+                             min_distance=min_distance, max_similarity=max_similarity,
+                             max_per_scaffold=max_per_scaffold)
+    else:  # each beta's own samples, ranked within that beta
         df = pd.concat([candidate_table(trainer, trainer.sample(num_samples, beta=b), top=num_candidates, beta=b,
-                                        samples_only=True, min_distance=min_distance,
-                                        max_similarity=max_similarity) for b in betas], ignore_index=True)
+                                        samples_only=True, min_distance=min_distance, max_similarity=max_similarity,
+                                        max_per_scaffold=max_per_scaffold) for b in betas], ignore_index=True)
     return with_pareto_rank(df, trainer.task)  # multi-objective tasks: Pareto rank over the merged list
 
 
