@@ -1,4 +1,7 @@
-"""Two-objective oracles for the multi-objective tests (imported as tests.moo_oracles:NAME)."""
+"""Two-objective oracles for the multi-objective tests (imported as tests.moo_oracles:NAME),
+and the brute-force Pareto ranks the tests compare with."""
+
+import numpy as np
 
 
 def a_and_alternation(seqs):
@@ -21,3 +24,15 @@ def size_and_nitrogen(smiles):
         n = m.GetNumHeavyAtoms()
         out.append([n / 50, sum(a.GetSymbol() == "N" for a in m.GetAtoms()) / max(n, 1)])
     return out
+
+
+def brute_pareto_ranks(Y):
+    """Peel non-dominated sets one by one, checking every pair directly."""
+    left, ranks, r = set(range(len(Y))), np.zeros(len(Y), int), 1
+    while left:
+        front = {i for i in left if not any(all(Y[j] >= Y[i]) and any(Y[j] > Y[i]) for j in left)}
+        for i in front:
+            ranks[i] = r
+        left -= front
+        r += 1
+    return ranks

@@ -23,7 +23,7 @@ from molgfn.moo import (
     pareto_rank,
     r2_indicator,
 )
-from tests.moo_oracles import a_and_alternation
+from tests.moo_oracles import a_and_alternation, brute_pareto_ranks
 
 runner = CliRunner()
 
@@ -57,23 +57,11 @@ def test_component_errors_are_clear():
 
 
 # ---- Pareto ranks ------------------------------------------------------------------------------------
-def _brute_ranks(Y):
-    """Peel non-dominated sets one by one, checking every pair directly."""
-    left, ranks, r = set(range(len(Y))), np.zeros(len(Y), int), 1
-    while left:
-        front = {i for i in left if not any(all(Y[j] >= Y[i]) and any(Y[j] > Y[i]) for j in left)}
-        for i in front:
-            ranks[i] = r
-        left -= front
-        r += 1
-    return ranks
-
-
 @pytest.mark.parametrize("k", [2, 3])
 def test_pareto_rank_matches_brute_force(k):
     rng = np.random.default_rng(k)
     Y = rng.integers(0, 5, size=(60, k)).astype(float)  # ties and duplicates on purpose
-    assert pareto_rank(Y).tolist() == _brute_ranks(Y).tolist()
+    assert pareto_rank(Y).tolist() == brute_pareto_ranks(Y).tolist()
 
 
 # ---- hypervolume, IGD, R2 --------------------------------------------------------------------------
@@ -149,7 +137,7 @@ def test_two_objective_design_and_evaluate_end_to_end(tmp_path):
     t_a = 1 / (1 + 10 ** (-10 * 0.5 * (Y[:, 0] - 0.5) / 0.6))
     assert df["raw_score"].tolist() == pytest.approx(((1 * t_a + 3 * Y[:, 1]) / 4).tolist())
     # Pareto ranks over the listed candidates, in the transformed space, by brute force
-    assert df["pareto_rank"].tolist() == _brute_ranks(np.stack([t_a, Y[:, 1]], 1)).tolist()
+    assert df["pareto_rank"].tolist() == brute_pareto_ranks(np.stack([t_a, Y[:, 1]], 1)).tolist()
 
     r = run("evaluate", out, "-n", 300, "--device", "cpu", "--exact-front", "--format", "json", "--trust-oracle")
     assert r.exit_code == 0, r.output
@@ -200,7 +188,7 @@ def test_molecules_with_two_objectives_get_columns_and_pareto_ranks(tmp_path, re
     Y = np.array(size_and_nitrogen(df["smiles"].tolist()))
     assert df["size"].tolist() == pytest.approx(Y[:, 0].tolist())
     assert df["raw_score"].tolist() == pytest.approx(Y.mean(1).tolist())  # equal weights, identity transforms
-    assert df["pareto_rank"].tolist() == _brute_ranks(Y).tolist()
+    assert df["pareto_rank"].tolist() == brute_pareto_ranks(Y).tolist()
 
 
 def test_seh_frag_moo_objectives_are_the_documented_normalisations(tmp_path, request):
@@ -234,7 +222,7 @@ def test_seh_frag_moo_objectives_are_the_documented_normalisations(tmp_path, req
     assert df["seh"].tolist() == pytest.approx(np.clip(proxy / 8, 0, 1).tolist(), rel=1e-5)
     Y = df[["seh", "qed", "sa", "mw"]].to_numpy()
     assert df["raw_score"].tolist() == pytest.approx((Y @ np.array([2, 1, 1, 1]) / 5).tolist())
-    assert df["pareto_rank"].tolist() == _brute_ranks(Y).tolist()
+    assert df["pareto_rank"].tolist() == brute_pareto_ranks(Y).tolist()
 
 
 @pytest.mark.parametrize("k, alpha", [(4, 1.0), (3, 0.5)])

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from cli import app
 from molgfn.exact import exact_marginal
 from molgfn.moo import hypervolume
-from tests.moo_oracles import a_and_alternation
+from tests.moo_oracles import a_and_alternation, brute_pareto_ranks
 
 runner = CliRunner()
 L, B = 5, 2.0  # AB^5: 32 objects; R(x | w) = (w . y(x))^2
@@ -43,17 +43,6 @@ def _target(env, w, beta):
 def _brute_front():
     Y = np.array(a_and_alternation(_objects()))
     return np.array(sorted({tuple(y) for y in Y if not any((z >= y).all() and (z > y).any() for z in Y)}))
-
-
-def _brute_ranks(Y):
-    left, ranks, r = set(range(len(Y))), np.zeros(len(Y), int), 1
-    while left:
-        front = {i for i in left if not any(all(Y[j] >= Y[i]) and any(Y[j] > Y[i]) for j in left)}
-        for i in front:
-            ranks[i] = r
-        left -= front
-        r += 1
-    return ranks
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +153,7 @@ def test_design_trains_one_preference_conditioned_sampler_and_merges_pareto_rank
     assert len(df) == 15 and df["sequence"].is_unique and df["rank"].tolist() == list(range(1, 16))
     Y = np.array(a_and_alternation(df["sequence"].tolist()))
     assert df["a"].tolist() == pytest.approx(Y[:, 0].tolist())
-    assert df["pareto_rank"].tolist() == _brute_ranks(Y).tolist()  # over the merged list
+    assert df["pareto_rank"].tolist() == brute_pareto_ranks(Y).tolist()  # over the merged list
     assert df["pareto_rank"].is_monotonic_increasing
     listed = {w for p in df["preference"] for w in p.split(";")}
     assert listed <= {"1,0", "0,1", "0.5,0.5"} and len(listed) >= 2  # the corners and the centre by default
@@ -240,7 +229,7 @@ def test_seh_frag_moo_designs_a_pareto_ranked_sdf_with_a_preference_conditioned_
     df = pd.read_csv(out / "candidates.csv")
     assert {"pareto_rank", "preference", "seh", "qed", "sa", "mw", "inchikey", "scaffold", "pains_alerts",
             "lipinski_pass"} <= set(df.columns)
-    assert df["pareto_rank"].tolist() == _brute_ranks(df[["seh", "qed", "sa", "mw"]].to_numpy()).tolist()
+    assert df["pareto_rank"].tolist() == brute_pareto_ranks(df[["seh", "qed", "sa", "mw"]].to_numpy()).tolist()
     mols = [m for m in Chem.SDMolSupplier(str(out / "candidates.sdf")) if m is not None]
     assert len(mols) == len(df) and all(m.HasProp("pareto_rank") and m.HasProp("preference") for m in mols)
 
