@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+import torch
+
 from molgfn.fragtask import FragmentTask
 
 TINY_BLOCKS = {  # benzene (join at 0, stem 3 free), CO (join by O, stem on C), N (a cap)
@@ -41,3 +43,16 @@ class TinyFragTask(FragmentTask):
 def smiles_length(smiles: list[str]) -> list[float]:
     """A user oracle for custom-frag tests: the length of each SMILES."""
     return [float(len(s)) for s in smiles]
+
+
+def random_rollout(env, n, seed):
+    """(n, T + 1, ...) states of n rollouts taking a uniformly random valid action at each step."""
+    g = torch.Generator().manual_seed(seed)
+    s = env.initial(n)
+    states = [s]
+    for _ in range(env.traj_len):
+        m = env.forward_mask(s)
+        a = torch.where(m, torch.rand(m.shape, generator=g), -1.0).argmax(1)
+        s = env.step(s, a)
+        states.append(s)
+    return torch.stack(states, 1)

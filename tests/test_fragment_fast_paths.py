@@ -18,7 +18,7 @@ from molgfn.gnn import FragmentGNNPolicy, _unique_rows
 from molgfn.sampling import sample_forward
 from molgfn.trajectories import masked_log_softmax
 
-from .fragment_helpers import TinyFragTask, write_vocab
+from .fragment_helpers import TinyFragTask, random_rollout, write_vocab
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,16 +35,9 @@ def test_unique_rows_equals_torch_unique(n):
 
 
 def _all_states(env, n=64, seed=0):
-    """States along random rollouts, done ones included (s_0, lone roots, partial and done trees)."""
-    g = torch.Generator().manual_seed(seed)
-    s = env.initial(n)
-    out = [s]
-    for _ in range(env.traj_len):
-        m = env.forward_mask(s)
-        a = torch.where(m, torch.rand(m.shape, generator=g), -1.0).argmax(1)
-        s = env.step(s, a)
-        out.append(s)
-    return torch.cat(out)
+    """States along random rollouts, done ones included (s_0, lone roots, partial and done trees),
+    step by step (all s_0 first, then every row's first step, ...)."""
+    return random_rollout(env, n, seed).transpose(0, 1).flatten(0, 1)
 
 
 def test_backward_logits_skip_only_forced_moves(tmp_path):

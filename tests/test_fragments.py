@@ -19,7 +19,7 @@ from molgfn.trajectories import masked_log_softmax, valid_transitions
 
 from . import synthetic
 from .conftest import frag_vocab_path, real_or_synthetic
-from .fragment_helpers import TinyFragTask, write_vocab
+from .fragment_helpers import TinyFragTask, random_rollout, write_vocab
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +32,6 @@ def seh_vocab(request):
 @pytest.fixture(scope="module")
 def seh_env(seh_vocab):
     return FragmentEnv(load_vocab(seh_vocab[0]), 8)
-
-
-def _random_rollout(env, n, seed):
-    g = torch.Generator().manual_seed(seed)
-    s = env.initial(n)
-    states = [s]
-    for _ in range(env.traj_len):
-        m = env.forward_mask(s)
-        a = torch.where(m, torch.rand(m.shape, generator=g), -1.0).argmax(1)
-        s = env.step(s, a)
-        states.append(s)
-    return torch.stack(states, 1)
 
 
 def test_vocabulary_and_sizes(seh_vocab, seh_env):
@@ -60,7 +48,7 @@ def test_vocabulary_and_sizes(seh_vocab, seh_env):
 
 def test_every_emitted_smiles_parses(seh_vocab, seh_env):
     env = seh_env
-    traj = _random_rollout(env, 256, 0)
+    traj = random_rollout(env, 256, 0)
     term = traj[:, -1]
     assert bool((term[:, -1] == 1).all())  # every rollout stopped within traj_len steps
     smiles = env.to_strings(term)
@@ -81,7 +69,7 @@ def test_every_emitted_smiles_parses(seh_vocab, seh_env):
 
 def test_forward_and_backward_actions_undo_each_other(seh_env):
     env = seh_env
-    traj = _random_rollout(env, 128, 1)
+    traj = random_rollout(env, 128, 1)
     g = torch.Generator().manual_seed(2)
     for t in range(env.traj_len):
         s, s2 = traj[:, t], traj[:, t + 1]
@@ -133,7 +121,7 @@ def _permute_slots(env, s, perm):
 def test_gnn_policy_is_invariant_to_slot_order(seh_env):
     env = seh_env
     torch.manual_seed(0)
-    traj = _random_rollout(env, 256, 3)  # enough rollouts that the 3-block vocabulary has 5-block ones too
+    traj = random_rollout(env, 256, 3)  # enough rollouts that the 3-block vocabulary has 5-block ones too
     n = env.num_blocks(traj[:, -2])
     s = traj[:, -2][n == 5][:8].clone()  # partial molecules with 5 blocks, not done
     s[:, -1] = 0
@@ -161,7 +149,7 @@ def test_seh_proxy_gives_finite_scores(request):
     from tasks import get_task
 
     task = get_task("seh-frag")
-    term = _random_rollout(task.env, 16, 4)[:, -1]
+    term = random_rollout(task.env, 16, 4)[:, -1]
     raw, logr = task.evaluate(term)
     assert torch.isfinite(raw).all() and torch.isfinite(logr).all()
     assert float(raw.min()) > -20 and float(raw.max()) < 20
@@ -267,14 +255,14 @@ def test_custom_frag_oracle_and_errors(tmp_path):
 
     task = get_task("custom-frag", oracle="tests.fragment_helpers:smiles_length", vocab=str(write_vocab(tmp_path)),
                     max_blocks=2)
-    term = _random_rollout(task.env, 8, 5)[:, -1]
+    term = random_rollout(task.env, 8, 5)[:, -1]
     raw, _ = task.evaluate(term)
     assert torch.equal(raw, torch.tensor([float(len(s)) for s in task.env.to_strings(term)], dtype=torch.float64))
     task.close()
 
 
 def _states_along_rollouts(env, n, seed):
-    traj = _random_rollout(env, n, seed)
+    traj = random_rollout(env, n, seed)
     s = traj.reshape(-1, traj.shape[-1])
     return s[s[:, -1] == 0]  # live states (done states have no forward action)
 
