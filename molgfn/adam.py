@@ -24,25 +24,39 @@ class FusedAdam:
     def __init__(self, param_groups: list[dict]) -> None:
         self.param_groups = [{"params": list(g["params"]), "lr": g["lr"], **_GROUP_DEFAULTS} for g in param_groups]
         self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
+        # per group and set of parameters with gradients: the kernel's state lists, built once (a
+        # small model's step is otherwise mostly rebuilding them); dropped when the state is replaced
+        self._lists: dict[tuple, list[tuple[list[torch.Tensor], ...]]] = {}
 
     @torch.no_grad()
     def step(self) -> None:
-        for g in self.param_groups:
+        for gi, g in enumerate(self.param_groups):
             if g["amsgrad"] or g["weight_decay"] or g["maximize"]:
                 raise ValueError("FusedAdam supports plain Adam only (no amsgrad, weight decay or maximize)")
-            by_kind: dict[tuple, list[torch.Tensor]] = {}
-            for p in g["params"]:
-                if p.grad is not None:
-                    by_kind.setdefault((p.device, p.dtype), []).append(p)
-            for ps in by_kind.values():
-                states = [self._state(p) for p in ps]
-                steps = [s["step"] for s in states]
+            ps = [p for p in g["params"] if p.grad is not None]
+            key = (gi, *map(id, ps))
+            lists = self._lists.get(key)
+            if lists is None:
+                lists = self._lists[key] = self._kernel_lists(ps)
+            beta1, beta2 = g["betas"]
+            for params, exp_avgs, exp_avg_sqs, steps in lists:
                 torch._foreach_add_(steps, 1)
-                beta1, beta2 = g["betas"]
-                torch._fused_adam_(ps, [p.grad for p in ps], [s["exp_avg"] for s in states],
-                                   [s["exp_avg_sq"] for s in states], [], steps, amsgrad=False, lr=g["lr"],
-                                   beta1=beta1, beta2=beta2, weight_decay=g["weight_decay"], eps=g["eps"],
-                                   maximize=False, grad_scale=None, found_inf=None)
+                torch._fused_adam_(params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [], steps,
+                                   amsgrad=False, lr=g["lr"], beta1=beta1, beta2=beta2,
+                                   weight_decay=g["weight_decay"], eps=g["eps"], maximize=False, grad_scale=None,
+                                   found_inf=None)
+
+    def _kernel_lists(self, ps: list[torch.Tensor]) -> list[tuple[list[torch.Tensor], ...]]:
+        """(params, exp_avgs, exp_avg_sqs, steps) per device and dtype: one kernel call each."""
+        by_kind: dict[tuple, list[torch.Tensor]] = {}
+        for p in ps:
+            by_kind.setdefault((p.device, p.dtype), []).append(p)
+        out = []
+        for params in by_kind.values():
+            states = [self._state(p) for p in params]
+            out.append((params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                        [s["step"] for s in states]))
+        return out
 
     def _state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         s = self.state.get(p)
@@ -81,7 +95,7 @@ class FusedAdam:
         for g, s in zip(self.param_groups, saved, strict=True):
             params.update(zip(s["params"], g["params"], strict=True))
             g.update({k: v for k, v in s.items() if k != "params"})
-        self.state = {}
+        self.state, self._lists = {}, {}
         for i, s in sd["state"].items():
             p = params[int(i)]
             self.state[p] = {"step": torch.tensor(float(s["step"]), dtype=torch.float32, device=p.device),

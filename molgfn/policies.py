@@ -23,6 +23,7 @@ With ``n_prefs = 0`` every network, parameter name and shape is the single-objec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -145,21 +146,44 @@ class MLPPolicy(nn.Module):
         return PolicyOutput(fwd, bwd, flow)
 
     def forward_logits(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        """``forward(x, beta).fwd_logits``, the sampler's per-step call. Unconditioned, the same
-        layers run as plain functional calls (no module dispatch: a third of a small step's cost);
-        any other input or module (conditioning, an added submodule, a subclass) takes ``forward``."""
+        """``forward(x, beta).fwd_logits``; see ``rollout_logits``."""
+        return self.rollout_logits()(x, beta)
+
+    def rollout_logits(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """``lambda x, beta: forward(x, beta).fwd_logits`` for a rollout's many small no-grad calls.
+
+        Unconditioned, the layers run as plain ``addmm`` / in-place leaky ReLU calls on weights transposed
+        once here (no module dispatch, no per-call attribute walk: most of a small step's cost); the views
+        follow in-place optimiser updates, but a rollout is all they are kept for. Any other input or
+        module (conditioning, an added submodule, a subclass) takes ``forward``."""
         if (self.conditioning != "none" or type(self).forward is not MLPPolicy.forward
                 or self._modules.keys() != {"trunk", "head", "log_z"}):
-            return self(x, beta).fwd_logits
-        h = x
+            return lambda x, beta: self(x, beta).fwd_logits
+        steps: list[tuple[str, object, object]] = []
         for m in (*self.trunk[0], self.trunk[1]):
             if type(m) is nn.Linear:
-                h = F.linear(h, m.weight, m.bias)
+                steps.append(("linear", m.weight.t(), m.bias))
             elif type(m) is nn.LeakyReLU:
-                h = F.leaky_relu(h, m.negative_slope)
+                steps.append(("leaky", m.negative_slope, None))
             else:
-                h = m(h)
-        return F.linear(h, self.head.weight, self.head.bias)[:, : self.n_fwd]
+                steps.append(("module", m, None))
+        # the forward head's rows only (a view: the same products as the whole head, then a slice)
+        head_w, head_b = self.head.weight[: self.n_fwd].t(), self.head.bias[: self.n_fwd]
+
+        def logits(x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+            h, fresh = x, False  # fresh: h is this call's own tensor, safe to update in place
+            for kind, a, b in steps:
+                if kind == "linear":
+                    h, fresh = torch.addmm(b, h, a), True
+                elif kind == "leaky" and fresh:
+                    F.leaky_relu_(h, a)
+                elif kind == "leaky":
+                    h, fresh = F.leaky_relu(h, a), True
+                else:
+                    h, fresh = a(h), False
+            return torch.addmm(head_b, h, head_w)
+
+        return logits
 
     def conditional_flow(self, h: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """log F(s; beta) from the trunk features h and beta, or [beta, w] (logit conditioning)."""

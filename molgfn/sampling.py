@@ -67,25 +67,28 @@ def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torc
     """``sample_forward`` from s_0 for an env whose rows all advance in lockstep with every action
     valid (``env.lockstep``, sequences): the same distribution with fewer small ops - no masks, no
     log-softmax (Gumbel-max on the logits), all random numbers drawn once, the exploration folded into
-    the noise, and ``env.step_at``."""
+    the noise, and ``env.lockstep_step``."""
     n, T, dev = beta.shape[0], env.traj_len, beta.device
+    # Gumbel-max with the noise -log(-log u) folded into a subtraction: argmax(logits - log(-log u))
     u = torch.rand((T, n, env.n_fwd), generator=gen, device=dev).clamp_(1e-20, 1.0)
-    noise = u.log_().neg_().log_().neg_()  # Gumbel, -log(-log u), in place
+    log_e = u.log_().neg_().log_()  # log(-log u), in place
     if epsilon > 0:
         coin = torch.rand((T, n), generator=gen, device=dev) < epsilon
         uniform = torch.randint(0, env.n_fwd, (T, n), generator=gen, device=dev)
-        # a row whose coin came up takes its uniform action: noise +inf there and 0 elsewhere makes it
+        # a row whose coin came up takes its uniform action: -inf there and 0 elsewhere makes it
         # the argmax whatever the (finite) logits - the same actions as a select after the argmax
-        forced = torch.zeros_like(noise).scatter_(2, uniform[..., None], float("inf"))
-        noise = torch.where(coin[..., None], forced, noise)
-    logits_of = getattr(policy, "forward_logits", None) or (lambda x, b: policy(x, b).fwd_logits)
+        forced = torch.zeros_like(log_e).scatter_(2, uniform[..., None], float("-inf"))
+        log_e = torch.where(coin[..., None], forced, log_e)
+    rollout_logits = getattr(policy, "rollout_logits", None)
+    logits_of = rollout_logits() if rollout_logits is not None else (lambda x, b: policy(x, b).fwd_logits)
+    step = env.lockstep_step(n, dev)
     s = env.initial(n, dev)
     states, fa = [s], []
     with torch.inference_mode():  # lighter tensors in the loop; the stacks below are ordinary tensors
-        for t, g in enumerate(noise.unbind(0)):
-            a = (logits_of(env.encode(s), beta) + g).argmax(-1)
+        for t, le in enumerate(log_e.unbind(0)):
+            a = (logits_of(env.encode(s), beta) - le).argmax(-1)
             fa.append(a)
-            s = env.step_at(s, a, t)
+            s = step(s, a, t)
             states.append(s)
     fwd = torch.stack(fa, 1)
     on_policy = ~coin.any(0) if epsilon > 0 else torch.ones(n, dtype=torch.bool, device=dev)

@@ -56,7 +56,7 @@ class Task:
 
     def warn_if_all_floored(self, raw: torch.Tensor) -> None:
         """Warn (once) when a whole batch scores at or below the floor: every object then gets the
-        same reward and nothing can be learned."""
+        same reward and nothing can be learned. The trainer calls it on every batch it scores."""
         if getattr(self, "_floor_warned", False) or raw.numel() == 0 or bool((raw > self.raw_floor).any()):
             return
         import warnings
@@ -122,7 +122,6 @@ class SequenceTask(Task):
     def evaluate(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(raw, log R) for a batch; counts reward calls (the oracle budget)."""
         raw = self.score_tokens(tokens).to(torch.float64)
-        self.warn_if_all_floored(raw)
         self.reward_calls += tokens.shape[0]
         return raw, self.log_reward(raw)
 

@@ -19,6 +19,7 @@ over parallel edges.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -102,18 +103,30 @@ class SequenceEnv:
 
     def step_at(self, tokens: torch.Tensor, actions: torch.Tensor, t: int) -> torch.Tensor:
         """``step`` for states all of length ``t`` < L (no length count, no validity select)."""
+        return self.lockstep_step(tokens.shape[0], tokens.device)(tokens, actions, t)
+
+    def lockstep_step(self, n: int, device: torch.device | str) -> Callable[[torch.Tensor, torch.Tensor, int],
+                                                                             torch.Tensor]:
+        """``step_at`` for ``n`` rows on ``device``, its tables looked up once (a rollout's per-step call)."""
         if self.append_only:
-            out = tokens.clone()
-            out[:, t] = actions
-            return out
+            def step(tokens: torch.Tensor, actions: torch.Tensor, t: int) -> torch.Tensor:
+                out = tokens.clone()
+                out[:, t] = actions
+                return out
+            return step
         # one gather from [tokens | the token of every action]: row a of the step-t table names, for
         # each position of the child, the column it copies (prepend: a's token then tokens[:-1];
         # append: tokens with a's token at t) - 3 small ops instead of 9
-        tok, src = self._table("step", tokens.device)
-        return torch.cat([tokens, tok.expand(tokens.shape[0], -1)], 1).gather(1, src[t][actions])
+        tok, src = self._table("step", device)
+        tok_rows, src_at = tok.expand(n, -1), src.unbind(0)
 
-    def _table(self, name: str, device: torch.device):
-        key = (name, str(device))
+        def step(tokens: torch.Tensor, actions: torch.Tensor, t: int) -> torch.Tensor:
+            return torch.cat([tokens, tok_rows], 1).gather(1, src_at[t][actions])
+
+        return step
+
+    def _table(self, name: str, device: torch.device | str):
+        key = (name, device)  # torch.device and str keys both hash cheaply; str(device) per call did not
         if key not in self._tables:
             A, L = self.A, self.length
             if name == "step":  # (1, n_fwd) token of each action; (L, n_fwd, L) source columns per step
