@@ -147,18 +147,27 @@ class MLPPolicy(nn.Module):
 
     def forward_logits(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """``forward(x, beta).fwd_logits``; see ``rollout_logits``."""
-        return self.rollout_logits()(x, beta)
+        return self.rollout_logits(beta)(x)
 
-    def rollout_logits(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """``lambda x, beta: forward(x, beta).fwd_logits`` for a rollout's many small no-grad calls.
+    def rollout_logits(self, beta: torch.Tensor, backward: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``lambda x: forward(x, beta).fwd_logits`` (``bwd_logits`` with ``backward``) for a rollout's many
+        small no-grad calls at one beta.
 
-        Unconditioned, the layers run as plain ``addmm`` / in-place leaky ReLU calls on weights transposed
-        once here (no module dispatch, no per-call attribute walk: most of a small step's cost); the views
-        follow in-place optimiser updates, but a rollout is all they are kept for. Any other input or
-        module (conditioning, an added submodule, a subclass) takes ``forward``."""
-        if (self.conditioning != "none" or type(self).forward is not MLPPolicy.forward
-                or self._modules.keys() != {"trunk", "head", "log_z"}):
-            return lambda x, beta: self(x, beta).fwd_logits
+        What depends on beta alone - the logit scale g(beta), the conditioning embedding - is computed
+        once here instead of at every step, and the layers run as plain ``addmm`` / in-place leaky ReLU
+        calls on weights transposed once (no module dispatch, no per-call attribute walk: most of a
+        small step's cost). The views follow in-place optimiser updates, but a rollout is all they are
+        kept for. A subclass, or a module the fast path does not know, takes ``forward``."""
+        if type(self).forward is not MLPPolicy.forward or not self._modules.keys() <= {
+                "beta_embed", "trunk", "flow_net", "head", "scaler", "log_z"}:
+            return (lambda x: self(x, beta).bwd_logits) if backward else (lambda x: self(x, beta).fwd_logits)
+        if backward and self.uniform_pb:
+            return lambda x: x.new_zeros(x.shape[0], self.n_bwd)
+        extra = None
+        if self.beta_embed is not None:
+            c = as_input(beta)
+            extra = self.beta_embed(c if self.conditioning == "layer" else c[:, 1:])
+        scale = self.scaler(temperature(beta))[:, None] if self.scaler is not None and not backward else None
         steps: list[tuple[str, object, object]] = []
         for m in (*self.trunk[0], self.trunk[1]):
             if type(m) is nn.Linear:
@@ -167,12 +176,14 @@ class MLPPolicy(nn.Module):
                 steps.append(("leaky", m.negative_slope, None))
             else:
                 steps.append(("module", m, None))
-        # the forward head's rows only (a view: the same products as the whole head, then a slice)
-        head_w, head_b = self.head.weight[: self.n_fwd].t(), self.head.bias[: self.n_fwd]
+        if backward:  # the whole head, then a slice (the backward rows as a view would round differently)
+            head_w, head_b, cols = self.head.weight.t(), self.head.bias, slice(self.n_fwd, self.n_fwd + self.n_bwd)
+        else:  # the head's first rows only, as a view: the same products as the whole head, then a slice
+            head_w, head_b, cols = self.head.weight[: self.n_fwd].t(), self.head.bias[: self.n_fwd], None
 
-        def logits(x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-            h, fresh = x, False  # fresh: h is this call's own tensor, safe to update in place
-            for kind, a, b in steps:
+        def logits(x: torch.Tensor) -> torch.Tensor:
+            h, fresh = (x, False) if extra is None else (torch.cat([x, extra], dim=-1), True)
+            for kind, a, b in steps:  # fresh: h is this call's own tensor, safe to update in place
                 if kind == "linear":
                     h, fresh = torch.addmm(b, h, a), True
                 elif kind == "leaky" and fresh:
@@ -181,7 +192,10 @@ class MLPPolicy(nn.Module):
                     h, fresh = F.leaky_relu(h, a), True
                 else:
                     h, fresh = a(h), False
-            return torch.addmm(head_b, h, head_w)
+            out = torch.addmm(head_b, h, head_w)
+            if cols is not None:
+                return out[:, cols]
+            return out if scale is None else out.mul_(scale).clamp_(-LOGIT_CLIP, LOGIT_CLIP)
 
         return logits
 

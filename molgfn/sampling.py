@@ -40,8 +40,10 @@ def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
     """
     n = beta.shape[0]
     steps = env.traj_len if steps is None else steps
-    if start is None and steps == env.traj_len and getattr(env, "lockstep", False):
-        return _lockstep_rollout(env, policy, beta, epsilon, gen)
+    if getattr(env, "lockstep", False) and 0 < steps <= env.traj_len:
+        t0 = env.traj_len - steps  # from s_0, or (local search) from states that all have length t0
+        if start is None and t0 == 0 or start is not None and bool((env.lengths(start) == t0).all()):
+            return _lockstep_rollout(env, policy, beta, epsilon, gen, start, t0)
     s = env.initial(n, beta.device) if start is None else start
     states, fa, ba = [s], [], []
     explored = torch.zeros(n, dtype=torch.bool, device=beta.device)
@@ -63,12 +65,13 @@ def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
                         on_policy=~explored)
 
 
-def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torch.Generator | None) -> Trajectories:
-    """``sample_forward`` from s_0 for an env whose rows all advance in lockstep with every action
-    valid (``env.lockstep``, sequences): the same distribution with fewer small ops - no masks, no
-    log-softmax (Gumbel-max on the logits), all random numbers drawn once, the exploration folded into
-    the noise, and ``env.lockstep_step``."""
-    n, T, dev = beta.shape[0], env.traj_len, beta.device
+def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torch.Generator | None,
+                      start: torch.Tensor | None = None, t0: int = 0) -> Trajectories:
+    """``sample_forward`` for an env whose rows all advance in lockstep with every action valid
+    (``env.lockstep``, sequences), from s_0 or from ``start`` states that all have length ``t0``: the
+    same distribution with fewer small ops - no masks, no log-softmax (Gumbel-max on the logits), all
+    random numbers drawn once, the exploration folded into the noise, and ``env.lockstep_step``."""
+    n, T, dev = beta.shape[0], env.traj_len - t0, beta.device
     # Gumbel-max with the noise -log(-log u) folded into a subtraction: argmax(logits - log(-log u))
     u = torch.rand((T, n, env.n_fwd), generator=gen, device=dev).clamp_(1e-20, 1.0)
     log_e = u.log_().neg_().log_()  # log(-log u), in place
@@ -80,13 +83,13 @@ def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torc
         forced = torch.zeros_like(log_e).scatter_(2, uniform[..., None], float("-inf"))
         log_e = torch.where(coin[..., None], forced, log_e)
     rollout_logits = getattr(policy, "rollout_logits", None)
-    logits_of = rollout_logits() if rollout_logits is not None else (lambda x, b: policy(x, b).fwd_logits)
+    logits_of = rollout_logits(beta) if rollout_logits is not None else (lambda x: policy(x, beta).fwd_logits)
     step = env.lockstep_step(n, dev)
-    s = env.initial(n, dev)
+    s = env.initial(n, dev) if start is None else start
     states, fa = [s], []
     with torch.inference_mode():  # lighter tensors in the loop; the stacks below are ordinary tensors
-        for t, le in enumerate(log_e.unbind(0)):
-            a = (logits_of(env.encode(s), beta) - le).argmax(-1)
+        for t, le in enumerate(log_e.unbind(0), start=t0):
+            a = (logits_of(env.encode(s)) - le).argmax(-1)
             fa.append(a)
             s = step(s, a, t)
             states.append(s)
@@ -104,6 +107,9 @@ def sample_backward(env, policy, terminals: torch.Tensor, beta: torch.Tensor, st
     """
     n = terminals.shape[0]
     steps = env.traj_len if steps is None else steps
+    if getattr(env, "lockstep", False) and 0 < steps <= env.traj_len and bool(
+            (env.lengths(terminals) == env.traj_len).all()):
+        return _lockstep_backward(env, policy, terminals, beta, steps, gen)
     s = terminals
     states, fa, ba = [s], [], []
     own = getattr(policy, "backward_logits", None)  # skips the forward head where a policy can
@@ -119,6 +125,33 @@ def sample_backward(env, policy, terminals: torch.Tensor, beta: torch.Tensor, st
     fa.reverse()
     ba.reverse()
     return Trajectories(torch.stack(states, 1), _stack(fa, n, beta.device), _stack(ba, n, beta.device), beta)
+
+
+def _lockstep_backward(env, policy, terminals: torch.Tensor, beta: torch.Tensor, steps: int,
+                       gen: torch.Generator | None) -> Trajectories:
+    """``sample_backward`` from full-length states of a lockstep env (every row has length t at step
+    L - t, so every backward action is valid): Gumbel-max on the backward logits with all noise drawn
+    once, ``env.lockstep_back``, and the undone forward actions found once from the stacked states."""
+    n, L, dev = terminals.shape[0], env.traj_len, beta.device
+    u = torch.rand((steps, n, env.n_bwd), generator=gen, device=dev).clamp_(1e-20, 1.0)
+    log_e = u.log_().neg_().log_()  # Gumbel-max: argmax(logits - log(-log u))
+    rollout_logits = getattr(policy, "rollout_logits", None)
+    logits_of = (rollout_logits(beta, backward=True) if rollout_logits is not None
+                 else (lambda x: policy(x, beta).bwd_logits))
+    back = env.lockstep_back(n, dev)
+    s = terminals
+    states, ba = [s], []
+    with torch.inference_mode():
+        for k, le in enumerate(log_e.unbind(0)):
+            b = (logits_of(env.encode(s)) - le).argmax(-1)
+            ba.append(b)
+            s = back(s, b, L - k)
+            states.append(s)
+    states.reverse()
+    ba.reverse()
+    st, bwd = torch.stack(states, 1), torch.stack(ba, 1)
+    fwd = env.forward_of(st[:, 1:].reshape(n * steps, -1), bwd.reshape(-1)).view(n, steps)
+    return Trajectories(st, fwd, bwd, beta)
 
 
 def _stack(xs: list[torch.Tensor], n: int, device) -> torch.Tensor:

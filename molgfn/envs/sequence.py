@@ -125,6 +125,18 @@ class SequenceEnv:
 
         return step
 
+    def lockstep_back(self, n: int, device: torch.device | str) -> Callable[[torch.Tensor, torch.Tensor, int],
+                                                                             torch.Tensor]:
+        """``backward_step`` for ``n`` rows on ``device`` that all have length ``t`` >= 1, its table looked
+        up once: one gather from [tokens | pad] (remove first: shift left; remove last: pad at t - 1)."""
+        src = self._table("back", device)
+        pad_col = torch.full((n, 1), self.pad, dtype=torch.long, device=device)
+
+        def back(tokens: torch.Tensor, bactions: torch.Tensor, t: int) -> torch.Tensor:
+            return torch.cat([tokens, pad_col], 1).gather(1, src[t][bactions])
+
+        return back
+
     def _table(self, name: str, device: torch.device | str):
         key = (name, device)  # torch.device and str keys both hash cheaply; str(device) per call did not
         if key not in self._tables:
@@ -138,6 +150,14 @@ class SequenceEnv:
                     src[t, A:] = torch.where(pos == t, L + a[A:, None], pos)
                 tok = (a % A)[None]
                 val = (tok.to(device), src.to(device))
+            elif name == "back":  # (L + 1, n_bwd, L) source columns per length t; column L is the pad
+                pos = torch.arange(L)
+                src = pos.repeat(L + 1, self.n_bwd, 1)
+                for t in range(1, L + 1):
+                    src[t, -1, t - 1] = L  # remove last (the only backward action when append-only)
+                    if not self.append_only:
+                        src[t, 0] = torch.cat([pos[1:], torch.tensor([L])])  # remove first
+                val = src.to(device)
             elif name == "eye":  # one-hot rows of the tokens and the pad
                 val = torch.eye(A + 1, device=device)
             else:  # "place": base-A place values, first token most significant
