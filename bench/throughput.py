@@ -14,6 +14,9 @@ warm-up, and the whole ``molgfn train --rounds 2000`` process (imports included)
 molgfn's reward tables, run by the Python of a venv with gfnx 0.0.1: ``$GFNX_PYTHON``, default
 /work/gfnx-venv/bin/python), each in fresh processes, interleaved, one thread each.
 
+``--recipes`` gives the CPU ms per round of the recipes users run (TB, TB + LS, and ``design``'s
+Logit-GFN + LS) at the LS-GFN settings on tfbind8 and qm9str, for this checkout and ``--baseline DIR``.
+
 ``--parts`` times each part of a tfbind8 iteration at those settings (rollout, reward, scoring,
 loss, backward, Adam step, whole round), for this checkout and ``--baseline DIR``.
 
@@ -425,6 +428,62 @@ def gfnx_table(a) -> None:
           f"{', '.join(f'{x:.2f}' for x in r_pr)} (median {statistics.median(r_pr):.2f})")
 
 
+# the rounds users run (LS-GFN's settings: 32 on-policy + 32 replayed, 3 gradient steps, width 128)
+RECIPES = {
+    "TB": dict(),
+    "TB + LS": dict(local_search=True),
+    "Logit-GFN + LS (design's default on tfbind8 and RNA)": dict(local_search=True, conditioning="logit",
+                                                     beta_dist="uniform:1,3"),
+}
+
+
+def recipe_round(tree: str, task: str, recipe: str, rounds: int) -> dict:
+    """Median CPU ms of a training round of ``RECIPES[recipe]`` on ``task``, for the checkout ``tree``."""
+    sys.path.insert(0, tree)
+    import torch
+
+    from molgfn.config import TrainConfig
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(task=task, rounds=10**9, device="cpu", hidden=128, checkpoint_every=10**9, seed=0,
+                      batch_size=32, replay_size=32, grad_steps=3, **RECIPES[recipe])
+    tr = Trainer(cfg, get_task(task))
+    for _ in range(10):
+        tr.train_round()
+    cpu = []
+    for _ in range(rounds):
+        c = time.process_time()
+        tr.train_round()
+        cpu.append(time.process_time() - c)
+    return {"cpu_ms": statistics.median(cpu) * 1e3}
+
+
+def recipes_table(a) -> None:
+    trees = [("this checkout", ROOT)] + ([("baseline", os.path.abspath(a.baseline))] if a.baseline else [])
+    res: dict = {}
+    for _ in range(a.repeats):
+        for task in ("tfbind8", "qm9str"):
+            for recipe in RECIPES:
+                for label, tree in trees:  # interleaved: the load falls on both alike
+                    out = subprocess.run([sys.executable, __file__, "--recipe-child", tree, task, recipe,
+                                          str(a.rounds)], capture_output=True, text=True, check=True)
+                    r = json.loads(out.stdout.strip().splitlines()[-1])
+                    res.setdefault((task, recipe), {}).setdefault(label, []).append(r["cpu_ms"])
+    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    print(f"# CPU ms per round of the recipes users run (32 + 32 replayed, 3 gradient steps, width 128; "
+          f"median of {a.rounds} rounds after 10, then of {a.repeats} interleaved fresh processes; 1 thread)\n")
+    print(f"command: `{cmd.strip()}`\n")
+    labels = [label for label, _ in trees]
+    print("| task | recipe | " + " | ".join(labels) + (" | baseline / this |" if a.baseline else " |"))
+    print("|---|---|" + "---|" * (len(labels) + bool(a.baseline)))
+    for (task, recipe), by in res.items():
+        med = [statistics.median(by[label]) for label in labels]
+        ratio = f" {med[1] / med[0]:.2f}x |" if a.baseline else ""
+        print(f"| {task} | {recipe} | " + " | ".join(f"{m:.1f}" for m in med) + " |" + ratio)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=100)
@@ -444,7 +503,17 @@ def main() -> None:
     ap.add_argument("--parts", action="store_true", help="CPU time of each part of a tfbind8 iteration at gfnx's "
                     "settings (with --baseline: both checkouts, interleaved)")
     ap.add_argument("--part-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--recipes", action="store_true", help="CPU ms per round of TB, TB + LS and design's "
+                    "Logit-GFN + LS at LS-GFN's settings, tfbind8 and qm9str (with --baseline: both checkouts)")
+    ap.add_argument("--recipe-child", nargs=4, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.recipe_child:
+        tree, task, recipe, rounds = a.recipe_child
+        print(json.dumps(recipe_round(tree, task, recipe, int(rounds))))
+        return
+    if a.recipes:
+        recipes_table(a)
+        return
     if a.part_child:
         print(json.dumps(round_parts(a.part_child)))
         return

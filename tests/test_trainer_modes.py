@@ -20,8 +20,9 @@ class _Custom(torch.nn.Identity):
 def _modes_seen(tr: Trainer) -> list[tuple[bool, bool]]:
     seen = []
     mods = list(tr.policy.modules())
-    tr.policy.register_forward_pre_hook(lambda m, a: seen.append((m.training, all(x.training == m.training
-                                                                                    for x in mods))))
+    for mod in mods:  # every module: the rollout's fast path calls only some (the logit scale g(beta))
+        mod.register_forward_pre_hook(lambda m, a: seen.append((m.training, all(x.training == m.training
+                                                                                 for x in mods))))
     tr.train_round()
     return seen
 
@@ -29,7 +30,7 @@ def _modes_seen(tr: Trainer) -> list[tuple[bool, bool]]:
 def test_rollout_in_eval_and_gradient_step_in_train_mode():
     for custom in (False, True):
         tr = Trainer(TrainConfig(task="table", hidden=16, batch_size=8, replay_size=0, device="cpu",
-                                 conditioning="logit"),  # the rollout calls the module (a hook sees it)
+                                 conditioning="logit"),  # the rollout calls g(beta) (a hook sees it)
                      TableTask("AB", 3, seed=0))
         if custom:
             tr.policy.extra = _Custom()
