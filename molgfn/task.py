@@ -56,8 +56,9 @@ class Task:
 
     def warn_if_all_floored(self, raw: torch.Tensor) -> None:
         """Warn (once) when a whole batch scores at or below the floor: every object then gets the
-        same reward and nothing can be learned. The trainer calls it on every batch it scores."""
-        if getattr(self, "_floor_warned", False) or raw.numel() == 0 or bool((raw > self.raw_floor).any()):
+        same reward and nothing can be learned. The trainer calls it on every batch it scores (raw scores
+        are finite: the oracle contract refuses NaN and infinities)."""
+        if getattr(self, "_floor_warned", False) or raw.numel() == 0 or float(raw.max()) > self.raw_floor:
             return
         import warnings
 

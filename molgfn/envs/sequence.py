@@ -206,11 +206,15 @@ class SequenceEnv:
 
     def to_strings(self, tokens: torch.Tensor) -> list[str]:
         chars = self.alphabet + "?"
-        if tokens.numel() and not bool((tokens == self.pad).any()):  # full length: one numpy view, no loop
-            import numpy as np
+        # full length (no pad; tokens are 0..pad, and a max is cheaper than a boolean scan): one numpy view
+        if tokens.numel() and int(tokens.max()) < self.pad:
+            key = ("letters", "numpy")
+            if key not in self._tables:
+                import numpy as np
 
-            arr = np.array(list(self.alphabet), dtype="<U1")[tokens.cpu().numpy()]
-            return np.ascontiguousarray(arr).view(f"<U{self.length}")[:, 0].tolist()
+                self._tables[key] = np.array(list(self.alphabet), dtype="<U1")
+            arr = self._tables[key][tokens.cpu().numpy()]
+            return arr.view(f"<U{self.length}")[:, 0].tolist()  # fancy indexing gives a C-contiguous array
         return ["".join(chars[t] for t in row if t != self.pad) for row in tokens.tolist()]
 
     def from_strings(self, seqs: list[str], device: torch.device | str = "cpu") -> torch.Tensor:
