@@ -245,7 +245,7 @@ def main() -> None:
         f"| + the reward's RDKit work on {ISSUE_ROUND['batch_size']} fresh molecules (tree -> molecule -> SMILES, "
         f"parse, atom features) | {(mm_s + rdkit_s) * 1e3:.1f} |",
         f"| the round now (for comparison) | {round_ms:.0f} |",
-        f"| the issue-11 target (1,273 ms / 5) | 255 |",
+        "| the issue-11 target (1,273 ms / 5) | 255 |",
         "",
         f"Op-level profile of the round now (torch.profiler, self CPU time, mean over {args.rounds} rounds; the "
         f"profiler's own cost makes the round {prof_round * 1e3:.0f} ms CPU): aten ops {ops_total:.0f} ms, of "

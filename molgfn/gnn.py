@@ -26,10 +26,11 @@ an embedding of w (``layer``: of [beta, w]) is added to the virtual node, which 
 attends to; log Z and the flow read [beta, w]; g stays a function of beta alone.
 
 The graph is built from the padded state tensors with tensor ops only (one ``nonzero``
-per batch, no per-graph Python loop): positions ``g*(M+1)`` (state g's virtual node) and
-``g*(M+1) + 1 + k`` (its slot k) are compacted to the filled ones with a cumulative sum,
-and node outputs are scattered back to the padded layout. Everything is equivariant to
-the order of slots.
+per batch, no per-graph Python loop). Virtual nodes and blocks are kept as two tensors: the
+virtual edges (one each way per block, to the virtual node of its state) are then a gather
+from, or a sum into, the N virtual rows, and their constant edge features are added to those
+rows once instead of to every edge; only the bond edges are edge lists. Slots map to block rows
+by a cumulative sum over the filled slots. Everything is equivariant to the order of slots.
 """
 
 from __future__ import annotations
