@@ -119,10 +119,16 @@ class _Layer(nn.Module):
         H, C = self.heads, hid // self.heads
         qv, kv, vv, skip_v = self.qkvs(xv).chunk(4, -1)
         qb, kb, vb, skip_b = self.qkvs(xb).chunk(4, -1)
-        st, kd = self.lin_edge(stem_table), self.lin_edge(kinds)
-        # bond edges (child->parent, parent->child): gathered per edge, with their stems' features;
+        kd = self.lin_edge(kinds)
+        # bond edges (child->parent, parent->child): gathered per edge, with their stems' features (W_e is
+        # linear: applied to the stem table, or to the bonds' sums when there are fewer bonds than stems);
         # index_select rather than x[idx]: its backward is a vectorised index_add, not an index_put
-        bond = st.index_select(0, g.stems[0]) + st.index_select(0, g.stems[1])
+        s0, s1 = g.stems
+        if s0.shape[0] < stem_table.shape[0]:
+            bond = self.lin_edge(stem_table.index_select(0, s0) + stem_table.index_select(0, s1))
+        else:
+            st = self.lin_edge(stem_table)
+            bond = st.index_select(0, s0) + st.index_select(0, s1)
         eb = torch.cat([bond + kd[0], bond + kd[1]])
         k_e = (kb.index_select(0, g.src) + eb).view(-1, H, C)
         v_e = (vb.index_select(0, g.src) + eb).view(-1, H, C)
@@ -193,13 +199,14 @@ class FragmentGNNPolicy(nn.Module):
         return BlockGraph(xv, self.block_emb(blk[gv, cv]), gv, torch.cat([child, parent]), dst,
                           (pb * S + pst[g, c], blk[g, c] * S), att_dst, rank)
 
-    def _trunk(self, s: torch.Tensor, beta: torch.Tensor):
-        """Node states: the virtual node's h (N, H), the slots' (``_Nodes``: ``hs[g, c]``), the graph head's outputs."""
+    def _trunk(self, s: torch.Tensor, beta: torch.Tensor, head: bool = True):
+        """Node states: the virtual node's h (N, H), the slots' (``_Nodes``: ``hs[g, c]``), the graph head's
+        outputs (None without ``head``: backward logits need none)."""
         data = self.graph(s, beta)
         hv, hb = data.xv, data.xb
         for layer in self.layers:
             hv, hb = layer(hv, hb, data, self.stem_emb.weight, self.edge_kind.weight)
-        return hv, _Nodes(hb, data.rank), self.graph_head(hv)
+        return hv, _Nodes(hb, data.rank), self.graph_head(hv) if head else None
 
     def _stem_logits(self, s, hv, hs, gi, mi, si) -> torch.Tensor:
         """(F, V) logits "attach block b at stem si of slot mi of state gi" for F listed stems (unscaled)."""
@@ -281,12 +288,12 @@ class FragmentGNNPolicy(nn.Module):
         removal, so on the CPU those rows get zeros (their mask leaves one action) and cost no policy pass
         (on a GPU every row is computed: listing the others would be a host synchronisation per step)."""
         if s.device.type != "cpu":
-            hv, hs, _ = self._trunk(s, beta)
+            hv, hs, _ = self._trunk(s, beta, head=False)
             return self._bwd_logits(s, hv, hs)
         out = s.new_zeros(s.shape[0], self.n_bwd, dtype=torch.get_default_dtype())
         rows = ((s[:, 3 * self.M] == 0) & ((s[:, : self.M] >= 0).sum(1) >= 2)).nonzero()[:, 0]
         if rows.shape[0] and not self.uniform_pb:
-            hv, hs, _ = self._trunk(s[rows], beta[rows])
+            hv, hs, _ = self._trunk(s[rows], beta[rows], head=False)
             out[rows] = self._bwd_logits(s[rows], hv, hs)
         return out
 
