@@ -426,9 +426,12 @@ class SEHOracle:
             raise TypeError("pass a list of SMILES / RDKit molecules, not a single one")
         keys, parsed, bad = [], [], []
         for i, item in enumerate(mols):
-            mol, key = self._parse(item)
-            if mol is None:
-                bad.append(i)
+            if isinstance(item, str) and item in self._cache:  # scored before: valid, no need to parse it again
+                mol, key = None, item
+            else:
+                mol, key = self._parse(item)
+                if mol is None:
+                    bad.append(i)
             keys.append(key)
             parsed.append(mol)
         if bad:
