@@ -148,7 +148,8 @@ def test_gnn_layer_equals_torch_geometric_transformer_conv(tmp_path):
     ref, where = _pyg_layer(layer, env, pol, s)
     gi, ci = (s[:, : env.M] >= 0).nonzero(as_tuple=True)
     assert torch.allclose(hv, ref[[where[g, -1] for g in range(s.shape[0])]], atol=1e-5)
-    assert torch.allclose(hb[g.rank[gi, ci]], ref[[where[k] for k in zip(gi.tolist(), ci.tolist())]], atol=1e-5)
+    assert torch.allclose(hb[g.rank[gi, ci]], ref[[where[k] for k in zip(gi.tolist(), ci.tolist(), strict=True)]],
+                          atol=1e-5)
 
 
 def _random_proxy(seed=0):
