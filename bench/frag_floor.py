@@ -164,16 +164,21 @@ def main() -> None:
 
     # 2. FLOPs and matrix products per phase
     rec = _Recorder()
-    stack: list[str] = []
+    stack: list[tuple[str, float]] = []
+    spent: dict[str, float] = defaultdict(float)  # CPU seconds per phase
 
     def enter(label):
         if label is None:
-            stack.pop()
+            done, t0 = stack.pop()
+            spent[done] += time.process_time() - t0
         else:
-            stack.append(label)
-        rec.phase = stack[-1] if stack else "other"
+            stack.append((label, time.process_time()))
+        rec.phase = stack[-1][0] if stack else "other"
 
     _wrap_phases(tr, enter)
+    for _ in range(4):  # the phases' CPU time, without the recorder
+        tr.train_round()
+    phase_ms = {k: v / 4 * 1e3 for k, v in spent.items()}
     check = FlopCounterMode(display=False)
     with check, rec:
         for _ in range(args.rounds):
@@ -217,20 +222,25 @@ def main() -> None:
         "time or best-of-repeats). The round as it runs here: "
         f"**{round_ms:.0f} ms CPU** (median of 8).",
         "",
-        "FLOPs per round (matrix products, torch.utils.flop_counter's formulas; FlopCounterMode over the same "
-        f"rounds: {counter_flops / 1e9:.2f} GFLOP) and the time of the round's products when each distinct "
-        "product (shapes and strides as recorded) is timed alone on this core, best of 5:",
+        "Per phase: its CPU time now (wrapped, mean of 4 rounds), its FLOPs (matrix products, "
+        "torch.utils.flop_counter's formulas; FlopCounterMode over the same rounds: "
+        f"{counter_flops / 1e9:.2f} GFLOP per round), and the time its products take when each distinct product "
+        "(shapes and strides as recorded) is timed alone on this core, best of 5:",
         "",
-        "| phase | GFLOP / round | products / round | matmul ms / round (timed alone) | GFLOP/s |",
-        "|---|---|---|---|---|",
+        "| phase | CPU ms / round now | GFLOP / round | products / round | their time alone (ms) | share of "
+        "the phase | GFLOP/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for phase in [*PHASES, "other"]:
         if phase not in per_phase:
             continue
         f, s, n = per_phase[phase]
-        lines.append(f"| {phase} | {f / 1e9:.3f} | {n:.0f} | {s * 1e3:.1f} | {f / max(s, 1e-12) / 1e9:.0f} |")
-    lines.append(f"| **round** | **{total_flops / 1e9:.3f}** | {sum(p[2] for p in per_phase.values()):.0f} | "
-                 f"**{mm_s * 1e3:.1f}** | {total_flops / mm_s / 1e9:.0f} |")
+        now = phase_ms.get(phase, float("nan"))
+        lines.append(f"| {phase} | {now:.0f} | {f / 1e9:.3f} | {n:.0f} | {s * 1e3:.1f} | {s * 1e3 / now:.0%} | "
+                     f"{f / max(s, 1e-12) / 1e9:.0f} |")
+    lines.append(f"| **round** | **{round_ms:.0f}** | **{total_flops / 1e9:.3f}** | "
+                 f"{sum(p[2] for p in per_phase.values()):.0f} | **{mm_s * 1e3:.1f}** | {mm_s * 1e3 / round_ms:.0%} | "
+                 f"{total_flops / mm_s / 1e9:.0f} |")
     lines += [
         "",
         f"This core: a large fp32 product (1024 x 512 @ 512 x 512) runs at **{peak:.0f} GFLOP/s** on one thread; "

@@ -225,10 +225,14 @@ class FragmentGNNPolicy(nn.Module):
         N, M, S = s.shape[0], self.M, self.S
         if self.uniform_pb:
             return hv.new_zeros(N, self.n_bwd)
-        blk, par, pst = s[:, :M], s[:, M : 2 * M], s[:, 2 * M : 3 * M]
-        g, c = ((blk >= 0) & (par >= 0)).nonzero(as_tuple=True)  # the blocks that could be leaves
-        leaf = self.leaf_head(torch.cat([hs[g, c], hv.index_select(0, g)], -1))[:, 0]
-        return hv.new_zeros(N, self.n_bwd).index_put((g, 2 + par[g, c] * S + pst[g, c]), leaf)
+        par, pst = s[:, M : 2 * M], s[:, 2 * M : 3 * M]
+        # only leaves of live states can be removed: every other entry is masked by ``backward_mask``
+        g, c = (self.env.leaves(s) & (s[:, 3 * M] == 0)[:, None]).nonzero(as_tuple=True)
+        # the head's first layer on [h_c, h_virtual] as two products, the virtual part once per state
+        first, rest = self.leaf_head[0], self.leaf_head[1:]
+        w_c, w_v = first.weight.split(hv.shape[1], 1)
+        z = nn.functional.linear(hs[g, c], w_c, first.bias) + nn.functional.linear(hv, w_v).index_select(0, g)
+        return hv.new_zeros(N, self.n_bwd).index_put((g, 2 + par[g, c] * S + pst[g, c]), rest(z)[:, 0])
 
     def forward(self, s: torch.Tensor, beta: torch.Tensor) -> PolicyOutput:
         """Dense logits over all ``n_fwd`` slots (exact enumeration, tests); training and sampling use
