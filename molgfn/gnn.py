@@ -185,7 +185,7 @@ class FragmentGNNPolicy(nn.Module):
         dev = s.device
         exists = blk >= 0
         gv, cv = exists.nonzero(as_tuple=True)  # the blocks, state by state
-        xv = self.block_emb.weight[V + 1].expand(N, -1)
+        xv = self.block_emb(torch.full((N,), V + 1, device=dev))  # a lookup: no view of the weight as an input
         if self.beta_embed is not None:
             c = as_input(beta).to(xv.dtype)
             xv = xv + self.beta_embed(c if self.conditioning == "layer" else c[:, 1:])
