@@ -26,10 +26,11 @@ an embedding of w (``layer``: of [beta, w]) is added to the virtual node, which 
 attends to; log Z and the flow read [beta, w]; g stays a function of beta alone.
 
 The graph is built from the padded state tensors with tensor ops only (one ``nonzero``
-per batch, no per-graph Python loop): positions ``g*(M+1)`` (state g's virtual node) and
-``g*(M+1) + 1 + k`` (its slot k) are compacted to the filled ones with a cumulative sum,
-and node outputs are scattered back to the padded layout. Everything is equivariant to
-the order of slots.
+per batch, no per-graph Python loop). Virtual nodes and blocks are kept as two tensors: the
+virtual edges (one each way per block, to the virtual node of its state) are then a gather
+from, or a sum into, the N virtual rows, and their constant edge features are added to those
+rows once instead of to every edge; only the bond edges are edge lists. Slots map to block rows
+by a cumulative sum over the filled slots. Everything is equivariant to the order of slots.
 """
 
 from __future__ import annotations
@@ -47,25 +48,30 @@ from .policies import CONDITIONINGS, LogitScaler, LogZ, PolicyOutput, logz_param
 
 @dataclass
 class BlockGraph:
-    """Block graphs of a batch of states, as flat node and edge lists."""
+    """Block graphs of a batch of N states, as flat node and edge lists. The N virtual nodes and the
+    blocks (state by state) are two tensors, so the virtual edges of block i - to and from the virtual
+    node of its state ``gv[i]`` - need no edge list, and no op slices one node tensor into the two."""
 
-    x: torch.Tensor  # (n_nodes, H) input node features
-    src: torch.Tensor  # (E,) edge sources: child->parent, parent->child, virtual->block, block->virtual
-    dst: torch.Tensor  # (E,)
+    xv: torch.Tensor  # (N, H) input features of the virtual nodes
+    xb: torch.Tensor  # (n_blocks, H) input features of the blocks
+    gv: torch.Tensor  # (n_blocks,) state (= virtual node) of each block
+    src: torch.Tensor  # (2 E_a,) bond edges' source blocks: child->parent, then parent->child
+    dst: torch.Tensor  # (2 E_a,) their target blocks
     stems: tuple[torch.Tensor, torch.Tensor]  # (E_a,) stem ids (parent's stem, child's joining stem) per bond
-    present: torch.Tensor  # (N*(M+1),) which padded positions are nodes
-    node: torch.Tensor | None = None  # (N, M+1) node index of each position (state's virtual node, its slots)
+    att_dst: torch.Tensor  # target node of every attention score (virtual nodes 0..N-1, block i N + i):
+    #                        bond edges, then virtual->block, then block->virtual
+    rank: torch.Tensor  # (N, M) block index of each slot (empty slots: never read)
 
 
 class _Nodes:
-    """Node states in the compact layout; ``nodes[g, c]`` gathers the rows of slots ``c`` of states ``g``
-    with one ``index_select`` (no padded (N, M+1, H) copy, and an index_add backward)."""
+    """Block states; ``nodes[g, c]`` gathers the rows of slots ``c`` of states ``g`` with one
+    ``index_select`` (no padded (N, M, H) copy, and an index_add backward)."""
 
-    def __init__(self, h: torch.Tensor, node: torch.Tensor) -> None:
-        self.h, self.node = h, node
+    def __init__(self, h: torch.Tensor, rank: torch.Tensor) -> None:
+        self.h, self.rank = h, rank
 
     def __getitem__(self, gc: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        return self.h.index_select(0, self.node[gc[0], 1 + gc[1]])
+        return self.h.index_select(0, self.rank[gc[0], gc[1]])
 
 
 def _segment_softmax(a: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
@@ -106,21 +112,40 @@ class _Layer(nn.Module):
         self.ff = mlp([hidden, 2 * hidden, hidden])
         self.norm2 = nn.LayerNorm(hidden)
 
-    def forward(self, x: torch.Tensor, g: BlockGraph, stem_table: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
-        n, hid = x.shape
+    def forward(self, xv: torch.Tensor, xb: torch.Tensor, g: BlockGraph, stem_table: torch.Tensor,
+                kinds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(virtual nodes' states, blocks' states) after the layer."""
+        N, hid = xv.shape
         H, C = self.heads, hid // self.heads
-        q, k, v, skip = self.qkvs(x).chunk(4, -1)
-        st, kd = self.lin_edge(stem_table), self.lin_edge(kinds)
+        qv, kv, vv, skip_v = self.qkvs(xv).chunk(4, -1)
+        qb, kb, vb, skip_b = self.qkvs(xb).chunk(4, -1)
+        kd = self.lin_edge(kinds)
+        # bond edges (child->parent, parent->child): gathered per edge, with their stems' features (W_e is
+        # linear: applied to the stem table, or to the bonds' sums when there are fewer bonds than stems);
         # index_select rather than x[idx]: its backward is a vectorised index_add, not an index_put
-        bond = st.index_select(0, g.stems[0]) + st.index_select(0, g.stems[1])
-        nv = g.src.shape[0] - 2 * bond.shape[0]
-        e = torch.cat([bond + kd[0], bond + kd[1], kd[2].expand(nv // 2, -1), kd[3].expand(nv // 2, -1)])
-        kj = (k.index_select(0, g.src) + e).view(-1, H, C)
-        vj = (v.index_select(0, g.src) + e).view(-1, H, C)
-        alpha = _segment_softmax((q.index_select(0, g.dst).view(-1, H, C) * kj).sum(-1) / math.sqrt(C), g.dst, n)
-        out = x.new_zeros(n, H, C).index_add_(0, g.dst, vj * alpha[..., None]).view(n, hid) + skip
-        x = self.norm1(x + out)
-        return self.norm2(x + self.ff(x))
+        s0, s1 = g.stems
+        if s0.shape[0] < stem_table.shape[0]:
+            bond = self.lin_edge(stem_table.index_select(0, s0) + stem_table.index_select(0, s1))
+        else:
+            st = self.lin_edge(stem_table)
+            bond = st.index_select(0, s0) + st.index_select(0, s1)
+        eb = torch.cat([bond + kd[0], bond + kd[1]])
+        k_e = (kb.index_select(0, g.src) + eb).view(-1, H, C)
+        v_e = (vb.index_select(0, g.src) + eb).view(-1, H, C)
+        s_e = (qb.index_select(0, g.dst).view(-1, H, C) * k_e).sum(-1)
+        # virtual->block (one per block, from virtual node gv[i]) and block->virtual (one per block): their
+        # edge features are constants, added to the N virtual rows or to the block rows, not to every edge
+        k_vb = (kv + kd[2]).index_select(0, g.gv).view(-1, H, C)
+        v_vb = (vv + kd[2]).index_select(0, g.gv).view(-1, H, C)
+        s_vb = (qb.view(-1, H, C) * k_vb).sum(-1)
+        s_bv = (qv.index_select(0, g.gv).view(-1, H, C) * (kb + kd[3]).view(-1, H, C)).sum(-1)
+        alpha = _segment_softmax(torch.cat([s_e, s_vb, s_bv]) / math.sqrt(C), g.att_dst, N + xb.shape[0])
+        a_e, a_vb, a_bv = alpha[..., None].split([s_e.shape[0], s_vb.shape[0], s_bv.shape[0]])
+        out_v = xv.new_zeros(N, H, C).index_add_(0, g.gv, (vb + kd[3]).view(-1, H, C) * a_bv)
+        out_b = (v_vb * a_vb).index_add_(0, g.dst, v_e * a_e)
+        xv = self.norm1(xv + out_v.view(N, hid) + skip_v)
+        xb = self.norm1(xb + out_b.view(-1, hid) + skip_b)
+        return self.norm2(xv + self.ff(xv)), self.norm2(xb + self.ff(xb))
 
 
 class FragmentGNNPolicy(nn.Module):
@@ -159,36 +184,29 @@ class FragmentGNNPolicy(nn.Module):
         blk, par, pst = s[:, :M], s[:, M : 2 * M], s[:, 2 * M : 3 * M]
         dev = s.device
         exists = blk >= 0
-        tok = torch.cat([torch.full((N, 1), V + 1, device=dev, dtype=torch.long),
-                         torch.where(exists, blk, V)], dim=1)
-        x = self.block_emb(tok)  # (N, M+1, H)
+        gv, cv = exists.nonzero(as_tuple=True)  # the blocks, state by state
+        xv = self.block_emb(torch.full((N,), V + 1, device=dev))  # a lookup: no view of the weight as an input
         if self.beta_embed is not None:
-            x = x.clone()
-            c = as_input(beta).to(x.dtype)
-            x[:, 0] = x[:, 0] + self.beta_embed(c if self.conditioning == "layer" else c[:, 1:])
-        # only the virtual node and filled slots become graph nodes (empty slots cost nothing)
-        present = torch.cat([torch.ones(N, 1, dtype=torch.bool, device=dev), exists], dim=1).flatten()
-        node = (torch.cumsum(present.long(), 0) - 1).view(N, M + 1)  # compact node index per (state, position)
-        x = x.reshape(N * (M + 1), -1)[present]
+            c = as_input(beta).to(xv.dtype)
+            xv = xv + self.beta_embed(c if self.conditioning == "layer" else c[:, 1:])
+        rank = (exists.flatten().cumsum(0) - 1).view(N, M)  # block index of each slot
         g, c = (exists & (par >= 0)).nonzero(as_tuple=True)
-        child = node[g, 1 + c]
-        parent = node[g, 1 + par[g, c]]
+        child = rank[g, c]
+        parent = rank[g, par[g, c]]
         pb = blk[g, par[g, c]]
-        gv, cv = exists.nonzero(as_tuple=True)
-        blocks = node[gv, 1 + cv]
-        virt = node[gv, 0]
-        src = torch.cat([child, parent, virt, blocks])
-        dst = torch.cat([parent, child, blocks, virt])
-        return BlockGraph(x, src, dst, (pb * S + pst[g, c], blk[g, c] * S), present, node)
+        dst = torch.cat([parent, child])
+        att_dst = torch.cat([dst + N, torch.arange(N, N + gv.shape[0], device=dev), gv])
+        return BlockGraph(xv, self.block_emb(blk[gv, cv]), gv, torch.cat([child, parent]), dst,
+                          (pb * S + pst[g, c], blk[g, c] * S), att_dst, rank)
 
-    def _trunk(self, s: torch.Tensor, beta: torch.Tensor):
-        """Node states: the virtual node's h (N, H), the slots' (``_Nodes``: ``hs[g, c]``), the graph head's outputs."""
+    def _trunk(self, s: torch.Tensor, beta: torch.Tensor, head: bool = True):
+        """Node states: the virtual node's h (N, H), the slots' (``_Nodes``: ``hs[g, c]``), the graph head's
+        outputs (None without ``head``: backward logits need none)."""
         data = self.graph(s, beta)
-        h = data.x
+        hv, hb = data.xv, data.xb
         for layer in self.layers:
-            h = layer(h, data, self.stem_emb.weight, self.edge_kind.weight)
-        hv = h.index_select(0, data.node[:, 0])
-        return hv, _Nodes(h, data.node), self.graph_head(hv)
+            hv, hb = layer(hv, hb, data, self.stem_emb.weight, self.edge_kind.weight)
+        return hv, _Nodes(hb, data.rank), self.graph_head(hv) if head else None
 
     def _stem_logits(self, s, hv, hs, gi, mi, si) -> torch.Tensor:
         """(F, V) logits "attach block b at stem si of slot mi of state gi" for F listed stems (unscaled)."""
@@ -207,10 +225,14 @@ class FragmentGNNPolicy(nn.Module):
         N, M, S = s.shape[0], self.M, self.S
         if self.uniform_pb:
             return hv.new_zeros(N, self.n_bwd)
-        blk, par, pst = s[:, :M], s[:, M : 2 * M], s[:, 2 * M : 3 * M]
-        g, c = ((blk >= 0) & (par >= 0)).nonzero(as_tuple=True)  # the blocks that could be leaves
-        leaf = self.leaf_head(torch.cat([hs[g, c], hv.index_select(0, g)], -1))[:, 0]
-        return hv.new_zeros(N, self.n_bwd).index_put((g, 2 + par[g, c] * S + pst[g, c]), leaf)
+        par, pst = s[:, M : 2 * M], s[:, 2 * M : 3 * M]
+        # only leaves of live states can be removed: every other entry is masked by ``backward_mask``
+        g, c = (self.env.leaves(s) & (s[:, 3 * M] == 0)[:, None]).nonzero(as_tuple=True)
+        # the head's first layer on [h_c, h_virtual] as two products, the virtual part once per state
+        first, rest = self.leaf_head[0], self.leaf_head[1:]
+        w_c, w_v = first.weight.split(hv.shape[1], 1)
+        z = nn.functional.linear(hs[g, c], w_c, first.bias) + nn.functional.linear(hv, w_v).index_select(0, g)
+        return hv.new_zeros(N, self.n_bwd).index_put((g, 2 + par[g, c] * S + pst[g, c]), rest(z)[:, 0])
 
     def forward(self, s: torch.Tensor, beta: torch.Tensor) -> PolicyOutput:
         """Dense logits over all ``n_fwd`` slots (exact enumeration, tests); training and sampling use
@@ -270,12 +292,12 @@ class FragmentGNNPolicy(nn.Module):
         removal, so on the CPU those rows get zeros (their mask leaves one action) and cost no policy pass
         (on a GPU every row is computed: listing the others would be a host synchronisation per step)."""
         if s.device.type != "cpu":
-            hv, hs, _ = self._trunk(s, beta)
+            hv, hs, _ = self._trunk(s, beta, head=False)
             return self._bwd_logits(s, hv, hs)
         out = s.new_zeros(s.shape[0], self.n_bwd, dtype=torch.get_default_dtype())
         rows = ((s[:, 3 * self.M] == 0) & ((s[:, : self.M] >= 0).sum(1) >= 2)).nonzero()[:, 0]
         if rows.shape[0] and not self.uniform_pb:
-            hv, hs, _ = self._trunk(s[rows], beta[rows])
+            hv, hs, _ = self._trunk(s[rows], beta[rows], head=False)
             out[rows] = self._bwd_logits(s[rows], hv, hs)
         return out
 

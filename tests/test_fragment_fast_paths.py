@@ -92,6 +92,66 @@ def test_a_seed_gives_the_same_trajectories_as_computing_every_row(tmp_path, mon
     assert torch.equal(runs[0].states, runs[1].states) and torch.equal(runs[0].on_policy, runs[1].on_policy)
 
 
+def _pyg_layer(layer, env, pol, s):
+    """``layer`` computed by torch-geometric's ``TransformerConv`` on edge lists written out state by
+    state in Python: virtual node, blocks, bond edges both ways with their stems' features, virtual edges."""
+    from torch_geometric.nn import TransformerConv
+
+    M, S, V = env.M, env.S, env.V
+    H = pol.block_emb.weight.shape[1]
+    emb, stem, kind = pol.block_emb.weight, pol.stem_emb.weight, pol.edge_kind.weight
+    x, src, dst, attr, where = [], [], [], [], {}
+    for g, row in enumerate(s.tolist()):
+        where[g, -1] = len(x)
+        x.append(emb[V + 1])
+        for c in range(M):
+            if row[c] >= 0:
+                where[g, c] = len(x)
+                x.append(emb[row[c]])
+        for c in range(M):
+            if row[c] < 0:
+                continue
+            p = row[M + c]
+            if p >= 0:
+                bond = stem[row[p] * S + row[2 * M + c]] + stem[row[c] * S]
+                src += [where[g, c], where[g, p]]
+                dst += [where[g, p], where[g, c]]
+                attr += [bond + kind[0], bond + kind[1]]
+            src += [where[g, -1], where[g, c]]
+            dst += [where[g, c], where[g, -1]]
+            attr += [kind[2], kind[3]]
+    conv = TransformerConv(H, H // layer.heads, heads=layer.heads, edge_dim=H, root_weight=True)
+    wq, wk, wv, ws = layer.qkvs.weight.chunk(4)
+    bq, bk, bv, bs = layer.qkvs.bias.chunk(4)
+    with torch.no_grad():
+        for lin, w, b in ((conv.lin_query, wq, bq), (conv.lin_key, wk, bk), (conv.lin_value, wv, bv),
+                          (conv.lin_skip, ws, bs)):
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        conv.lin_edge.weight.copy_(layer.lin_edge.weight)
+        x = torch.stack(x)
+        h = layer.norm1(x + conv(x, torch.tensor([src, dst]), torch.stack(attr)))
+        return layer.norm2(h + layer.ff(h)), where
+
+
+def test_gnn_layer_equals_torch_geometric_transformer_conv(tmp_path):
+    pytest.importorskip("torch_geometric")
+    env = TinyFragTask(max_blocks=4, vocab=str(write_vocab(tmp_path))).env
+    torch.manual_seed(0)
+    pol = FragmentGNNPolicy(env, hidden=32, n_layers=2).eval()
+    s = _all_states(env, 40)
+    assert bool((env.num_blocks(s) == 0).any()) and bool((env.num_blocks(s) >= 3).any())
+    layer = pol.layers[0]
+    with torch.no_grad():
+        g = pol.graph(s, torch.ones(s.shape[0]))
+        hv, hb = layer(g.xv, g.xb, g, pol.stem_emb.weight, pol.edge_kind.weight)
+    ref, where = _pyg_layer(layer, env, pol, s)
+    gi, ci = (s[:, : env.M] >= 0).nonzero(as_tuple=True)
+    assert torch.allclose(hv, ref[[where[g, -1] for g in range(s.shape[0])]], atol=1e-5)
+    assert torch.allclose(hb[g.rank[gi, ci]], ref[[where[k] for k in zip(gi.tolist(), ci.tolist(), strict=True)]],
+                          atol=1e-5)
+
+
 def _random_proxy(seed=0):
     from molgfn.chem.seh_proxy import EXPECTED_SHAPES, SEHProxy
 

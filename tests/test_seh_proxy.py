@@ -349,6 +349,18 @@ def test_oracle_cache_and_mol_inputs(model):
     np.testing.assert_allclose(oracle([Chem.AddHs(mols[0])]), first[:1], atol=1e-6)
 
 
+def test_oracle_parses_only_uncached_smiles(model, monkeypatch):
+    oracle = SEHOracle(model=model)
+    first = oracle(DRUG_LIKE[:2])
+    parsed = []
+    orig = SEHOracle._parse
+    monkeypatch.setattr(SEHOracle, "_parse", lambda self, item: parsed.append(item) or orig(self, item))
+    np.testing.assert_array_equal(oracle(DRUG_LIKE[1::-1] + DRUG_LIKE[2:3])[:2], first[::-1])
+    assert parsed == [DRUG_LIKE[2]]  # the cached two are looked up, not parsed again
+    with pytest.raises(ValueError, match=r"#1 'not_a_smiles'"):
+        oracle([DRUG_LIKE[0], "not_a_smiles"])  # an uncached invalid SMILES is still caught
+
+
 def test_published_weights_behave_as_measured(model, model_t, oracle, data_env):
     """Facts of the published weights (not of the code): the two readings of array 2 agree only
     loosely on GFlowNet-sized molecules (4-8 blocks; measured about 0.92 Pearson; on 1-4 blocks
