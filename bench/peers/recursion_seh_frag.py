@@ -144,9 +144,9 @@ def run_theirs(args) -> dict:
         shutil.rmtree(log_dir, ignore_errors=True)
 
 
-def child(python: str, side: str, args, proxy_npz: str) -> dict:
+def child(python: str, side: str, args, proxy_npz: str, seed: int) -> dict:
     cmd = [python, __file__, "--child", side, "--iterations", str(args.iterations), "--warmup", str(args.warmup),
-           "--seed", str(args.seed), "--ours-layers", str(args.ours_layers),
+           "--seed", str(seed), "--ours-layers", str(args.ours_layers),
            "--ours-max-blocks", str(args.ours_max_blocks), "--proxy-npz", proxy_npz]
     cmd += ["--ours-issue-round"] if args.ours_issue_round else []
     cmd += ["--ours-as-trained"] if args.ours_as_trained else []
@@ -188,6 +188,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed-per-repeat", action="store_true", help="repeat r uses seed --seed + r (else all: --seed)")
     ap.add_argument("--ours-layers", type=int, default=4, help="GNN layers on our side (theirs: 4)")
     ap.add_argument("--ours-max-blocks", type=int, default=9, help="our largest molecule in blocks (theirs: 9)")
     ap.add_argument("--ours-lr", type=float, help="our learning rate (default 1e-4, theirs)")
@@ -220,7 +221,8 @@ def main() -> None:
         for rep in range(args.repeats):  # interleaved: both sides see the same machine load
             for name, (python, side) in sides.items():
                 t0 = time.perf_counter()
-                r = child(python, side, args, proxy_npz)
+                seed = args.seed + rep if args.seed_per_repeat else args.seed
+                r = child(python, side, args, proxy_npz, seed) | {"seed": seed}
                 if "error" not in r:
                     r = {k: v for k, v in r.items() if k != "scores"} | rescore(r, oracles)
                 r["process_s"] = round(time.perf_counter() - t0, 1)
