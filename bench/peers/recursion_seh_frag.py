@@ -30,7 +30,7 @@ Their package is not on PyPI; bench/peers/RECURSION.md says how the peer environ
 Pass that environment's python:
 
     MOLGFN_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python bench/peers/recursion_seh_frag.py \\
-        --peer-python /work/peers/rp-venv/bin/python --iterations 100 --repeats 3
+        --peer-python /work/peers/rp-venv/bin/python --peer-pythonpath /work/peers/shims --iterations 100 --repeats 3
 
 Without ``--peer-python`` only our side runs (and the table says so).
 """
