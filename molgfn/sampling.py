@@ -65,6 +65,12 @@ def sample_forward(env, policy, beta: torch.Tensor, epsilon: float = 0.0,
                         on_policy=~explored)
 
 
+def _minus_gumbel(shape: tuple[int, ...], gen: torch.Generator | None, device) -> torch.Tensor:
+    """log(-log u) for u ~ U(0, 1], the negated Gumbel noise of Gumbel-max: a lockstep step takes
+    argmax(logits - noise), in place on the draws (the same random numbers as one ``rand`` per step)."""
+    return torch.rand(shape, generator=gen, device=device).clamp_(1e-20, 1.0).log_().neg_().log_()
+
+
 def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torch.Generator | None,
                       start: torch.Tensor | None = None, t0: int = 0) -> Trajectories:
     """``sample_forward`` for an env whose rows all advance in lockstep with every action valid
@@ -72,9 +78,7 @@ def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torc
     same distribution with fewer small ops - no masks, no log-softmax (Gumbel-max on the logits), all
     random numbers drawn once, the exploration folded into the noise, and ``env.lockstep_step``."""
     n, T, dev = beta.shape[0], env.traj_len - t0, beta.device
-    # Gumbel-max with the noise -log(-log u) folded into a subtraction: argmax(logits - log(-log u))
-    u = torch.rand((T, n, env.n_fwd), generator=gen, device=dev).clamp_(1e-20, 1.0)
-    log_e = u.log_().neg_().log_()  # log(-log u), in place
+    log_e = _minus_gumbel((T, n, env.n_fwd), gen, dev)
     if epsilon > 0:
         coin = torch.rand((T, n), generator=gen, device=dev) < epsilon
         uniform = torch.randint(0, env.n_fwd, (T, n), generator=gen, device=dev)
@@ -133,8 +137,7 @@ def _lockstep_backward(env, policy, terminals: torch.Tensor, beta: torch.Tensor,
     L - t, so every backward action is valid): Gumbel-max on the backward logits with all noise drawn
     once, ``env.lockstep_back``, and the undone forward actions found once from the stacked states."""
     n, L, dev = terminals.shape[0], env.traj_len, beta.device
-    u = torch.rand((steps, n, env.n_bwd), generator=gen, device=dev).clamp_(1e-20, 1.0)
-    log_e = u.log_().neg_().log_()  # Gumbel-max: argmax(logits - log(-log u))
+    log_e = _minus_gumbel((steps, n, env.n_bwd), gen, dev)
     rollout_logits = getattr(policy, "rollout_logits", None)
     logits_of = (rollout_logits(beta, backward=True) if rollout_logits is not None
                  else (lambda x: policy(x, beta).bwd_logits))
