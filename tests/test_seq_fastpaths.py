@@ -58,6 +58,14 @@ def test_rollout_logits_equal_forward(conditioning, n_prefs):
     assert torch.equal(pol.forward_logits(x, beta), out.fwd_logits)
     assert torch.equal(pol.rollout_logits(beta)(x), out.fwd_logits)
     assert torch.equal(pol.rollout_logits(beta, backward=True)(x), out.bwd_logits)
+    # with gradients on (forward_logits outside a rollout) they flow as through forward
+    pol.zero_grad()
+    pol.rollout_logits(beta)(x).square().sum().backward()
+    fast = [p.grad.clone() if p.grad is not None else None for p in pol.parameters()]
+    pol.zero_grad()
+    pol(x, beta).fwd_logits.square().sum().backward()
+    for a, b in zip(fast, [p.grad for p in pol.parameters()], strict=True):
+        assert (a is None) == (b is None) and (a is None or torch.allclose(a, b, atol=1e-6))
     uniform = MLPPolicy(30, 8, 2, hidden=16, conditioning=conditioning, uniform_pb=True)
     assert torch.equal(uniform.rollout_logits(beta[:, 0] if n_prefs else beta, backward=True)(x), torch.zeros(11, 2))
 
