@@ -145,10 +145,6 @@ class MLPPolicy(nn.Module):
             flow = out[:, -1] if self.flow_head else None
         return PolicyOutput(fwd, bwd, flow)
 
-    def forward_logits(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        """``forward(x, beta).fwd_logits``; see ``rollout_logits``."""
-        return self.rollout_logits(beta)(x)
-
     def rollout_logits(self, beta: torch.Tensor, backward: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
         """``lambda x: forward(x, beta).fwd_logits`` (``bwd_logits`` with ``backward``) for a rollout's many
         small no-grad calls at one beta.

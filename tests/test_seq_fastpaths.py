@@ -1,5 +1,5 @@
 """The sequence fast paths (issue 11) compute exactly what the general code computes: the
-table-driven ``step_at`` against ``step``, the identity-lookup encoding against one_hot, the
+table-driven ``lockstep_step`` against ``step``, the identity-lookup encoding against one_hot, the
 policy's functional forward logits against ``forward``, and the lockstep sampler against the
 plain rule (Gumbel-max, then an exploring row takes its uniform draw) replayed from the same
 random numbers."""
@@ -14,14 +14,15 @@ from molgfn.sampling import sample_forward
 
 
 @pytest.mark.parametrize("append_only", [False, True])
-def test_step_at_equals_step_for_every_action(append_only):
+def test_lockstep_step_equals_step_for_every_action(append_only):
     env = SequenceEnv("ACG", 5, append_only)
     g = torch.Generator().manual_seed(0)
     s = env.initial(64)
+    step = env.lockstep_step(64, "cpu")
     for t in range(env.length):
         every = torch.arange(env.n_fwd).repeat(64 // env.n_fwd + 1)[:64]  # each action on some row
         for a in (every, torch.randint(env.n_fwd, (64,), generator=g)):
-            assert torch.equal(env.step_at(s, a, t), env.step(s, a))
+            assert torch.equal(step(s, a, t), env.step(s, a))
         s = env.step(s, torch.randint(env.n_fwd, (64,), generator=g))
 
 
@@ -55,10 +56,9 @@ def test_rollout_logits_equal_forward(conditioning, n_prefs):
     if n_prefs:
         beta = torch.cat([beta[:, None], torch.rand(11, n_prefs).softmax(-1)], 1)
     out = pol(x, beta)
-    assert torch.equal(pol.forward_logits(x, beta), out.fwd_logits)
     assert torch.equal(pol.rollout_logits(beta)(x), out.fwd_logits)
     assert torch.equal(pol.rollout_logits(beta, backward=True)(x), out.bwd_logits)
-    # with gradients on (forward_logits outside a rollout) they flow as through forward
+    # with gradients on (outside a rollout) they flow as through forward
     pol.zero_grad()
     pol.rollout_logits(beta)(x).square().sum().backward()
     fast = [p.grad.clone() if p.grad is not None else None for p in pol.parameters()]
@@ -70,7 +70,7 @@ def test_rollout_logits_equal_forward(conditioning, n_prefs):
     assert torch.equal(uniform.rollout_logits(beta[:, 0] if n_prefs else beta, backward=True)(x), torch.zeros(11, 2))
 
 
-def test_forward_logits_defers_to_forward_when_the_policy_has_more():
+def test_rollout_logits_defer_to_forward_when_the_policy_has_more():
     # a submodule the fast path does not know about (e.g. a new conditioning input) must not be skipped
     torch.manual_seed(0)
     pol = MLPPolicy(30, 8, 2, hidden=16)
@@ -78,7 +78,7 @@ def test_forward_logits_defers_to_forward_when_the_policy_has_more():
     calls = []
     pol.register_forward_hook(lambda m, i, o: calls.append(1))
     x, beta = torch.randn(5, 30), torch.ones(5)
-    assert torch.equal(pol.forward_logits(x, beta), pol(x, beta).fwd_logits) and len(calls) == 2
+    assert torch.equal(pol.rollout_logits(beta)(x), pol(x, beta).fwd_logits) and len(calls) == 2
 
 
 @pytest.mark.parametrize("epsilon", [0.0, 0.3])

@@ -101,13 +101,10 @@ class SequenceEnv:
     # sampler and the scorer may skip masks and length counts (``sampling``, ``trajectories``).
     lockstep = True
 
-    def step_at(self, tokens: torch.Tensor, actions: torch.Tensor, t: int) -> torch.Tensor:
-        """``step`` for states all of length ``t`` < L (no length count, no validity select)."""
-        return self.lockstep_step(tokens.shape[0], tokens.device)(tokens, actions, t)
-
     def lockstep_step(self, n: int, device: torch.device | str) -> Callable[[torch.Tensor, torch.Tensor, int],
                                                                              torch.Tensor]:
-        """``step_at`` for ``n`` rows on ``device``, its tables looked up once (a rollout's per-step call)."""
+        """``step`` for ``n`` rows on ``device`` that all have length ``t`` < L (no length count, no validity
+        select), its tables looked up once: a rollout's per-step call ``step(tokens, actions, t)``."""
         if self.append_only:
             def step(tokens: torch.Tensor, actions: torch.Tensor, t: int) -> torch.Tensor:
                 out = tokens.clone()
