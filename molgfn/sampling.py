@@ -71,6 +71,15 @@ def _minus_gumbel(shape: tuple[int, ...], gen: torch.Generator | None, device) -
     return torch.rand(shape, generator=gen, device=device).clamp_(1e-20, 1.0).log_().neg_().log_()
 
 
+def _rollout_logits(policy, beta: torch.Tensor, backward: bool = False):
+    """x -> forward (or backward) logits at ``beta`` for a rollout: the policy's ``rollout_logits`` where
+    it has one (``MLPPolicy``), else its ``forward``."""
+    own = getattr(policy, "rollout_logits", None)
+    if own is not None:
+        return own(beta, backward=backward)
+    return (lambda x: policy(x, beta).bwd_logits) if backward else (lambda x: policy(x, beta).fwd_logits)
+
+
 def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torch.Generator | None,
                       start: torch.Tensor | None = None, t0: int = 0) -> Trajectories:
     """``sample_forward`` for an env whose rows all advance in lockstep with every action valid
@@ -86,8 +95,7 @@ def _lockstep_rollout(env, policy, beta: torch.Tensor, epsilon: float, gen: torc
         # the argmax whatever the (finite) logits - the same actions as a select after the argmax
         forced = torch.zeros_like(log_e).scatter_(2, uniform[..., None], float("-inf"))
         log_e = torch.where(coin[..., None], forced, log_e)
-    rollout_logits = getattr(policy, "rollout_logits", None)
-    logits_of = rollout_logits(beta) if rollout_logits is not None else (lambda x: policy(x, beta).fwd_logits)
+    logits_of = _rollout_logits(policy, beta)
     step = env.lockstep_step(n, dev)
     s = env.initial(n, dev) if start is None else start
     states, fa = [s], []
@@ -138,9 +146,7 @@ def _lockstep_backward(env, policy, terminals: torch.Tensor, beta: torch.Tensor,
     once, ``env.lockstep_back``, and the undone forward actions found once from the stacked states."""
     n, L, dev = terminals.shape[0], env.traj_len, beta.device
     log_e = _minus_gumbel((steps, n, env.n_bwd), gen, dev)
-    rollout_logits = getattr(policy, "rollout_logits", None)
-    logits_of = (rollout_logits(beta, backward=True) if rollout_logits is not None
-                 else (lambda x: policy(x, beta).bwd_logits))
+    logits_of = _rollout_logits(policy, beta, backward=True)
     back = env.lockstep_back(n, dev)
     s = terminals
     states, ba = [s], []
