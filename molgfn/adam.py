@@ -12,7 +12,12 @@ Supported: Adam without amsgrad, weight decay or maximize (what the trainer uses
 
 from __future__ import annotations
 
+import functools
+import logging
+
 import torch
+
+log = logging.getLogger(__name__)
 
 # the hyperparameters torch.optim.Adam stores per group (its state_dict's keys), at the trainer's values
 _GROUP_DEFAULTS = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0, "amsgrad": False, "maximize": False,
@@ -103,11 +108,54 @@ class FusedAdam:
                              "exp_avg_sq": s["exp_avg_sq"].to(device=p.device, dtype=p.dtype, copy=True)}
 
 
+def _textbook_adam(p: torch.Tensor, grads: list[torch.Tensor], lr: float) -> torch.Tensor:
+    """Kingma & Ba's Adam (bias-corrected), in float64: the reference the fused kernel is checked against."""
+    beta1, beta2 = _GROUP_DEFAULTS["betas"]
+    eps = _GROUP_DEFAULTS["eps"]
+    p, m, v = p.double().clone(), torch.zeros_like(p, dtype=torch.float64), torch.zeros_like(p, dtype=torch.float64)
+    for t, g in enumerate(grads, start=1):
+        g = g.double()
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        p = p - lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + eps)
+    return p
+
+
+@functools.cache
+def fused_kernel_problem() -> str | None:
+    """Why the private fused kernel cannot be used here (None: it can).
+
+    ``torch._fused_adam_`` is private, so any torch release may change its signature or meaning. At first
+    use FusedAdam takes three steps on a probe tensor and compares them with the textbook update in float64
+    (agreement to float32 rounding); a missing kernel, a changed signature or a changed update falls back to
+    ``torch.optim.Adam`` with one logged note instead of training with a wrong optimiser."""
+    if not hasattr(torch, "_fused_adam_"):
+        return "torch has no _fused_adam_ kernel"
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(64, generator=gen)
+    grads = [torch.randn(64, generator=gen) * s for s in (1.0, 0.1, 3.0)]
+    probe = torch.nn.Parameter(start.clone())
+    try:
+        opt = FusedAdam([{"params": [probe], "lr": 1e-2}])
+        for g in grads:
+            probe.grad = g.clone()
+            opt.step()
+    except Exception as e:  # a changed signature: TypeError, RuntimeError, ...
+        return f"torch._fused_adam_ failed on a probe step ({type(e).__name__}: {e})"
+    want = _textbook_adam(start, grads, 1e-2)
+    err = (probe.detach().double() - want).abs().max().item()
+    if not err <= 1e-6:  # lr 1e-2 moves each entry by ~3e-2: a changed update is far off
+        return f"torch._fused_adam_ disagrees with the textbook Adam update (max error {err:.3g} on a probe)"
+    return None
+
+
 def make_adam(param_groups: list[dict]):
-    """FusedAdam where this torch has the fused kernel, else torch.optim.Adam (same update, same
-    state-dict layout; only the start-up cost differs)."""
-    if hasattr(torch, "_fused_adam_"):
+    """FusedAdam where this torch's fused kernel passes the probe (``fused_kernel_problem``), else
+    torch.optim.Adam (same update, same state-dict layout; only the start-up cost differs)."""
+    problem = fused_kernel_problem()
+    if problem is None:
         return FusedAdam(param_groups)
+    log.info("using torch.optim.Adam (about 0.9 s slower to start): %s", problem)
     from torch.optim import Adam
 
     return Adam(param_groups, fused=True)

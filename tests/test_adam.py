@@ -84,3 +84,31 @@ def test_training_imports_no_dynamo():
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_probe_accepts_this_torch_and_rejects_a_drifted_kernel(monkeypatch, caplog):
+    import logging
+
+    from molgfn import adam
+
+    adam.fused_kernel_problem.cache_clear()
+    assert adam.fused_kernel_problem() is None  # this torch's kernel is the textbook update
+    assert isinstance(adam.make_adam(MLPPolicy(12, 4, 2, hidden=16).param_groups(1e-3, 1e-1)), FusedAdam)
+    real = torch._fused_adam_
+
+    def no_bias_correction(params, grads, m, v, maxv, steps, **kw):  # a changed meaning, same signature
+        real(params, grads, m, v, maxv, [torch.ones_like(s) * 1e9 for s in steps], **kw)
+
+    def new_signature(*a, **kw):
+        raise TypeError("_fused_adam_() got an unexpected keyword argument 'beta1'")
+
+    for fake in (no_bias_correction, new_signature):
+        monkeypatch.setattr(torch, "_fused_adam_", fake)
+        adam.fused_kernel_problem.cache_clear()
+        with caplog.at_level(logging.INFO, logger="molgfn.adam"):
+            opt = adam.make_adam(MLPPolicy(12, 4, 2, hidden=16).param_groups(1e-3, 1e-1))
+        assert isinstance(opt, torch.optim.Adam) and not isinstance(opt, FusedAdam)
+        assert "torch.optim.Adam" in caplog.text
+        caplog.clear()
+    monkeypatch.undo()
+    adam.fused_kernel_problem.cache_clear()
