@@ -134,10 +134,14 @@ class Trainer:
 
     # -- conditioning ----------------------------------------------------------------------
     def _cond(self, n: int) -> torch.Tensor:
-        """Conditioning of n new trajectories: beta (n,), or [beta, w] (n, 1 + k) with preferences."""
-        beta = self.beta_dist.sample(n, self.device, self.gen)
-        w = self.pref_dist.sample(n, self.device, self.gen) if self.pref_dist is not None else None
-        return make_cond(beta, w)
+        """Conditioning of n new trajectories: beta (n,), or [beta, w] (n, 1 + k) with preferences. An objective
+        that self-normalises per conditioning (Renyi) gets each draw for ``rows_per_condition`` rows in a row."""
+        g = getattr(self.objective, "rows_per_condition", 1)
+        k = -(-n // g)
+        beta = self.beta_dist.sample(k, self.device, self.gen)
+        w = self.pref_dist.sample(k, self.device, self.gen) if self.pref_dist is not None else None
+        cond = make_cond(beta, w)
+        return cond if g == 1 else cond.repeat_interleave(g, 0)[:n]
 
     def _unit_cond(self) -> torch.Tensor:
         """beta = 1 (and equal preferences): the log Z reported in metrics.csv."""
