@@ -24,6 +24,7 @@ import torch
 
 from . import runs
 from .adam import make_adam
+from .calibration import round_columns
 from .conditioning import make_cond, preferences
 from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
 from .energies import energy_function
@@ -283,6 +284,7 @@ class Trainer:
             **self._oracle_counts(),  # new oracle calls vs score-store hits (tasks with a store)
             **self._round_info,
             **(self.task.round_metrics() if hasattr(self.task, "round_metrics") else {}),  # e.g. filtered
+            **round_columns(self),  # every calibration_every rounds: an importance-sampled log Z beside log_z
         }
         self.metrics.append(row)
         if self._logs is not None:
