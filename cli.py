@@ -140,7 +140,7 @@ def friendly(fn):
         from molgfn.errors import Interrupted, MolgfnError
 
         def say(msg: str) -> None:
-            console.print(escape(msg), highlight=False, soft_wrap=True)
+            _print_error(escape(msg), msg)  # never raises, even with stderr gone
 
         def on_term(signum, frame):  # outside training (which checkpoints first): stop like Ctrl-C
             raise Interrupted(signum, "SIGTERM received: stopped")
@@ -1590,9 +1590,10 @@ def bench(
         task_obj.close()
         task_opts[t] = opts
     jobs = B.grid_jobs(B.PRESETS[preset], task_list, split(methods), seed_list, rounds)
-    from molgfn.paths import check_output_dir
+    from molgfn.paths import check_output_dir, written_by_molgfn
 
-    check_output_dir(out_dir, B.output_names({j[0] for j in jobs}), force=force)
+    check_output_dir(out_dir, B.output_names({j[0] for j in jobs}), force=force,
+                     ours=lambda p: B.is_bench_dir(p.parent) or written_by_molgfn(p))
     with GridProgress(jobs, progress, console) as prog:
         B.run_grid(B.PRESETS[preset], out_dir, workers, task_list, split(methods), seed_list, rounds, lr,
                    str(data_dir) if data_dir else None, task_options=task_opts, make_task=get_task, progress=prog)

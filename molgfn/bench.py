@@ -252,6 +252,13 @@ def write_report(out_dir: Path, command: str) -> str:
     return md
 
 
+def is_bench_dir(folder: Path) -> bool:
+    """A folder ``molgfn bench`` wrote (its meta.json or results.md says so): its files are molgfn's."""
+    from .paths import written_by_molgfn
+
+    return any(written_by_molgfn(Path(folder) / n) for n in ("meta.json", "results.md"))
+
+
 def output_names(tasks) -> list[str]:
     """Every file a grid over ``tasks`` writes into its --out folder (checked before any run)."""
     return ["curves.csv", "results.csv", "results.md", "meta.json", *(f"{t}.png" for t in sorted(tasks))]

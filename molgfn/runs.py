@@ -33,7 +33,7 @@ KEPT_FILES = (STORE, STORE + "-wal", STORE + "-shm")
 # what a folder may hold before its first round: a run that stopped there can simply start again
 PRE_RUN_FILES = (LOCK, *KEPT_FILES)
 RUN_FILES = (CONFIG, METRICS, CHECKPOINT, CANDIDATES, SEEN_LOG, EVALUATION, ERROR_LOG,
-             "training_curves.png", "top_molecules.png")
+             "training_curves.png", "top_molecules.png", "report.html", "candidates.sdf", "candidates.parquet")
 # temp files of our atomic writes: ".NAME.<mkstemp suffix>.tmp" (older molgfn) or ".NAME.molgfn.<...>.tmp"
 _TEMP = re.compile(r"^\.(" + "|".join(re.escape(n) for n in RUN_FILES) + r")\.(" + re.escape(TEMP_MARK)
                    + r")?[A-Za-z0-9_]{8}\.tmp$")

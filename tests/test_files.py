@@ -138,7 +138,7 @@ def test_writing_to_a_pipe_writes_in_place(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     got = []
-    reader = threading.Thread(target=lambda: got.append(Path(fifo).read_bytes()))
+    reader = threading.Thread(target=lambda: got.append(Path(fifo).read_bytes()), daemon=True)
     reader.start()
     atomic_write_bytes(fifo, b"a,b\n1,2\n")  # a rename over it would replace the pipe (or /dev/null) by a file
     reader.join(10)
