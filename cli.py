@@ -140,7 +140,7 @@ def friendly(fn):
         from molgfn.errors import Interrupted, MolgfnError
 
         def say(msg: str) -> None:
-            console.print(escape(msg), highlight=False, soft_wrap=True)
+            _print_error(escape(msg), msg)  # never raises, even with stderr gone
 
         def on_term(signum, frame):  # outside training (which checkpoints first): stop like Ctrl-C
             raise Interrupted(signum, "SIGTERM received: stopped")
@@ -160,26 +160,71 @@ def friendly(fn):
             say("interrupted (Ctrl-C): stopped")
             raise typer.Exit(130) from None
         except MolgfnError as e:
-            console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            _print_error(f"[bold red]error:[/] {escape(str(e))}", f"error: {e}")
             raise typer.Exit(2) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except Exception as e:  # a bug (ours or a plugin's): one line here, the traceback in a log file
-            log = _write_error_log(kwargs)
-            where = f"the traceback is in {log}" if log else "no log file could be written"
-            first = str(e).splitlines()[0][:200] if str(e) else ""
-            console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {escape(first)} ({escape(where)}; "
-                          "please include it when reporting this)", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+        except Exception as e:  # an OS error is the user's (one line, exit 2); anything else a bug: its log
+            raise typer.Exit(_report_error(e, kwargs)) from None
         finally:
             from molgfn import runs
 
-            runs.unlock_all()  # a command run in-process (tests, notebooks) lets go of its run folder
+            try:
+                runs.unlock_all()  # a command run in-process (tests, notebooks) lets go of its run folder
+            except OSError:
+                pass
             warnings.showwarning = old_show
             if old_term is not None:
                 signal.signal(signal.SIGTERM, old_term)
 
     return wrapper
+
+
+def _print_error(markup: str, plain: str) -> None:
+    """The error line on stderr; never raises (a broken stderr gets the bare line, or nothing)."""
+    import os
+
+    try:
+        console.print(markup, highlight=False, soft_wrap=True)
+    except Exception:
+        try:
+            os.write(2, (plain + "\n").encode(errors="replace"))
+        except (OSError, ValueError):
+            pass
+
+
+def _report_error(e: Exception, kwargs: dict) -> int:
+    """Print an error that is not a MolgfnError as one line and return the exit code; never raises.
+    An OS error the user can act on (a name too long, a full or read-only disk, no permission) is
+    exit 2 naming the path (``molgfn.paths.os_error_message``); a closed pipe (``| head``) ends
+    quietly; anything else is a bug: one line, its traceback in a log file, exit 1."""
+    import os
+
+    say = _print_error
+    try:
+        from rich.markup import escape
+
+        from molgfn.paths import os_error_message
+
+        if isinstance(e, BrokenPipeError):  # the reader went away: nothing to say, and no one to say it to
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            return 141
+        msg = os_error_message(e) if isinstance(e, OSError) else None
+        if msg is not None:
+            say(f"[bold red]error:[/] {escape(msg)}", f"error: {msg}")
+            return 2
+        log = _write_error_log(kwargs)
+        where = f"the traceback is in {log}" if log else "no log file could be written"
+        text = str(e)
+        first = text.splitlines()[0][:200] if text.strip() else ""
+        say(f"[bold red]error:[/] unexpected {type(e).__name__}: {escape(first)} ({escape(where)}; please include it "
+            "when reporting this)", f"error: unexpected {type(e).__name__}: {first} ({where})")
+    except Exception:  # the handler must never fail itself: the shortest possible line
+        say("error: unexpected error", f"error: unexpected {type(e).__name__}")
+    return 1
 
 
 def _main_thread() -> bool:
@@ -199,17 +244,26 @@ def _write_error_log(kwargs: dict) -> Path | None:
 
     text = (f"--- {datetime.datetime.now(datetime.timezone.utc).isoformat()} molgfn {' '.join(sys.argv[1:])}\n"
             + traceback.format_exc())
-    dirs = [Path(d) for d in (kwargs.get("run"), kwargs.get("out_dir")) if d is not None]
-    dirs = [d for d in dirs if d.is_dir() and runs.is_run_dir(d)]
-    from molgfn.assets import cache_dir
+    dirs = []
+    for d in (kwargs.get("run"), kwargs.get("out_dir")):
+        try:  # a path the user gave may be anything (too long, unreadable): never fail here
+            if d is not None and Path(d).is_dir() and runs.is_run_dir(Path(d)):
+                dirs.append(Path(d))
+        except (OSError, ValueError, TypeError):
+            continue
+    try:
+        from molgfn.assets import cache_dir
 
-    for d in [*dirs, cache_dir() / "logs", Path(tempfile.gettempdir()) / "molgfn-logs"]:
+        dirs.append(cache_dir() / "logs")
+    except Exception:  # a broken cache setting ($XDG_CACHE_HOME) must not hide the error being reported
+        pass
+    for d in [*dirs, Path(tempfile.gettempdir()) / "molgfn-logs"]:
         try:
             d.mkdir(parents=True, exist_ok=True)
             with open(d / runs.ERROR_LOG, "a") as f:
                 f.write(text)
             return d / runs.ERROR_LOG
-        except OSError:
+        except (OSError, ValueError):
             continue
     return None
 
@@ -699,6 +753,10 @@ def _config_callback(ctx: typer.Context, value: Path | None) -> Path | None:
                            **options_from_toml(read_toml(value), ctx.command.params, str(value), elsewhere)}
     except InputError as e:
         raise typer.BadParameter(str(e)) from None
+    except OSError as e:  # a name too long, no permission, a folder: one line, as every other path
+        from molgfn.paths import input_error
+
+        raise typer.BadParameter(str(input_error(e, "cannot read --config"))) from None
     return value
 
 
@@ -925,7 +983,7 @@ PANELS = {
     "Several objectives": ("objectives", "weights", "transform", "preference_dist", "preference"),
     "Oracle and execution": ("workers", "executor", "ray_address", "chunk_size", "oracle_timeout", "oracle_retries",
                              "on_oracle_error", "score_store", "trust_oracle"),
-    "Output": ("out_dir", "output", "resume", "overwrite", "checkpoint_every"),
+    "Output": ("out_dir", "output", "resume", "overwrite", "checkpoint_every", "force"),
     "Candidates": ("num_candidates", "num_samples", "beta", "min_distance", "max_similarity", "max_per_scaffold",
                    "format", "show"),
     "Watching the run": ("quiet", "progress", "log_every", "logger"),
@@ -1164,6 +1222,8 @@ def _write_list(df, path: Path, fmt: str | None = None) -> None:
 
 def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None = None,
               trust_oracle: bool = False, need_oracle: bool = True):
+    import os
+
     from molgfn import assets
     from molgfn.api import load_checkpoint
     from molgfn.config import TrainConfig
@@ -1188,13 +1248,19 @@ def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None 
         load_checkpoint(tr)  # a checkpoint that does not fit config.json is a one-line error naming it
         from molgfn.oracle import STORE_FILE, OracleSettings, configure_task
 
-        configure_task(tr.task, OracleSettings(store=run / STORE_FILE if (run / STORE_FILE).exists() else None))
+        store = run / STORE_FILE if (run / STORE_FILE).exists() else None
+        if store is not None and not (os.access(run, os.W_OK) and os.access(store, os.W_OK)):
+            console.print(f"note: {run} is read-only: new scores are not stored in {store}", highlight=False)
+            store = None  # a read-only run folder (an archive, a shared disk) still samples and evaluates
+        configure_task(tr.task, OracleSettings(store=store))
     except BaseException:
         task.close()
         raise
     return tr
 
 
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output that molgfn did not write (or "
+                                        "a run's own file, or the input): refused without it.")]
 TrustOracleOpt = Annotated[bool, typer.Option(help="Load the oracle module named in the run's config.json to "
                                                "score (molgfn never imports it otherwise; or pass --oracle).")]
 
@@ -1216,6 +1282,7 @@ def sample(
     data_dir: DataDirOpt = None,
     oracle: OracleOpt = None,
     trust_oracle: TrustOracleOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """Draw N samples from a trained sampler (with their raw scores and rewards; multi-objective
     tasks: their objectives and Pareto ranks; a run with your own oracle is scored only when you
@@ -1223,6 +1290,7 @@ def sample(
     from molgfn.api import sample as sample_run
 
     _check_ranges(("--num-samples", num_samples, 1, None), ("--seed", seed, 0, SEED_MAX))
+    output = _output_path(output, force)  # before any work: never onto a run's files or a file not ours
     tr = _load_run(run, data_dir, device, oracle, trust_oracle, need_oracle=False)
     try:
         tr.gen.manual_seed(seed)
@@ -1255,10 +1323,15 @@ def _check_ranges(*specs) -> None:
             raise InputError(f"{flag} must be a finite number {rng}, got {v}")
 
 
+def _output_path(output: str, force: bool, inputs=()) -> str:
+    """``-o``: ``-`` (stdout), or the file it may write (``molgfn.paths.check_output_file``)."""
+    from molgfn.paths import check_output_file
+
+    return output if output == "-" else str(check_output_file(output, force=force, inputs=inputs))
+
+
 def _emit(df, output: str) -> None:
     """CSV to stdout (``-``), or a file whose suffix picks the format: .csv, .sdf or .parquet."""
-    from molgfn.errors import InputError
-
     if output == "-":
         sys.stdout.write(df.to_csv(index=False))
     else:
@@ -1266,7 +1339,9 @@ def _emit(df, output: str) -> None:
         try:
             _write_list(df, Path(output), suffix if suffix in ("sdf", "parquet") else "csv")
         except OSError as e:
-            raise InputError(f"cannot write --output {output}: {e.strerror or e}; choose another path") from None
+            from molgfn.paths import input_error
+
+            raise input_error(e, "cannot write --output") from None
         if "smiles" in df.columns:
             console.print(_rich_table(df, 10, console.width)[0])
 
@@ -1295,11 +1370,13 @@ def score(
     oracle_retries: OracleRetriesOpt = 0,
     on_oracle_error: OnOracleErrorOpt = OnOracleError.stop,
     score_store: ScoreStoreOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
 
     from molgfn import assets
 
+    output = _output_path(output, force, inputs=[input])
     assets.set_data_dir(data_dir)
     settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
                                 on_oracle_error, score_store)
@@ -1440,14 +1517,24 @@ def evaluate(
                                     exact=exact_front))  # multi-objective
     finally:
         tr.task.close()
-    atomic_write_text(run / "evaluation.json", json.dumps(res, indent=2))
+    try:
+        atomic_write_text(run / "evaluation.json", json.dumps(res, indent=2))
+        saved = None
+    except OSError as e:  # a read-only run folder, a full disk: the metrics are still printed, the file skipped
+        from molgfn.paths import os_error_message
+
+        saved = os_error_message(e) or f"cannot write {run / 'evaluation.json'}: {e}"
     if fmt == Format.json:
         _print_json(res)
-        return
-    table = Table("metric", "value")
-    for key, v in res.items():
-        table.add_row(key, f"{v:.5g}" if isinstance(v, float) else str(v))
-    out.print(table)
+    else:
+        table = Table("metric", "value")
+        for key, v in res.items():
+            table.add_row(key, f"{v:.5g}" if isinstance(v, float) else str(v))
+        out.print(table)
+    if saved is not None:  # printed above, not saved: exit 2 so that a script does not look for the file
+        from molgfn.errors import InputError
+
+        raise InputError(f"the metrics above were not saved: {saved}")
 
 
 @app.command(cls=renamed(OUT_DIR_RENAMED))
@@ -1472,6 +1559,7 @@ def bench(
     task_option: TaskOptionOpt = None,
     progress: Annotated[ProgressMode, typer.Option(help="auto: a bar on a terminal, a line per finished run in a "
                                                    "log file.")] = ProgressMode.auto,
+    force: ForceOpt = False,
 ) -> None:
     """Run a grid of tasks x methods x seeds at equal reward calls; write CSV, Markdown and plots.
     With --oracle, the grid runs your function (task custom, or custom-frag with --tasks custom-frag)."""
@@ -1503,6 +1591,10 @@ def bench(
         task_obj.close()
         task_opts[t] = opts
     jobs = B.grid_jobs(B.PRESETS[preset], task_list, split(methods), seed_list, rounds)
+    from molgfn.paths import check_output_dir, written_by_molgfn
+
+    check_output_dir(out_dir, B.output_names({j[0] for j in jobs}), force=force,
+                     ours=lambda p: B.is_bench_dir(p.parent) or written_by_molgfn(p))
     with GridProgress(jobs, progress, console) as prog:
         B.run_grid(B.PRESETS[preset], out_dir, workers, task_list, split(methods), seed_list, rounds, lr,
                    str(data_dir) if data_dir else None, task_options=task_opts, make_task=get_task, progress=prog)
@@ -1563,26 +1655,38 @@ def report(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the report (default: the run).")]
     = None,
     top: Annotated[int, typer.Option(help="Molecules in the grid (from candidates.csv).")] = 24,
+    force: ForceOpt = False,
 ) -> None:
     """Report of a run: training curves (metrics.csv), a grid of the top molecules (candidates.csv) as PNGs,
     and report.html with both, the sortable candidate table and the Pareto front (one file, works offline)."""
     from molgfn.errors import RunFileError
     from molgfn.report import make_report
-    from molgfn.runs import CANDIDATES, METRICS
+    from molgfn.runs import CANDIDATES, CONFIG, METRICS
 
     _check_ranges(("--top", top, 1, 10_000))
+    from molgfn.paths import check_output_dir
+    from molgfn.report import CURVES_PNG, HTML, MOLECULES_PNG
+
+    check_output_dir(out_dir or run, (HTML, CURVES_PNG, MOLECULES_PNG), force=force, flag="--out" if out_dir else "RUN",
+                     own_names=(CURVES_PNG, MOLECULES_PNG))
     fix = {METRICS: "restore it from a backup, or start the run again with --overwrite",
            CANDIDATES: "write it again with `molgfn design --out RUN --resume` (same options)"}
     for name, numeric in ((METRICS, ("round", "reward_calls", "loss")), (CANDIDATES, ("raw_score", "reward"))):
         if run.is_dir() and (run / name).exists():
             _check_table(run / name, numeric, fix[name])
+    if run.is_dir() and (run / CONFIG).exists():
+        from molgfn.config import TrainConfig
+
+        TrainConfig.load(run / CONFIG)  # a damaged config.json ([1,2,3], truncated, binary) is named
     try:
         written = make_report(run, out_dir, top)
     except (KeyError, ValueError, TypeError, IndexError) as e:
         raise RunFileError(f"{run / METRICS} or {run / CANDIDATES} has content molgfn did not write "
                            f"({type(e).__name__}: {e}); {fix[METRICS]}") from None
     except OSError as e:
-        raise RunFileError(f"cannot write the report to {out_dir or run}: {e.strerror or e}") from None
+        how = "choose another --out" if out_dir is not None else "write it elsewhere with --out DIR"
+        raise RunFileError(f"cannot write the report to {e.filename or out_dir or run}: {e.strerror or e}; {how}") \
+            from None
     for p in written:
         console.print(f"wrote {p}")
 
@@ -1643,11 +1747,14 @@ def info(run: Annotated[Path, typer.Argument(help="A run directory.")], fmt: For
 def scores_cmd(
     store: Annotated[Path, typer.Argument(help="A score store: RUN/scores.sqlite or a --score-store file.")],
     output: Annotated[str, typer.Option("--output", "-o", help="CSV or .parquet path, or - for CSV on stdout.")] = "-",
+    force: ForceOpt = False,
 ) -> None:
     """Export a score store (object, oracle, settings, raw_score, error, wall_s, created) to CSV or Parquet."""
     from molgfn.oracle import STORE_FILE, read_store
 
-    _emit(read_store(store / STORE_FILE if store.is_dir() else store), output)  # .parquet: needs pyarrow
+    path = store / STORE_FILE if store.is_dir() else store
+    output = _output_path(output, force, inputs=[path])
+    _emit(read_store(path), output)  # .parquet: needs pyarrow
 
 
 if __name__ == "__main__":

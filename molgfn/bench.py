@@ -203,7 +203,14 @@ def plot(curves: pd.DataFrame, out_dir: Path) -> None:
             ax.legend()
         fig.suptitle(f"{task}: median over seeds (band: min-max)")
         fig.tight_layout()
-        fig.savefig(out_dir / f"{task}.png", dpi=110)
+        import io
+
+        from .atomic import atomic_write_bytes
+        from .paths import tag_png
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        atomic_write_bytes(out_dir / f"{task}.png", tag_png(buf.getvalue()))  # tagged: molgfn's to replace
         plt.close(fig)
 
 
@@ -241,6 +248,20 @@ def markdown(finals: pd.DataFrame, command: str) -> str:
 def write_report(out_dir: Path, command: str) -> str:
     finals = pd.read_csv(out_dir / "results.csv")
     md = markdown(finals, command)
-    (out_dir / "results.md").write_text(md)
-    (out_dir / "meta.json").write_text(json.dumps({"command": command}))
+    from .atomic import atomic_write_text
+
+    atomic_write_text(out_dir / "results.md", md)
+    atomic_write_text(out_dir / "meta.json", json.dumps({"command": command}))
     return md
+
+
+def is_bench_dir(folder: Path) -> bool:
+    """A folder ``molgfn bench`` wrote (its meta.json or results.md says so): its files are molgfn's."""
+    from .paths import written_by_molgfn
+
+    return any(written_by_molgfn(Path(folder) / n) for n in ("meta.json", "results.md"))
+
+
+def output_names(tasks) -> list[str]:
+    """Every file a grid over ``tasks`` writes into its --out folder (checked before any run)."""
+    return ["curves.csv", "results.csv", "results.md", "meta.json", *(f"{t}.png" for t in sorted(tasks))]

@@ -114,6 +114,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _named(e: OSError, path: Path) -> OSError:
+    from .paths import with_path
+
+    return with_path(e, path)
+
+
 class AppendLog:
     """An append-only file: opened at a recorded length (anything after it is cut), fsynced
     before a checkpoint records its length. ``flush_each``: each write reaches the OS at once
@@ -128,15 +134,21 @@ class AppendLog:
         self.f = os.fdopen(fd, "ab")
 
     def write(self, data: bytes) -> None:
-        self.f.write(data)
-        if self.flush_each:
-            self.f.flush()
+        try:
+            self.f.write(data)
+            if self.flush_each:
+                self.f.flush()
+        except OSError as e:  # a full disk: the error names this file (a write through a descriptor names none)
+            raise _named(e, self.path) from None
 
     def sync(self) -> int:
-        self.f.flush()
-        # fdatasync: the bytes and the file's new length reach the disk (all a reader of the first
-        # n bytes needs), without the extra metadata write of fsync; macOS has only fsync
-        getattr(os, "fdatasync", os.fsync)(self.f.fileno())
+        try:
+            self.f.flush()
+            # fdatasync: the bytes and the file's new length reach the disk (all a reader of the first
+            # n bytes needs), without the extra metadata write of fsync; macOS has only fsync
+            getattr(os, "fdatasync", os.fsync)(self.f.fileno())
+        except OSError as e:
+            raise _named(e, self.path) from None
         return self.f.tell()
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ def molecule_grid(df: pd.DataFrame, path: Path, n: int = 24, per_row: int = 6) -
     from rdkit.Chem import Draw
 
     from .atomic import atomic_write_bytes
+    from .paths import tag_png
 
     if "smiles" not in df.columns or df.empty:
         return None
@@ -50,7 +51,7 @@ def molecule_grid(df: pd.DataFrame, path: Path, n: int = 24, per_row: int = 6) -
         buf = io.BytesIO()
         png.save(buf, format="PNG")
         png = buf.getvalue()
-    atomic_write_bytes(Path(path), png)
+    atomic_write_bytes(Path(path), tag_png(png))  # tagged: molgfn's to replace
     return Path(path)
 
 
@@ -64,11 +65,12 @@ def training_curves(metrics: pd.DataFrame, path: Path) -> Path | None:
     """Loss, log Z, raw scores (round mean / max / best so far), distinct objects, modes and
     local-search acceptance against reward calls, one panel each (those present)."""
     from .atomic import atomic_write_bytes
+    from .paths import tag_png
 
     png = curves_png(metrics)
     if png is None:
         return None
-    atomic_write_bytes(Path(path), png)
+    atomic_write_bytes(Path(path), tag_png(png))  # tagged: molgfn's to replace
     return Path(path)
 
 

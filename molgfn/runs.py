@@ -33,7 +33,7 @@ KEPT_FILES = (STORE, STORE + "-wal", STORE + "-shm")
 # what a folder may hold before its first round: a run that stopped there can simply start again
 PRE_RUN_FILES = (LOCK, *KEPT_FILES)
 RUN_FILES = (CONFIG, METRICS, CHECKPOINT, CANDIDATES, SEEN_LOG, EVALUATION, ERROR_LOG,
-             "training_curves.png", "top_molecules.png")
+             "training_curves.png", "top_molecules.png", "report.html", "candidates.sdf", "candidates.parquet")
 # temp files of our atomic writes: ".NAME.<mkstemp suffix>.tmp" (older molgfn) or ".NAME.molgfn.<...>.tmp"
 _TEMP = re.compile(r"^\.(" + "|".join(re.escape(n) for n in RUN_FILES) + r")\.(" + re.escape(TEMP_MARK)
                    + r")?[A-Za-z0-9_]{8}\.tmp$")
@@ -77,16 +77,42 @@ def load_checkpoint(path: Path) -> dict:
 
 
 # ---- owning a run folder -----------------------------------------------------------------
-def is_run_dir(path: Path) -> bool:
-    """Recognisably a molgfn run: our lock file or append-only log, or a config.json of ours."""
-    path = Path(path)
-    if (path / LOCK).is_file() or (path / SEEN_LOG).is_file():
-        return True
+def _our_config(path: Path) -> bool:
+    """config.json parses as molgfn's run configuration (its schema, not just its name)."""
     try:
-        cfg = json.loads((path / CONFIG).read_text())
+        cfg = json.loads((Path(path) / CONFIG).read_bytes().decode())
     except (OSError, ValueError, UnicodeDecodeError):
         return False
-    return isinstance(cfg, dict) and {"task", "objective", "batch_size", "beta_dist"} <= set(cfg)
+    return (isinstance(cfg, dict) and {"task", "objective", "batch_size", "beta_dist"} <= set(cfg)
+            and isinstance(cfg["task"], str) and isinstance(cfg["objective"], str)
+            and isinstance(cfg["batch_size"], int) and not isinstance(cfg["batch_size"], bool))
+
+
+def _ours_by_name(name: str) -> bool:
+    return name in RUN_FILES or name in PRE_RUN_FILES or bool(_TEMP.match(name))
+
+
+def is_run_dir(path: Path) -> bool:
+    """A molgfn run, recognised by the files molgfn writes together: a config.json with molgfn's
+    schema and a checkpoint, or (a run stopped before its first checkpoint) that config.json with
+    nothing but files of molgfn's names. One file name (a lock, a log) is never enough: this is
+    what lets --overwrite remove files."""
+    path = Path(path)
+    if not _our_config(path):
+        return False
+    if (path / CHECKPOINT).is_file():
+        return True
+    try:
+        return all(_ours_by_name(p.name) for p in path.iterdir())
+    except OSError:
+        return False
+
+
+def looks_like_run(path: Path) -> bool:
+    """Any sign of a molgfn run (a lock, a log, a checkpoint, a store or our config.json): the
+    generous test that keeps outputs off a run's files (``molgfn.paths``), never one to delete by."""
+    path = Path(path)
+    return any((path / n).exists() for n in (LOCK, SEEN_LOG, CHECKPOINT, STORE)) or _our_config(path)
 
 
 def foreign_files(path: Path) -> list[str]:
@@ -171,16 +197,32 @@ def prepare_run_dir(out: Path, resume: bool = False, overwrite: bool = False, dr
     of the process, remove stale temp files of interrupted writes, and with ``overwrite`` remove the
     previous run's files (never anything else). A folder that is not a molgfn run is never written
     into. Returns notes for the user (what was cleaned or kept)."""
-    out = Path(out)
+    from .paths import input_error
+
+    try:
+        return _prepare_run_dir(Path(out), resume, overwrite, dry_run, names)
+    except OSError as e:  # a name too long, a read-only or full disk, no permission: one line naming it
+        raise input_error(e, f"cannot use {names['out']}") from None
+
+
+def _prepare_run_dir(out: Path, resume: bool, overwrite: bool, dry_run: bool, names: dict[str, str]) -> list[str]:
+    from .paths import input_error
+
     o, r, w = names["out"], names["resume"], names["overwrite"]
     if out.exists() and not out.is_dir():
         raise InputError(f"{o} {out} is a file, not a folder; choose another {o}")
     exists = out.is_dir()
-    is_run = exists and is_run_dir(out)
+    # a folder this process already checked and locked (the CLI owns it, then the API is called) is a run
+    is_run = exists and (str(out.resolve()) in _held or is_run_dir(out))
     used = exists and any(p.name not in PRE_RUN_FILES for p in out.iterdir())
     has_ckpt = exists and (out / CHECKPOINT).exists()
     if is_run:
         lock_run_dir(out)  # first, so that no other writer changes it while we look
+    if used and not is_run and has_ckpt:  # a run's checkpoint, but its config.json is gone or not molgfn's
+        what = ("has no config.json" if not (out / CONFIG).exists()
+                else "has a config.json that is damaged or not molgfn's")
+        raise InputError(f"{out} holds a checkpoint but {what}, so it cannot be {'resumed' if resume else 'replaced'}: "
+                         f"restore {out / CONFIG} from a backup, or choose another {o}")
     if used and not is_run:
         raise InputError(f"{o} {out} is not empty and is not a molgfn run; molgfn only ever replaces files of its "
                          f"own runs: choose another (or an empty) {o}")
@@ -197,7 +239,7 @@ def prepare_run_dir(out: Path, resume: bool = False, overwrite: bool = False, dr
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise InputError(f"cannot create {o} {out}: {e.strerror or e}; choose another {o}") from None
+        raise input_error(e, f"cannot create {o}") from None
     lock_run_dir(out)
     notes = []
     stale = clean_stale_temps(out)
