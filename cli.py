@@ -1387,9 +1387,10 @@ def _score_rows(t, objs: list[str], row_offset: int):
     if not ok:
         raise InputError(f"no valid object for task {t.name} in the input ({errors[0]}): {shown}")
     good = [objs[i] for i in ok]
-    if hasattr(t, "score_table"):
-        df = t.score_table(good, row_offset)
-    else:
+
+    def score_part(good):
+        if hasattr(t, "score_table"):
+            return t.score_table(good, row_offset)
         raw, logr = t.evaluate(t.env.from_strings(good))
         df = pd.DataFrame({col: good, "raw_score": raw.numpy(), "reward": torch.exp(logr).numpy()})
         smiles = t.smiles(good)
@@ -1398,6 +1399,11 @@ def _score_rows(t, objs: list[str], row_offset: int):
 
             df.insert(1, "smiles", smiles)
             df = add_descriptors(df)
+        return df
+
+    from molgfn.scorefile import score_in_chunks
+
+    df = score_in_chunks(score_part, good)  # a large file: in chunks, with progress on stderr
     if not bad:
         return df
     df.index = ok

@@ -195,6 +195,10 @@ class CachedOracle:
     def _value_error(self, value) -> str | None:
         return value_error(value, self.allow_negative)
 
+    def _normalized(self, value):
+        """A checked value as the store keeps it: a number (a vector oracle: a tuple)."""
+        return float(value[0]) if isinstance(value, tuple) else float(value)
+
     def _remember(self, obj: str, out: Outcome) -> None:
         if out.ok:
             self.cache[obj] = float(out.value[0] if isinstance(out.value, tuple) else out.value)
@@ -211,6 +215,8 @@ class CachedOracle:
                 if out.ok and (why := self._value_error(out.value)):
                     out = Outcome(out.value, why, out.wall_s)  # keep the value for the message
                     out = replace(out, value=None) if self.settings.on_error == "invalid" else out
+                elif out.ok:
+                    out = replace(out, value=self._normalized(out.value))
                 if self._usable(out):
                     keep.append((todo[i], out))
                     self._remember(todo[i], out)
@@ -285,6 +291,9 @@ class CachedVectorOracle(CachedOracle):
         from .contract import vector_error
 
         return vector_error(value, self.k)
+
+    def _normalized(self, value):
+        return tuple(value) if isinstance(value, tuple) else (float(value),)
 
     def _remember(self, obj: str, out: Outcome) -> None:
         if out.ok:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import MolgfnError, OracleError
+from ..errors import Interrupted, MolgfnError, OracleError
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,8 @@ def run_chunk(fn: Callable, objects: list[str], catch: tuple[type[BaseException]
     t0 = time.perf_counter()
     try:
         values = list(fn(list(objects)))
+    except Interrupted:  # SIGTERM reached the driver while an in-process oracle ran: the run stops
+        raise
     except catch as e:
         if len(objects) > 1:
             return [run_chunk(fn, [o], catch)[0] for o in objects]
