@@ -176,6 +176,31 @@ def test_an_edited_oracle_is_scored_again_not_served_old_scores(tmp_path, user_m
     assert scored(name, store, reuse_across_versions=True) == ([0.25, 0.75], {"oracle_calls": 0, "store_hits": 2})
 
 
+def test_cli_score_after_editing_the_oracle_gives_the_new_scores(tmp_path, user_module):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    name, path = user_module
+    inp, store = tmp_path / "in.txt", tmp_path / "s.sqlite"
+    inp.write_text("GGGC\nCCCG\n")
+
+    def score():
+        sys.modules.pop(name, None)  # a new `molgfn score` process imports the module afresh
+        out = tmp_path / "out.csv"
+        r = CliRunner().invoke(app, ["score", "--task", "custom", "--oracle", f"{name}:score", "--length", "4",
+                                     "--executor", "local", "--score-store", str(store), "--input", str(inp),
+                                     "-o", str(out)])
+        assert r.exit_code == 0, r.output
+        return pd.read_csv(out)["raw_score"].tolist()
+
+    path.write_text(ORACLE_V1)
+    assert score() == [0.75, 0.25]
+    path.write_text(ORACLE_V2)
+    assert score() == [0.25, 0.75]
+
+
 def test_a_version_given_by_the_author_names_the_code(tmp_path, user_module):
     name, path = user_module
     store = tmp_path / "s.sqlite"
