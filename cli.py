@@ -468,13 +468,13 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
 
 
 def _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries, on_oracle_error,
-                     score_store, reuse_scores_across_versions=False):
+                     score_store, stale_scores_ok=False):
     """Executor and store options, checked before anything is written (Ray: reachable, installed)."""
     from molgfn.oracle import OracleSettings
 
     st = OracleSettings(executor=executor or "auto", workers=workers, chunk_size=chunk_size, timeout=oracle_timeout,
                         retries=oracle_retries, on_error=on_oracle_error, ray_address=ray_address,
-                        store=score_store, reuse_across_versions=bool(reuse_scores_across_versions)).validate()
+                        store=score_store, reuse_across_versions=bool(stale_scores_ok)).validate()
     if st.executor == "ray":
         from molgfn.oracle.ray_executor import preflight
 
@@ -486,7 +486,7 @@ def _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout,
 _ORACLE_OPTIONS = {"executor": "executor", "workers": "workers", "ray_address": "ray_address",
                    "chunk_size": "chunk_size", "oracle_timeout": "timeout", "oracle_retries": "retries",
                    "on_oracle_error": "on_error", "score_store": "store",
-                   "reuse_scores_across_versions": "reuse_across_versions"}
+                   "stale_scores_ok": "reuse_across_versions"}
 
 
 def _resumed_oracle_options(run_dir: Path, given: dict) -> dict:
@@ -588,7 +588,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None, preference_dist=None, reuse_scores_across_versions=False):
+                filters=None, preference_dist=None, stale_scores_ok=False):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -597,9 +597,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     _prepare_run_dir(out_dir, resume, overwrite, dry_run=True)
     if resume:  # the run's executor and score-store options (config.json), unless given again
         (executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries, on_oracle_error,
-         score_store, reuse_scores_across_versions) = _resumed_oracle_options(out_dir, locals()).values()
+         score_store, stale_scores_ok) = _resumed_oracle_options(out_dir, locals()).values()
     oracle_settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
-                                       on_oracle_error, score_store, reuse_scores_across_versions)
+                                       on_oracle_error, score_store, stale_scores_ok)
     from molgfn.runs import CONFIG
 
     if resume:
@@ -849,7 +849,7 @@ def _training_options(
     oracle_retries: OracleRetriesOpt = 0,
     on_oracle_error: OnOracleErrorOpt = OnOracleError.stop,
     score_store: ScoreStoreOpt = None,
-    reuse_scores_across_versions: ReuseScoresOpt = False,
+    stale_scores_ok: ReuseScoresOpt = False,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
     filters: FilterOpt = None,
@@ -928,7 +928,7 @@ PANELS = {
     "Local search": ("local_search", "ls_iterations", "ls_backtrack", "ls_filter"),
     "Several objectives": ("objectives", "weights", "transform", "preference_dist", "preference"),
     "Oracle and execution": ("workers", "executor", "ray_address", "chunk_size", "oracle_timeout", "oracle_retries",
-                             "on_oracle_error", "score_store", "reuse_scores_across_versions", "trust_oracle"),
+                             "on_oracle_error", "score_store", "stale_scores_ok", "trust_oracle"),
     "Output": ("out_dir", "output", "resume", "overwrite", "checkpoint_every"),
     "Candidates": ("num_candidates", "num_samples", "beta", "min_distance", "max_similarity", "max_per_scaffold",
                    "format", "show"),
@@ -1299,7 +1299,7 @@ def score(
     oracle_retries: OracleRetriesOpt = 0,
     on_oracle_error: OnOracleErrorOpt = OnOracleError.stop,
     score_store: ScoreStoreOpt = None,
-    reuse_scores_across_versions: ReuseScoresOpt = False,
+    stale_scores_ok: ReuseScoresOpt = False,
 ) -> None:
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
 
@@ -1307,7 +1307,7 @@ def score(
 
     assets.set_data_dir(data_dir)
     settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
-                                on_oracle_error, score_store, reuse_scores_across_versions)
+                                on_oracle_error, score_store, stale_scores_ok)
     _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option)
     try:
         _configure_oracle(t, settings, executor is not None or score_store is not None)

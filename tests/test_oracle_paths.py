@@ -186,12 +186,12 @@ def test_cli_score_after_editing_the_oracle_gives_the_new_scores(tmp_path, user_
     inp, store = tmp_path / "in.txt", tmp_path / "s.sqlite"
     inp.write_text("GGGC\nCCCG\n")
 
-    def score():
+    def score(*flags):
         sys.modules.pop(name, None)  # a new `molgfn score` process imports the module afresh
         out = tmp_path / "out.csv"
         r = CliRunner().invoke(app, ["score", "--task", "custom", "--oracle", f"{name}:score", "--length", "4",
                                      "--executor", "local", "--score-store", str(store), "--input", str(inp),
-                                     "-o", str(out)])
+                                     "-o", str(out), *flags])
         assert r.exit_code == 0, r.output
         return pd.read_csv(out)["raw_score"].tolist()
 
@@ -199,6 +199,10 @@ def test_cli_score_after_editing_the_oracle_gives_the_new_scores(tmp_path, user_
     assert score() == [0.75, 0.25]
     path.write_text(ORACLE_V2)
     assert score() == [0.25, 0.75]
+    # --stale-scores-ok: the user vouches that the edit changes nothing; the newest stored rows are served
+    path.write_text("# a third version\n" + ORACLE_V1)
+    assert score("--stale-scores-ok") == [0.25, 0.75]
+    assert score() == [0.75, 0.25]
 
 
 def test_a_version_given_by_the_author_names_the_code(tmp_path, user_module):

@@ -40,7 +40,7 @@ class OracleSettings:
     on_error: str = "stop"
     ray_address: str | None = None
     store: Path | None = None
-    # reuse stored scores written by another version of the oracle's code (--reuse-scores-across-versions)
+    # reuse stored scores written by another version of the oracle's code (--stale-scores-ok)
     reuse_across_versions: bool = False
 
     def validate(self) -> OracleSettings:
