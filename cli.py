@@ -374,6 +374,8 @@ OnOracleErrorOpt = Annotated[OnOracleError, typer.Option(
 ScoreStoreOpt = Annotated[Path | None, typer.Option(help="SQLite score store shared across runs (default: "
                                                     "RUN/scores.sqlite; score: none). Stored scores are reused, "
                                                     "not recomputed.")]
+ReuseScoresOpt = Annotated[bool, typer.Option(help="Reuse stored scores written by another version of the oracle's "
+                                             "code (default: an edited oracle module is a new oracle, scored anew).")]
 TaskOptionOpt = Annotated[list[str] | None, typer.Option(
     help="A task's own option as KEY=VALUE, repeatable (e.g. qm9str modes=diverse, sehstr modes=published).")]
 VocabOpt = Annotated[Path | None, typer.Option(help="Fragment tasks: your block vocabulary JSON (block_smi, block_r; "
@@ -520,13 +522,13 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
 
 
 def _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries, on_oracle_error,
-                     score_store):
+                     score_store, stale_scores_ok=False):
     """Executor and store options, checked before anything is written (Ray: reachable, installed)."""
     from molgfn.oracle import OracleSettings
 
     st = OracleSettings(executor=executor or "auto", workers=workers, chunk_size=chunk_size, timeout=oracle_timeout,
                         retries=oracle_retries, on_error=on_oracle_error, ray_address=ray_address,
-                        store=score_store).validate()
+                        store=score_store, reuse_across_versions=bool(stale_scores_ok)).validate()
     if st.executor == "ray":
         from molgfn.oracle.ray_executor import preflight
 
@@ -537,7 +539,8 @@ def _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout,
 # the CLI's executor and store options -> OracleSettings fields, as config.json's oracle_settings records them
 _ORACLE_OPTIONS = {"executor": "executor", "workers": "workers", "ray_address": "ray_address",
                    "chunk_size": "chunk_size", "oracle_timeout": "timeout", "oracle_retries": "retries",
-                   "on_oracle_error": "on_error", "score_store": "store"}
+                   "on_oracle_error": "on_error", "score_store": "store",
+                   "stale_scores_ok": "reuse_across_versions"}
 
 
 def _resumed_oracle_options(run_dir: Path, given: dict) -> dict:
@@ -639,7 +642,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None, preference_dist=None):
+                filters=None, preference_dist=None, stale_scores_ok=False):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -648,9 +651,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     _prepare_run_dir(out_dir, resume, overwrite, dry_run=True)
     if resume:  # the run's executor and score-store options (config.json), unless given again
         (executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries, on_oracle_error,
-         score_store) = _resumed_oracle_options(out_dir, locals()).values()
+         score_store, stale_scores_ok) = _resumed_oracle_options(out_dir, locals()).values()
     oracle_settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
-                                       on_oracle_error, score_store)
+                                       on_oracle_error, score_store, stale_scores_ok)
     from molgfn.runs import CONFIG
 
     if resume:
@@ -904,6 +907,7 @@ def _training_options(
     oracle_retries: OracleRetriesOpt = 0,
     on_oracle_error: OnOracleErrorOpt = OnOracleError.stop,
     score_store: ScoreStoreOpt = None,
+    stale_scores_ok: ReuseScoresOpt = False,
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
     filters: FilterOpt = None,
@@ -982,7 +986,7 @@ PANELS = {
     "Local search": ("local_search", "ls_iterations", "ls_backtrack", "ls_filter"),
     "Several objectives": ("objectives", "weights", "transform", "preference_dist", "preference"),
     "Oracle and execution": ("workers", "executor", "ray_address", "chunk_size", "oracle_timeout", "oracle_retries",
-                             "on_oracle_error", "score_store", "trust_oracle"),
+                             "on_oracle_error", "score_store", "stale_scores_ok", "trust_oracle"),
     "Output": ("out_dir", "output", "resume", "overwrite", "checkpoint_every", "force"),
     "Candidates": ("num_candidates", "num_samples", "beta", "min_distance", "max_similarity", "max_per_scaffold",
                    "format", "show"),
@@ -1370,6 +1374,7 @@ def score(
     oracle_retries: OracleRetriesOpt = 0,
     on_oracle_error: OnOracleErrorOpt = OnOracleError.stop,
     score_store: ScoreStoreOpt = None,
+    stale_scores_ok: ReuseScoresOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
@@ -1379,7 +1384,7 @@ def score(
     output = _output_path(output, force, inputs=[input])
     assets.set_data_dir(data_dir)
     settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
-                                on_oracle_error, score_store)
+                                on_oracle_error, score_store, stale_scores_ok)
     _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option)
     try:
         _configure_oracle(t, settings, executor is not None or score_store is not None)
@@ -1459,9 +1464,10 @@ def _score_rows(t, objs: list[str], row_offset: int):
     if not ok:
         raise InputError(f"no valid object for task {t.name} in the input ({errors[0]}): {shown}")
     good = [objs[i] for i in ok]
-    if hasattr(t, "score_table"):
-        df = t.score_table(good, row_offset)
-    else:
+
+    def score_part(good):
+        if hasattr(t, "score_table"):
+            return t.score_table(good, row_offset)
         raw, logr = t.evaluate(t.env.from_strings(good))
         df = pd.DataFrame({col: good, "raw_score": raw.numpy(), "reward": torch.exp(logr).numpy()})
         smiles = t.smiles(good)
@@ -1470,6 +1476,11 @@ def _score_rows(t, objs: list[str], row_offset: int):
 
             df.insert(1, "smiles", smiles)
             df = add_descriptors(df)
+        return df
+
+    from molgfn.scorefile import score_in_chunks
+
+    df = score_in_chunks(score_part, good)  # a large file: in chunks, with progress on stderr
     if not bad:
         return df
     df.index = ok

@@ -97,17 +97,18 @@ def _loaded(oracle):
 
 
 def _oracle(task, fn, allow_negative, workers, objectives, weights, transforms):
-    """A cached scalar oracle, or for ``objectives`` a weighted-sum ``VectorOracle`` (molgfn.moo);
-    sets ``task.components`` (None for one objective)."""
+    """A cached scalar oracle, or for ``objectives`` a cached weighted-sum vector oracle (the same
+    executors, timeouts, error policy and score store); sets ``task.components`` (None for one objective)."""
     task.components = None
     if objectives is None or objectives == [] or objectives == "":
         return CachedOracle(task.spec, fn, allow_negative, workers=workers) if fn else None
-    from .moo import VectorOracle, make_components, parse_transforms, parse_weights
+    from .moo import WeightedSum, make_components, parse_transforms, parse_weights
+    from .oracle import CachedVectorOracle
 
     names = objectives.split(",") if isinstance(objectives, str) else list(objectives)
     task.components = make_components(names, parse_weights(weights), parse_transforms(transforms))
     # fn None (a stored run opened without its oracle): the components still say what was optimised
-    return VectorOracle(task.spec, fn, task.components) if fn else None
+    return CachedVectorOracle(task.spec, fn, WeightedSum(task.components), workers=workers) if fn else None
 
 
 def _objective_columns(task, objs: list[str]) -> dict[str, list]:

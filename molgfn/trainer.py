@@ -151,12 +151,14 @@ class Trainer:
 
     def _objective_vectors(self, objs: list[str]) -> torch.Tensor:
         """(n, k) transformed objective vectors; 0 for objects that get the floor reward (invalid
-        or filtered molecules), so that R(x | w) is the floor for them at every w."""
+        or filtered molecules, and objects the oracle failed on: NaN vectors), so that R(x | w) is the
+        floor for them at every w."""
         Y = np.zeros((len(objs), self.n_prefs))
         ok = [i for i, o in enumerate(objs) if self.task.is_candidate(o)] if hasattr(self.task, "is_candidate") \
             else list(range(len(objs)))
         if ok:
-            Y[ok] = self.scoring.transformed(self.task.objective_vectors([objs[i] for i in ok]))
+            Y[ok] = np.nan_to_num(self.scoring.transformed(self.task.objective_vectors([objs[i] for i in ok])),
+                                  nan=0.0)
         return torch.from_numpy(Y).to(self.device)
 
     def _conditional_log_reward(self, Y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

@@ -36,3 +36,39 @@ def brute_pareto_ranks(Y):
         left -= front
         r += 1
     return ranks
+
+
+# -- vector oracles that fail on objects starting with "A" (the rest get (GC fraction, AT fraction)) ----
+def gc_at(seqs):
+    return [[sum(c in "GC" for c in s) / len(s), sum(c in "AT" for c in s) / len(s)] for s in seqs]
+
+
+def _vec_each(fault):
+    def oracle(seqs):
+        if any(s.startswith("A") for s in seqs):
+            fault()
+        return gc_at(seqs)
+    oracle.__name__ = "vec_" + fault.__name__.strip("_")
+    return oracle
+
+
+def _sleep():
+    import time
+
+    time.sleep(3600)
+
+
+def _exit0():
+    import sys
+
+    sys.exit(0)
+
+
+def _segfault():
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+vec_sleepy, vec_exit0, vec_segfault = (_vec_each(f) for f in (_sleep, _exit0, _segfault))

@@ -92,3 +92,15 @@ class Spawned:
 
     def __call__(self, seqs):
         return FAULTS[self.name](seqs)
+
+
+def one_short(seqs):
+    """One value too few for the call (a contract error of the whole call)."""
+    return [gc(s) for s in seqs][:-1]
+
+
+def sigterm_inside(seqs):
+    """What the CLI's SIGTERM handler does when the signal lands while an in-process oracle runs."""
+    from molgfn.errors import Interrupted
+
+    raise Interrupted(15, "SIGTERM received: stopped")

@@ -170,7 +170,8 @@ def test_resume_keeps_the_runs_executor_and_score_store(tmp_path):
     assert r.exit_code == 0, r.output
     first = json.loads((out / "config.json").read_text())["oracle_settings"]
     assert first == {"executor": "local", "workers": 1, "chunk_size": 3, "timeout": 600.0, "retries": 2,
-                     "on_error": "invalid", "ray_address": None, "store": str(store.resolve())}
+                     "on_error": "invalid", "ray_address": None, "store": str(store.resolve()),
+                     "reuse_across_versions": False}
     stored = _stored(store)
     assert 0 < len(stored) <= 8  # 2^3 objects
 

@@ -9,7 +9,9 @@ from .cached import (
     DEFAULT_TIMEOUT_S,
     EXECUTORS,
     CachedOracle,
+    CachedVectorOracle,
     OracleSettings,
+    code_identity,
     configure_task,
     oracle_counts,
     settings_record,
@@ -18,6 +20,6 @@ from .cached import (
 from .contract import Invalid, Outcome, call_oracle, check_scores
 from .store import STORE_FILE, ScoreStore, read_store
 
-__all__ = ["DEFAULT_TIMEOUT_S", "EXECUTORS", "CachedOracle", "Invalid", "OracleSettings", "Outcome", "STORE_FILE",
-           "ScoreStore", "call_oracle", "check_scores", "configure_task", "oracle_counts", "read_store",
-           "settings_record", "task_oracles"]
+__all__ = ["DEFAULT_TIMEOUT_S", "EXECUTORS", "CachedOracle", "CachedVectorOracle", "Invalid", "OracleSettings",
+           "Outcome", "STORE_FILE", "ScoreStore", "call_oracle", "check_scores", "code_identity", "configure_task",
+           "oracle_counts", "read_store", "settings_record", "task_oracles"]

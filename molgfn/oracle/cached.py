@@ -40,12 +40,14 @@ class OracleSettings:
     on_error: str = "stop"
     ray_address: str | None = None
     store: Path | None = None
+    # reuse stored scores written by another version of the oracle's code (--stale-scores-ok)
+    reuse_across_versions: bool = False
 
     def validate(self) -> OracleSettings:
         checks = [
             (self.executor in EXECUTORS, f"--executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"),
             (self.on_error in ON_ERROR, f"--on-oracle-error must be stop or invalid, got {self.on_error!r}"),
-            (self.workers is None or self.workers >= 1, f"--workers must be >= 1, got {self.workers}"),
+            (self.workers is None or _workers_ok(self.workers), f"--workers must be >= 1, got {self.workers}"),
             (self.chunk_size is None or self.chunk_size >= 1, f"--chunk-size must be >= 1, got {self.chunk_size}"),
             (self.timeout is None or (self.timeout > 0 and np.isfinite(self.timeout)),
              f"--oracle-timeout must be a positive number of seconds, got {self.timeout}"),
@@ -56,6 +58,56 @@ class OracleSettings:
         if bad:
             raise InputError("; ".join(bad))
         return self
+
+
+def _workers_ok(workers) -> bool:
+    from .executors import check_workers
+
+    try:
+        check_workers(workers)
+    except InputError:
+        return False
+    return True
+
+
+def _module_source_hash(module_name: str | None) -> str | None:
+    import sys
+
+    mod = sys.modules.get(module_name or "")
+    path = getattr(mod, "__file__", None)
+    if not path:
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def code_identity(fn: Callable) -> str:
+    """The version of an oracle's code, for the score store's key: the version its author gave
+    (``fn.oracle_version``, or ``ORACLE_VERSION`` in its module), else a hash of the source of the
+    module that defines it (a ``module:function`` oracle's module; a built-in task's plugin
+    module, where its oracle class lives), else of its compiled code. Editing that module gives
+    new scores, not the old ones."""
+    import functools
+    import sys
+
+    target = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    module_name = getattr(target, "__module__", None) or getattr(type(target), "__module__", None)
+    given = getattr(fn, "oracle_version", None) or getattr(target, "oracle_version", None) or \
+        getattr(sys.modules.get(module_name or ""), "ORACLE_VERSION", None)
+    if given is not None:
+        return "v" + hashlib.sha256(str(given).encode()).hexdigest()[:15]
+    digest = _module_source_hash(module_name)
+    if digest is None:  # defined in a notebook or the interactive prompt: its compiled code
+        code = getattr(getattr(target, "__func__", target), "__code__", None) or \
+            getattr(getattr(type(target), "__call__", None), "__code__", None)  # noqa: B004
+        if code is None:
+            return "unknown"
+        digest = hashlib.sha256(repr((code.co_code, code.co_consts, code.co_names)).encode()).hexdigest()
+    return digest[:16]
 
 
 def make_executor(fn: Callable, kind: str, workers: int, settings: OracleSettings):
@@ -84,13 +136,15 @@ class CachedOracle:
     def __init__(self, name: str, fn: Callable[[list[str]], Sequence], allow_negative: bool,
                  workers: int | None = None, min_parallel: int = 16, max_cache: int = 2_000_000,
                  version: str = "", invalid_value: float = 1e-3) -> None:
+        from .executors import check_workers
+
         self.name, self.fn, self.allow_negative = name, fn, allow_negative
-        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.workers = check_workers(workers) if workers is not None else (os.cpu_count() or 1)
         self.min_parallel, self.max_cache = min_parallel, max_cache
         self.version, self.invalid_value = version, invalid_value
         self.settings = OracleSettings()
         self.configured = False  # library use: small batches in-process, as before the CLI options
-        self.cache: dict[str, float] = {}
+        self.cache: dict = {}  # object -> raw score (a vector oracle: its objective vector)
         self.errors: dict[str, str] = {}  # object -> why it is invalid
         self.store = None
         self._executor = None
@@ -101,6 +155,10 @@ class CachedOracle:
     def settings_hash(self) -> str:
         return hashlib.sha256(f"{self.name}\0{self.version}".encode()).hexdigest()[:16]
 
+    @property
+    def code_version(self) -> str:
+        return code_identity(self.fn)
+
     def configure(self, settings: OracleSettings) -> None:
         from .store import ScoreStore
 
@@ -109,7 +167,8 @@ class CachedOracle:
         if settings.workers is not None:
             self.workers = settings.workers
         if settings.store is not None:
-            self.store = ScoreStore(settings.store, self.name, self.settings_hash)
+            self.store = ScoreStore(settings.store, self.name, self.settings_hash, self.code_version,
+                                    any_code=settings.reuse_across_versions)
 
     # -- executors -------------------------------------------------------------------------
     def _kind(self, n: int) -> str:
@@ -133,9 +192,16 @@ class CachedOracle:
     def _usable(self, out: Outcome) -> bool:
         return out.ok or out.invalid or self.settings.on_error == "invalid"
 
+    def _value_error(self, value) -> str | None:
+        return value_error(value, self.allow_negative)
+
+    def _normalized(self, value):
+        """A checked value as the store keeps it: a number (a vector oracle: a tuple)."""
+        return float(value[0]) if isinstance(value, tuple) else float(value)
+
     def _remember(self, obj: str, out: Outcome) -> None:
         if out.ok:
-            self.cache[obj] = float(out.value)
+            self.cache[obj] = float(out.value[0] if isinstance(out.value, tuple) else out.value)
         else:
             self.cache[obj] = self.invalid_value
             self.errors[obj] = out.error or "failed"
@@ -146,9 +212,11 @@ class CachedOracle:
         def on_result(idx: list[int], outs: list[Outcome]) -> None:
             keep = []
             for i, out in zip(idx, outs, strict=True):
-                if out.ok and (why := value_error(out.value, self.allow_negative)):
+                if out.ok and (why := self._value_error(out.value)):
                     out = Outcome(out.value, why, out.wall_s)  # keep the value for the message
                     out = replace(out, value=None) if self.settings.on_error == "invalid" else out
+                elif out.ok:
+                    out = replace(out, value=self._normalized(out.value))
                 if self._usable(out):
                     keep.append((todo[i], out))
                     self._remember(todo[i], out)
@@ -163,7 +231,8 @@ class CachedOracle:
             self._raise(failures)
 
     def _raise(self, failures: list[tuple[str, Outcome]]) -> None:
-        if all(out.value is not None for _, out in failures):  # only bad values: the classic message
+        if all(out.value is not None and not isinstance(out.value, tuple) for _, out in failures):
+            # only bad values: the classic message
             check_scores(self.name, [o for o, _ in failures], [out.value for _, out in failures],
                          self.allow_negative)
         shown = "; ".join(f"{o!r}: {out.error}" for o, out in failures[:3])
@@ -172,20 +241,25 @@ class CachedOracle:
                           "oracle, or pass --on-oracle-error invalid to give such objects the floor reward")
 
     def __call__(self, objects: list[str]) -> np.ndarray:
+        self._ensure(objects)
+        return np.array([self.cache[o] for o in objects], dtype=np.float64)
+
+    def _ensure(self, objects: list[str]) -> None:
+        """Every object in ``self.cache``: from memory, the store, or a new oracle call."""
         todo = list(dict.fromkeys(o for o in objects if o not in self.cache))
         if todo and len(self.cache) + len(todo) > self.max_cache:
             self.cache.clear()
             self.errors.clear()
         if todo and self.store is not None:
             found = self.store.get(todo)
-            hits = [o for o in todo if o in found and self._usable(found[o])]
+            hits = [o for o in todo if o in found and self._usable(found[o])
+                    and not (found[o].ok and self._value_error(found[o].value))]
             for o in hits:
                 self._remember(o, found[o])
             self.store_hits += len(hits)
             todo = [o for o in todo if o not in set(hits)]
         if todo:
             self._evaluate(todo)
-        return np.array([self.cache[o] for o in objects], dtype=np.float64)
 
     def counts(self) -> dict[str, int]:
         return {"oracle_calls": self.calls, "store_hits": self.store_hits}
@@ -195,6 +269,51 @@ class CachedOracle:
         if self._executor is not None:
             ex, self._executor = self._executor, None
             ex.close()
+
+
+class CachedVectorOracle(CachedOracle):
+    """A multi-objective oracle through the same memo, store, executors and error policy: ``fn``
+    returns one vector of k objectives per object. ``vectors(objs)`` gives the (n, k) objective
+    vectors (NaN for an object that failed or is invalid), ``__call__`` the weighted-sum raw
+    scores of ``scoring`` (``molgfn.moo.WeightedSum``), the floor for a failed or invalid object.
+    The store keeps the vectors (its key has k, not the weights: reweighting reuses them)."""
+
+    def __init__(self, name: str, fn: Callable, scoring, workers: int | None = None, **kw) -> None:
+        super().__init__(name, fn, allow_negative=True, workers=workers, **kw)
+        self.scoring = scoring
+        self.k = len(scoring.components)
+
+    @property
+    def settings_hash(self) -> str:
+        return hashlib.sha256(f"{self.name}\0{self.version}\0vector:{self.k}".encode()).hexdigest()[:16]
+
+    def _value_error(self, value) -> str | None:
+        from .contract import vector_error
+
+        return vector_error(value, self.k)
+
+    def _normalized(self, value):
+        return tuple(value) if isinstance(value, tuple) else (float(value),)
+
+    def _remember(self, obj: str, out: Outcome) -> None:
+        if out.ok:
+            vec = out.value if isinstance(out.value, tuple) else (out.value,)
+            self.cache[obj] = np.asarray(vec, dtype=np.float64)
+        else:
+            self.cache[obj] = np.full(self.k, np.nan)
+            self.errors[obj] = out.error or "failed"
+
+    def vectors(self, objects) -> np.ndarray:
+        objects = list(objects)
+        self._ensure(objects)
+        return np.array([self.cache[o] for o in objects], dtype=np.float64).reshape(len(objects), self.k)
+
+    def __call__(self, objects) -> np.ndarray:
+        objects = list(objects)
+        Y = self.vectors(objects)
+        failed = np.array([o in self.errors for o in objects], dtype=bool)
+        raw = self.scoring(np.where(failed[:, None], 0.0, Y)) if len(objects) else np.zeros(0)
+        return np.where(failed, self.invalid_value, raw)
 
 
 # -- tasks hold their oracles as attributes: configure and count them from outside ------------

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import OracleError
+from ..errors import Interrupted, MolgfnError, OracleError
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,11 @@ class Invalid:
 class Outcome:
     """The result of one object: a finite value, or an error (``invalid``: the oracle said so)."""
 
-    value: float | None
+    value: float | tuple[float, ...] | None  # a tuple: an objective vector (multi-objective oracles)
     error: str | None = None
     wall_s: float = 0.0
     invalid: bool = False
+    whole_call: bool = False  # the call itself broke the contract (a wrong number of values): retry it whole
 
     @property
     def ok(self) -> bool:
@@ -69,7 +70,7 @@ def call_oracle(name: str, fn: Callable[[list[str]], Sequence[float]], objects: 
                 allow_negative: bool) -> np.ndarray:
     try:
         values = fn(objects)
-    except OracleError:
+    except MolgfnError:  # the store, a signal (Interrupted) or the oracle machinery: not the oracle's fault
         raise
     except Exception as e:  # a user's oracle may raise anything; the run must stop cleanly
         shown = ", ".join(repr(o) for o in objects[:5])
@@ -97,6 +98,8 @@ def run_chunk(fn: Callable, objects: list[str], catch: tuple[type[BaseException]
     t0 = time.perf_counter()
     try:
         values = list(fn(list(objects)))
+    except Interrupted:  # SIGTERM reached the driver while an in-process oracle ran: the run stops
+        raise
     except catch as e:
         if len(objects) > 1:
             return [run_chunk(fn, [o], catch)[0] for o in objects]
@@ -104,23 +107,47 @@ def run_chunk(fn: Callable, objects: list[str], catch: tuple[type[BaseException]
     wall = (time.perf_counter() - t0) / max(len(objects), 1)
     if len(values) != len(objects):
         msg = f"returned {len(values)} values for {len(objects)} objects"
-        return [Outcome(None, msg, wall) for _ in objects]
+        return [Outcome(None, msg, wall, whole_call=True) for _ in objects]
     out = []
     for v in values:
         if isinstance(v, Invalid):
             out.append(Outcome(None, v.reason, wall, invalid=True))
             continue
         try:
-            out.append(Outcome(float(v), None, wall))
+            out.append(Outcome(as_value(v), None, wall))
         except (TypeError, ValueError) as e:
             out.append(Outcome(None, f"returned a value that is not a number: {v!r} ({e})", wall))
     return out
 
 
-def value_error(value: float, allow_negative: bool) -> str | None:
+def as_value(v) -> float | tuple[float, ...]:
+    """One object's value: a number, or a vector of numbers (a multi-objective oracle's entry)."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+            raise
+    return tuple(float(x) for x in v)
+
+
+def value_error(value, allow_negative: bool) -> str | None:
     """Why a returned value cannot be a raw score, or None."""
+    if isinstance(value, tuple):
+        if len(value) != 1:
+            return f"returned a vector of {len(value)} values where one number was expected"
+        value = value[0]
     if not math.isfinite(value):
         return f"returned {value}"
     if value < 0 and not allow_negative:
         return f"returned a negative score {value}"
+    return None
+
+
+def vector_error(value, k: int) -> str | None:
+    """Why a returned value cannot be an objective vector of ``k`` entries, or None."""
+    vec = value if isinstance(value, tuple) else (value,)
+    if len(vec) != k:
+        return f"returned {len(vec)} value(s) where one vector of {k} objectives per object was expected"
+    if not all(math.isfinite(x) for x in vec):
+        return f"returned NaN/inf objectives {list(vec)}"
     return None

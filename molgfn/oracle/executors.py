@@ -28,6 +28,32 @@ from .contract import Outcome, run_chunk
 
 OnResult = Callable[[list[int], list[Outcome]], None]
 STARTUP_TIMEOUT_S = 300.0
+# the longest single wait: the scheduler wakes up at least this often and re-reads its deadlines, so no
+# wait call ever sees a timeout it cannot hold (poll() takes milliseconds in a C int: 24.8 days)
+MAX_WAIT_S = 60.0
+
+
+def clamp_wait(seconds: float | None) -> float | None:
+    """A wait's timeout within [0, MAX_WAIT_S] (None: wait without a deadline, also at most MAX_WAIT_S)."""
+    if seconds is None:
+        return MAX_WAIT_S
+    return min(max(0.0, float(seconds)), MAX_WAIT_S)
+
+
+def check_workers(workers) -> int:
+    """The one check of a worker count, whichever way it was given (--workers, --task-option workers=,
+    a TOML config, the library): a pool without workers would wait forever."""
+    from ..errors import InputError
+
+    try:
+        n = int(workers)
+        ok = n == workers and 1 <= n <= 4096
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or isinstance(workers, bool):
+        raise InputError(f"workers must be a whole number in [1, 4096], got {workers!r} (--workers, or "
+                         "--task-option workers=N)")
+    return n
 
 
 def chunks_of(n: int, chunk_size: int | None, workers: int) -> list[list[int]]:
@@ -89,6 +115,8 @@ def schedule(backend, objects: list[str], chunk_size: int | None, timeout: float
     ``wait(slots, timeout) -> ready slots``, ``fetch(slot) -> list[Outcome] | str`` (a str:
     the worker died, with why) and ``restart(slot)`` (kill and replace its worker).
     """
+    if not backend.slots:
+        raise OracleError("the oracle executor has no worker (workers must be >= 1)")
     queue: deque[tuple[list[int], int]] = deque((c, 0) for c in chunks_of(len(objects), chunk_size,
                                                                             len(backend.slots)))
     running: dict = {}  # slot -> (indices, attempt, deadline)
@@ -109,13 +137,16 @@ def schedule(backend, objects: list[str], chunk_size: int | None, timeout: float
                 deadline = time.monotonic() + timeout * len(idx) if timeout else None
                 running[slot] = (idx, attempt, deadline)
         deadlines = [d for _, _, d in running.values() if d is not None]
-        wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        wait_s = clamp_wait(min(deadlines) - time.monotonic() if deadlines else None)
         for slot in backend.wait(list(running), wait_s):
             idx, attempt, _ = running.pop(slot)
             res = backend.fetch(slot)
             if isinstance(res, str):
                 backend.restart(slot)
                 failed(idx, attempt, res)
+                continue
+            if res and all(r.whole_call for r in res) and attempt < retries:
+                queue.appendleft((idx, attempt + 1))  # a wrong number of values: the call failed, retry it whole
                 continue
             retry = [k for k, r in enumerate(res) if not r.ok and not r.invalid and attempt < retries]
             done = [k for k in range(len(idx)) if k not in set(retry)]
@@ -222,7 +253,7 @@ class ProcessExecutor:
                  retries: int = 0, **_) -> None:
         import multiprocessing as mp
 
-        self.fn, self.workers, self.chunk_size = fn, int(workers), chunk_size
+        self.fn, self.workers, self.chunk_size = fn, check_workers(workers), chunk_size
         self.timeout, self.retries = timeout, int(retries)
         # fork on Linux: workers start in milliseconds, a user's script needs no
         # `if __name__ == "__main__"` guard, and the oracle is inherited, not pickled. An oracle

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ..errors import InputError, OracleError
 from .contract import Outcome, run_chunk
-from .executors import OnResult, schedule
+from .executors import OnResult, check_workers, clamp_wait, schedule
 
 INSTALL = 'pip install "molgfn[ray]"'
 
@@ -74,7 +74,8 @@ class RayExecutor:
     def __init__(self, fn: Callable, workers: int = 1, chunk_size: int | None = None, timeout: float | None = None,
                  retries: int = 0, ray_address: str | None = None, **_) -> None:
         ray = self.ray = _import_ray()
-        self.workers, self.chunk_size, self.timeout, self.retries = int(workers), chunk_size, timeout, int(retries)
+        self.workers, self.chunk_size = check_workers(workers), chunk_size
+        self.timeout, self.retries = timeout, int(retries)
         self.started = False
         if not ray.is_initialized():
             if ray_address:
@@ -105,7 +106,7 @@ class RayExecutor:
 
     def wait(self, slots: list[int], timeout: float | None) -> list[int]:
         by_ref = {self.refs[s]: s for s in slots}
-        ready, _ = self.ray.wait(list(by_ref), num_returns=1, timeout=timeout)
+        ready, _ = self.ray.wait(list(by_ref), num_returns=1, timeout=clamp_wait(timeout))
         return [by_ref[r] for r in ready]
 
     def fetch(self, slot: int) -> list[Outcome] | str:

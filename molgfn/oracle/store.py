@@ -1,16 +1,23 @@
 """The score store: every oracle result, persisted in SQLite as soon as it arrives.
 
 One row per (object, oracle, settings): the object key (canonical SMILES or sequence), the
-oracle's name and a hash of its settings, the raw score (NULL when it failed), the error,
-the wall time of the call and a timestamp. Only the driver process writes (workers, local
-or on a cluster, send their results back), in WAL mode with one transaction per chunk of
-results, so a ``kill -9`` at any moment loses no committed score and the file never sits
-under concurrent writers. Readers (``molgfn scores``) may open it while a run writes.
+oracle's name and its identity (``settings``: ``SETTINGS:CODE``, a hash of its name and settings
+and a hash of its code, see ``cached.code_identity``), the raw score (NULL when it failed), the
+error, the wall time of the call, a timestamp, and for a multi-objective oracle its objective
+vector (``objectives``, JSON; raw_score NULL). A row is reused only for the same name, settings
+and code, unless the user lets scores be reused across code versions (``any_code``). Stores of
+molgfn versions without the code hash (``settings`` without ``:CODE``) stay readable: their rows
+count as another code version, and gain the ``objectives`` column when a run opens them. Only
+the driver process writes (workers, local or on a cluster, send their results back), in WAL
+mode with one transaction per chunk of results, so a ``kill -9`` at any moment loses no
+committed score and the file never sits under concurrent writers. Readers (``molgfn scores``)
+may open it while a run writes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -21,6 +28,21 @@ from ..runs import STORE
 from .contract import Outcome
 
 STORE_FILE = STORE  # in the run folder, unless --score-store names another
+LOCK_TIMEOUT_S = 30.0  # how long a write waits for another process that holds the store
+
+
+class ScoreStoreError(InputError):
+    """The score store cannot be read or written (locked by another run, damaged, read-only)."""
+
+
+def store_error(path: Path, e: BaseException) -> ScoreStoreError:
+    text = str(e) or type(e).__name__
+    if "locked" in text or "busy" in text:
+        what = ("another process holds it (another molgfn run or a program reading it): wait until it "
+                "finishes, or pass --score-store with another file")
+    else:
+        what = "check that it is a writable molgfn score store, or pass --score-store with another file"
+    return ScoreStoreError(f"score store {path}: {text}; {what}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
@@ -38,23 +60,30 @@ CREATE TABLE IF NOT EXISTS scores (
 
 
 class ScoreStore:
-    """SQLite store of oracle results for one oracle (name + settings hash)."""
+    """SQLite store of oracle results for one oracle (name + settings hash + code hash).
 
-    def __init__(self, path: str | Path, oracle: str, settings: str) -> None:
-        self.path, self.oracle, self.settings = Path(path), oracle, settings
+    ``code`` names the oracle's code version (a hash of its module's source, or the version
+    its author gave); ``any_code`` also serves rows of other code versions (the current one
+    first, else the newest): the user said the scores do not depend on the code's edits."""
+
+    def __init__(self, path: str | Path, oracle: str, settings: str, code: str = "", any_code: bool = False) -> None:
+        self.path, self.oracle, self.base, self.any_code = Path(path), oracle, settings, any_code
+        self.settings = f"{settings}:{code}" if code else settings
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.execute(_SCHEMA)
+                if "objectives" not in {row[1] for row in db.execute("PRAGMA table_info(scores)")}:
+                    db.execute("ALTER TABLE scores ADD COLUMN objectives TEXT")  # a store of an older molgfn
         except (OSError, sqlite3.Error) as e:
-            raise InputError(f"cannot open the score store {self.path}: {e}; pass --score-store with a "
-                             "writable file path (an SQLite database)") from e
+            raise ScoreStoreError(f"cannot open the score store {self.path}: {e}; pass --score-store with a "
+                                  "writable file path (an SQLite database)") from None
 
     @contextlib.contextmanager
     def _connect(self):
         # one short connection per operation: between operations nothing is open, so the folder
         # holds just the database (SQLite folds its WAL back in when the last connection closes)
-        db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        db = sqlite3.connect(str(self.path), timeout=LOCK_TIMEOUT_S, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed transaction survives a killed process (only an OS
@@ -64,34 +93,63 @@ class ScoreStore:
         finally:
             db.close()
 
+    def _match(self) -> tuple[str, list[str]]:
+        """The WHERE clause (and its parameters) of this oracle's rows."""
+        if not self.any_code:
+            return "oracle = ? AND settings = ?", [self.oracle, self.settings]
+        # any code version of these settings: SETTINGS itself (an older molgfn) or SETTINGS:CODE
+        return ("oracle = ? AND (settings = ? OR substr(settings, 1, ?) = ?)",
+                [self.oracle, self.base, len(self.base) + 1, self.base + ":"])
+
     def get(self, objects: Iterable[str]) -> dict[str, Outcome]:
         """Stored outcomes of those objects that have one."""
         objs = list(dict.fromkeys(objects))
         found: dict[str, Outcome] = {}
-        for i in range(0, len(objs), 500):  # SQLite's limit on bound parameters
-            part = objs[i : i + 500]
-            q = ("SELECT object, raw_score, error, invalid, wall_s FROM scores WHERE oracle = ? AND settings = ? "
-                 f"AND object IN ({','.join('?' * len(part))})")
-            with self._connect() as db:
-                for o, raw, err, inv, wall in db.execute(q, [self.oracle, self.settings, *part]):
-                    found[o] = Outcome(raw, err, wall or 0.0, bool(inv))
+        best: dict[str, tuple] = {}
+        where, params = self._match()
+        try:
+            for i in range(0, len(objs), 500):  # SQLite's limit on bound parameters
+                part = objs[i : i + 500]
+                q = ("SELECT object, raw_score, error, invalid, wall_s, objectives, settings, created FROM scores "
+                     f"WHERE {where} AND object IN ({','.join('?' * len(part))})")
+                with self._connect() as db:
+                    for o, raw, err, inv, wall, vec, settings, created in db.execute(q, [*params, *part]):
+                        rank = (settings == self.settings, created or 0.0)  # this code version, else the newest
+                        if o in best and best[o] >= rank:
+                            continue
+                        best[o] = rank
+                        value = tuple(json.loads(vec)) if vec is not None else raw
+                        found[o] = Outcome(value, err, wall or 0.0, bool(inv))
+        except (sqlite3.Error, ValueError) as e:
+            raise store_error(self.path, e) from None
         return found
 
     def put(self, items: Iterable[tuple[str, Outcome]]) -> None:
         """Write results in one transaction (committed before this returns)."""
         now = time.time()
-        rows = [(o, self.oracle, self.settings, r.value, r.error, int(r.invalid), r.wall_s, now) for o, r in items]
+        rows = []
+        for o, r in items:
+            vec = json.dumps(list(r.value)) if isinstance(r.value, tuple) else None
+            raw = None if vec is not None else r.value
+            rows.append((o, self.oracle, self.settings, raw, r.error, int(r.invalid), r.wall_s, now, vec))
         if not rows:
             return
-        with self._connect() as db:
-            db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            db.execute("COMMIT")
+        try:
+            with self._connect() as db:
+                db.execute("BEGIN")
+                db.executemany("INSERT OR REPLACE INTO scores (object, oracle, settings, raw_score, error, invalid, "
+                               "wall_s, created, objectives) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise store_error(self.path, e) from None
 
     def __len__(self) -> int:
-        with self._connect() as db:
-            return db.execute("SELECT COUNT(*) FROM scores WHERE oracle = ? AND settings = ?",
-                              (self.oracle, self.settings)).fetchone()[0]
+        try:
+            with self._connect() as db:
+                return db.execute("SELECT COUNT(*) FROM scores WHERE oracle = ? AND settings = ?",
+                                  (self.oracle, self.settings)).fetchone()[0]
+        except sqlite3.Error as e:
+            raise store_error(self.path, e) from None
 
 
 def read_store(path: str | Path):
