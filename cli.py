@@ -1363,13 +1363,12 @@ def _score_rows(t, objs: list[str], row_offset: int):
     from molgfn.errors import InputError
 
     if hasattr(t, "score_table"):  # fragment tasks: molecules given as SMILES
-        from rdkit import Chem, RDLogger
+        from rdkit import Chem
 
-        RDLogger.DisableLog("rdApp.*")
-        try:
+        from molgfn.chem.rdlog import quiet_rdkit
+
+        with quiet_rdkit():
             errors = ["" if s and Chem.MolFromSmiles(s) is not None else "unparsable SMILES" for s in objs]
-        finally:
-            RDLogger.EnableLog("rdApp.*")
         col = "input"
     else:
         env = t.env

@@ -138,15 +138,13 @@ class FragmentTask(Task):
         """Score user molecules (SMILES, any form): canonical SMILES, raw score, reward and the
         descriptor columns of ``molgfn.chem.descriptors``. Unparsable SMILES raise ``InputError`` naming their rows."""
         import pandas as pd
-        from rdkit import Chem, RDLogger
+        from rdkit import Chem
 
+        from .chem.rdlog import quiet_rdkit
         from .errors import InputError
 
-        RDLogger.DisableLog("rdApp.*")
-        try:
+        with quiet_rdkit():
             mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
-        finally:
-            RDLogger.EnableLog("rdApp.*")
         bad = [(i, s) for i, (s, m) in enumerate(zip(smiles, mols, strict=True)) if m is None]
         if bad:
             shown = "; ".join(f"row {i + row_offset}: {s!r}" for i, s in bad[:10])
