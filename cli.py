@@ -646,6 +646,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                               "fldb_partial": fldb_partial})
         cfg.preference_dist = _preference_dist(preference_dist, weights, task_obj)  # several objectives
     cfg.validate()
+    from molgfn.limits import check_training_memory
+
+    check_training_memory(cfg, task_obj)  # --hidden x --layers and the batch fit in memory, before --out is made
     from molgfn.tracking import check_loggers
 
     check_loggers(logger)
@@ -1221,8 +1224,9 @@ def sample(
     tasks: their objectives and Pareto ranks; a run with your own oracle is scored only when you
     name it with --oracle or --trust-oracle)."""
     from molgfn.api import sample as sample_run
+    from molgfn.limits import MAX_SAMPLES
 
-    _check_ranges(("--num-samples", num_samples, 1, None), ("--seed", seed, 0, SEED_MAX))
+    _check_ranges(("--num-samples", num_samples, 1, MAX_SAMPLES), ("--seed", seed, 0, SEED_MAX))
     tr = _load_run(run, data_dir, device, oracle, trust_oracle, need_oracle=False)
     try:
         tr.gen.manual_seed(seed)
@@ -1363,12 +1367,9 @@ def _score_rows(t, objs: list[str], row_offset: int):
     from molgfn.errors import InputError
 
     if hasattr(t, "score_table"):  # fragment tasks: molecules given as SMILES
-        from rdkit import Chem
+        from molgfn.limits import smiles_errors
 
-        from molgfn.chem.rdlog import quiet_rdkit
-
-        with quiet_rdkit():
-            errors = ["" if s and Chem.MolFromSmiles(s) is not None else "unparsable SMILES" for s in objs]
+        errors = smiles_errors(objs)  # unparsable, or more atoms than molgfn scores (molgfn.limits.MAX_ATOMS)
         col = "input"
     else:
         env = t.env
@@ -1377,7 +1378,7 @@ def _score_rows(t, objs: list[str], row_offset: int):
         col = t.object_column
     ok = [i for i, e in enumerate(errors) if not e]
     bad = [i for i, e in enumerate(errors) if e]
-    shown = "; ".join(f"row {i + row_offset}: {objs[i]!r}" for i in bad[:10])
+    shown = "; ".join(f"row {i + row_offset}: {objs[i][:60]!r}" for i in bad[:10])
     if not ok:
         raise InputError(f"no valid object for task {t.name} in the input ({errors[0]}): {shown}")
     good = [objs[i] for i in ok]
@@ -1425,9 +1426,11 @@ def evaluate(
     tasks) the exact L1 distance to R^beta/Z, log p vs log R correlation and log Z error.
     Written to RUN/evaluation.json."""
     from molgfn.evaluation import evaluate_trainer
+    from molgfn.limits import MAX_SAMPLES
     from molgfn.runs import atomic_write_text
 
-    _check_ranges(("--num-samples", num_samples, 1, None), ("--top-k", top_k, 1, None), ("--seed", seed, 0, SEED_MAX))
+    _check_ranges(("--num-samples", num_samples, 1, MAX_SAMPLES), ("--top-k", top_k, 1, None),
+                  ("--seed", seed, 0, SEED_MAX))
     tr = _load_run(run, data_dir, device, oracle, trust_oracle)
     try:
         from molgfn.moo import objective_report
