@@ -903,12 +903,14 @@ def with_training_options(fn):
             from molgfn import __version__
             from molgfn.tomlconfig import dumps, effective_options
 
+            if "ctx" in kwargs:  # design: the options with the task's recipe applied, as the run would use them
+                kwargs = {**_design_defaults(kwargs["ctx"], {**kwargs, "quiet": True}), "quiet": kwargs["quiet"]}
             sys.stdout.write(dumps(effective_options(kwargs, _INVOKED_PARAMS),
                                    f"molgfn {__version__}: options of `molgfn {fn.__name__}`; "
                                    f"run them with `molgfn {fn.__name__} --config FILE`"))
             return None
         _INVOKED.clear()
-        _INVOKED.update(kwargs)  # every option as parsed, recorded in config.json
+        _INVOKED.update({k: v for k, v in kwargs.items() if k != "ctx"})  # every option as parsed: config.json
         _INVOKED["config"] = str(Path(config_file).resolve()) if config_file else None
         return fn(**kwargs)
 
@@ -1049,6 +1051,7 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
     from molgfn.config import BetaDist
 
     opts = _design_defaults(ctx, opts)
+    _INVOKED.update(opts)  # config.json records the options the run used, the recipe included
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
     try:
         _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity,
