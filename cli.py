@@ -585,7 +585,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None, preference_dist=None):
+                filters=None, preference_dist=None, threads=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -649,6 +649,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     from molgfn.limits import check_training_memory
 
     check_training_memory(cfg, task_obj)  # --hidden x --layers and the batch fit in memory, before --out is made
+    _set_threads(cfg, task_obj, threads)
     from molgfn.tracking import check_loggers
 
     check_loggers(logger)
@@ -665,6 +666,15 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     oracle_settings.store = oracle_settings.store or out_dir / STORE_FILE  # resume reuses the run's scores
     _configure_oracle(task_obj, oracle_settings, explicit)
     return _run_training(cfg, task_obj, out_dir, resume, quiet, logger, progress, log_every, overwrite)
+
+
+def _set_threads(cfg, task, threads: int | None = None) -> None:
+    """Torch threads: --threads, else from the CPUs this process may use and the model (molgfn.threads)."""
+    from molgfn import threads as torch_threads
+
+    if threads is not None:
+        _check_ranges(("--threads", threads, 1, 4096))
+    torch_threads.apply(cfg, task.env, threads)
 
 
 def _preference_dist(spec: str | None, weights: str | None, task) -> str:
@@ -828,6 +838,9 @@ def _training_options(
     uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform instead of learning it.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: DeviceOpt = Device.auto,
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (default: from the CPUs this process may use "
+                                                "- affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS - "
+                                                "and the model's size: 1 for a small model).")] = None,
     data_dir: DataDirOpt = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Start again in --out: removes the files of the molgfn run there "
@@ -922,7 +935,7 @@ def with_training_options(fn):
 PANELS = {
     "Task": ("task", "task_option", "oracle", "alphabet", "length", "reward_exponent", "vocab", "max_blocks",
              "filters", "input", "column", "data_dir"),
-    "Model": ("hidden", "layers", "conditioning", "beta_dist", "uniform_pb", "device"),
+    "Model": ("hidden", "layers", "conditioning", "beta_dist", "uniform_pb", "device", "threads"),
     "Training": ("rounds", "batch_size", "replay_size", "grad_steps", "objective", "subtb_lambda", "alpha",
                  "kl_mix_lambda", "control_variate", "fldb_partial", "lr", "lr_logz", "epsilon", "seed",
                  "track_modes"),
@@ -1189,6 +1202,7 @@ def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None 
     cfg = TrainConfig.load(run / CONFIG)
     cfg.device = device
     task = _stored_task(cfg, oracle, trust_oracle, need_oracle)
+    _set_threads(cfg, task)
     try:
         tr = Trainer(cfg, task, run)
         load_checkpoint(tr)  # a checkpoint that does not fit config.json is a one-line error naming it
