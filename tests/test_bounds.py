@@ -223,3 +223,11 @@ def test_objects_kept_as_invalid_after_a_failure_are_never_candidates_in_the_cli
             32, "--device", "cpu", "--out", out, "--resume", "--quiet")
     assert r.exit_code == 0, r.output  # a resumed run knows them from its score store
     assert sorted(pd.read_csv(out / "candidates.csv")["sequence"]) == ["BA", "BB"]
+
+
+@pytest.mark.parametrize("settings", [{"rounds": 1.5}, {"lr": "0.1"}, {"local_search": 1}, {"batch_size": True}])
+def test_library_training_settings_of_the_wrong_type_are_named(settings):
+    from molgfn.api import train
+
+    with pytest.raises(InputError, match=f"wrong type: {next(iter(settings))}="):
+        train(FunctionTask(_gc, alphabet="ACGT", length=4), device="cpu", **settings)
