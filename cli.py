@@ -642,7 +642,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None, preference_dist=None, stale_scores_ok=False):
+                filters=None, preference_dist=None, stale_scores_ok=False, threads=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -703,6 +703,10 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                               "fldb_partial": fldb_partial})
         cfg.preference_dist = _preference_dist(preference_dist, weights, task_obj)  # several objectives
     cfg.validate()
+    from molgfn.limits import check_training_memory
+
+    check_training_memory(cfg, task_obj)  # --hidden x --layers and the batch fit in memory, before --out is made
+    _set_threads(cfg, task_obj, threads)
     from molgfn.tracking import check_loggers
 
     check_loggers(logger)
@@ -719,6 +723,15 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
     oracle_settings.store = oracle_settings.store or out_dir / STORE_FILE  # resume reuses the run's scores
     _configure_oracle(task_obj, oracle_settings, explicit)
     return _run_training(cfg, task_obj, out_dir, resume, quiet, logger, progress, log_every, overwrite)
+
+
+def _set_threads(cfg, task, threads: int | None = None) -> None:
+    """Torch threads: --threads, else from the CPUs this process may use and the model (molgfn.threads)."""
+    from molgfn import threads as torch_threads
+
+    if threads is not None:
+        _check_ranges(("--threads", threads, 1, 4096))
+    torch_threads.apply(cfg, task.env, threads)
 
 
 def _preference_dist(spec: str | None, weights: str | None, task) -> str:
@@ -886,6 +899,9 @@ def _training_options(
     uniform_pb: Annotated[bool, typer.Option(help="Fix P_B to uniform instead of learning it.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: DeviceOpt = Device.auto,
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (default: from the CPUs this process may use "
+                                                "- affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS - "
+                                                "and the model's size: 1 for a small model).")] = None,
     data_dir: DataDirOpt = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Start again in --out: removes the files of the molgfn run there "
@@ -962,12 +978,14 @@ def with_training_options(fn):
             from molgfn import __version__
             from molgfn.tomlconfig import dumps, effective_options
 
+            if "ctx" in kwargs:  # design: the options with the task's recipe applied, as the run would use them
+                kwargs = {**_design_defaults(kwargs["ctx"], {**kwargs, "quiet": True}), "quiet": kwargs["quiet"]}
             sys.stdout.write(dumps(effective_options(kwargs, _INVOKED_PARAMS),
                                    f"molgfn {__version__}: options of `molgfn {fn.__name__}`; "
                                    f"run them with `molgfn {fn.__name__} --config FILE`"))
             return None
         _INVOKED.clear()
-        _INVOKED.update(kwargs)  # every option as parsed, recorded in config.json
+        _INVOKED.update({k: v for k, v in kwargs.items() if k != "ctx"})  # every option as parsed: config.json
         _INVOKED["config"] = str(Path(config_file).resolve()) if config_file else None
         return fn(**kwargs)
 
@@ -979,7 +997,7 @@ def with_training_options(fn):
 PANELS = {
     "Task": ("task", "task_option", "oracle", "alphabet", "length", "reward_exponent", "vocab", "max_blocks",
              "filters", "input", "column", "data_dir"),
-    "Model": ("hidden", "layers", "conditioning", "beta_dist", "uniform_pb", "device"),
+    "Model": ("hidden", "layers", "conditioning", "beta_dist", "uniform_pb", "device", "threads"),
     "Training": ("rounds", "batch_size", "replay_size", "grad_steps", "objective", "subtb_lambda", "alpha",
                  "kl_mix_lambda", "control_variate", "fldb_partial", "lr", "lr_logz", "epsilon", "seed",
                  "track_modes"),
@@ -1108,6 +1126,7 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
     from molgfn.config import BetaDist
 
     opts = _design_defaults(ctx, opts)
+    _INVOKED.update(opts)  # config.json records the options the run used, the recipe included
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
     try:
         _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity,
@@ -1247,6 +1266,7 @@ def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None 
     cfg = TrainConfig.load(run / CONFIG)
     cfg.device = device
     task = _stored_task(cfg, oracle, trust_oracle, need_oracle)
+    _set_threads(cfg, task)
     try:
         tr = Trainer(cfg, task, run)
         load_checkpoint(tr)  # a checkpoint that does not fit config.json is a one-line error naming it
@@ -1292,8 +1312,9 @@ def sample(
     tasks: their objectives and Pareto ranks; a run with your own oracle is scored only when you
     name it with --oracle or --trust-oracle)."""
     from molgfn.api import sample as sample_run
+    from molgfn.limits import MAX_SAMPLES
 
-    _check_ranges(("--num-samples", num_samples, 1, None), ("--seed", seed, 0, SEED_MAX))
+    _check_ranges(("--num-samples", num_samples, 1, MAX_SAMPLES), ("--seed", seed, 0, SEED_MAX))
     output = _output_path(output, force)  # before any work: never onto a run's files or a file not ours
     tr = _load_run(run, data_dir, device, oracle, trust_oracle, need_oracle=False)
     try:
@@ -1445,13 +1466,9 @@ def _score_rows(t, objs: list[str], row_offset: int):
     from molgfn.errors import InputError
 
     if hasattr(t, "score_table"):  # fragment tasks: molecules given as SMILES
-        from rdkit import Chem, RDLogger
+        from molgfn.limits import smiles_errors
 
-        RDLogger.DisableLog("rdApp.*")
-        try:
-            errors = ["" if s and Chem.MolFromSmiles(s) is not None else "unparsable SMILES" for s in objs]
-        finally:
-            RDLogger.EnableLog("rdApp.*")
+        errors = smiles_errors(objs)  # unparsable, or more atoms than molgfn scores (molgfn.limits.MAX_ATOMS)
         col = "input"
     else:
         env = t.env
@@ -1460,7 +1477,7 @@ def _score_rows(t, objs: list[str], row_offset: int):
         col = t.object_column
     ok = [i for i, e in enumerate(errors) if not e]
     bad = [i for i, e in enumerate(errors) if e]
-    shown = "; ".join(f"row {i + row_offset}: {objs[i]!r}" for i in bad[:10])
+    shown = "; ".join(f"row {i + row_offset}: {objs[i][:60]!r}" for i in bad[:10])
     if not ok:
         raise InputError(f"no valid object for task {t.name} in the input ({errors[0]}): {shown}")
     good = [objs[i] for i in ok]
@@ -1515,9 +1532,11 @@ def evaluate(
     task an importance-sampled log Z with its standard error and effective sample size against the
     learned log Z (is_log_z_error: is the sampler calibrated?). Written to RUN/evaluation.json."""
     from molgfn.evaluation import evaluate_trainer
+    from molgfn.limits import MAX_SAMPLES
     from molgfn.runs import atomic_write_text
 
-    _check_ranges(("--num-samples", num_samples, 1, None), ("--top-k", top_k, 1, None), ("--seed", seed, 0, SEED_MAX))
+    _check_ranges(("--num-samples", num_samples, 1, MAX_SAMPLES), ("--top-k", top_k, 1, None),
+                  ("--seed", seed, 0, SEED_MAX))
     tr = _load_run(run, data_dir, device, oracle, trust_oracle)
     try:
         from molgfn.moo import objective_report

@@ -25,9 +25,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import TrainConfig
+from .config import BETA_MAX, TrainConfig
 from .errors import InputError, TaskError
 from .fragtask import FragmentTask
+from .limits import MAX_SAMPLES, check_ranges, check_samples, check_training_memory
 from .oracle import CachedOracle
 from .task import SequenceTask, Task
 from .trainer import Trainer
@@ -60,8 +61,8 @@ class FunctionTask(SequenceTask):
             raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
         if not alphabet or len(set(alphabet)) != len(alphabet):
             raise InputError(f"alphabet must be distinct characters, got {alphabet!r}")
-        if int(length) < 1:
-            raise InputError(f"length must be >= 1, got {length}")
+        check_ranges(("length", length, 1, 100_000))
+        _check_reward_numbers(reward_exponent, r_max, raw_max, workers)
         self.alphabet, self.length = alphabet, int(length)
         self.reward_exponent, self.r_max, self.raw_max = float(reward_exponent), float(r_max), float(raw_max)
         self.allow_negative = allow_negative
@@ -87,6 +88,26 @@ class FunctionTask(SequenceTask):
     def close(self) -> None:
         if self.oracle is not None:
             self.oracle.close()
+
+
+def _check_reward_numbers(reward_exponent, r_max: float, raw_max: float, workers: int) -> None:
+    """The reward transform's numbers and the worker count, checked as the CLI checks its flags."""
+    check_ranges(("reward_exponent", reward_exponent, 0, 100), ("r_max", r_max, 0, None),
+                 ("raw_max", raw_max, 0, None), *[("workers", workers, 1, 4096)] * (workers is not None))
+    if min(reward_exponent, r_max, raw_max) <= 0:
+        raise InputError(f"reward_exponent, r_max and raw_max must be > 0, got {reward_exponent}, {r_max}, {raw_max}")
+
+
+def _check_ranking(num_samples: int, num_candidates: int | None, min_distance: int, max_similarity: float,
+                   max_per_scaffold: int) -> None:
+    """The candidate-list numbers of ``rank_candidates`` / ``design``, as `molgfn design` checks its flags."""
+    check_samples("num_samples", num_samples, lo=0)
+    if num_candidates is not None:
+        check_ranges(("num_candidates", num_candidates, 1, MAX_SAMPLES))
+    check_ranges(("min_distance", min_distance, 0, None), ("max_similarity", max_similarity, 0, 1),
+                 ("max_per_scaffold", max_per_scaffold, 0, None))
+    if max_similarity <= 0:
+        raise InputError(f"max_similarity must be in (0, 1], got {max_similarity}")
 
 
 def _loaded(oracle):
@@ -133,6 +154,7 @@ class MoleculeFunctionTask(FragmentTask):
                  filters: str | Sequence[str] | None = None) -> None:
         if fn is not None and not callable(fn):
             raise InputError(f"the oracle must be a function list[str] -> list[float], got {fn!r}")
+        _check_reward_numbers(reward_exponent, r_max, raw_max, workers)
         self.r_max, self.raw_max, self.allow_negative = float(r_max), float(raw_max), allow_negative
         if name:
             self.name = name
@@ -237,6 +259,7 @@ def train(task: Task, out: str | Path | None = None, *, config: TrainConfig | No
         raise InputError("pass either config= or training settings as keywords, not both")
     cfg = config if config is not None else make_config(task, **settings)
     cfg.validate()
+    check_training_memory(cfg, task)  # --hidden x --layers and the batch must fit in memory (molgfn.limits)
     check_loggers(loggers)
     out = _prepare_out(Path(out) if out is not None else None, resume, overwrite)
     made = make_loggers(loggers, out)  # a bad tracking store fails here, before anything is written
@@ -278,6 +301,7 @@ def rank_candidates(trainer: Trainer, num_samples: int = 1000, num_candidates: i
     from .candidates import candidate_table
     from .moo import with_pareto_rank
 
+    _check_ranking(num_samples, num_candidates, min_distance, max_similarity, max_per_scaffold)
     betas = [beta] if beta is None or isinstance(beta, (int, float)) else list(beta)
     betas = [trainer.sampling_beta(b) for b in betas]
     if trainer.pref_dist is not None:
@@ -308,6 +332,11 @@ def design(task: Task, out: str | Path | None = None, *, num_candidates: int | N
     and ``preferences`` (e.g. ``["1,0", "0.5,0.5"]``) are the weightings its list is drawn at."""
     from .runs import CANDIDATES, atomic_write_csv
 
+    _check_ranking(num_samples, num_candidates, min_distance, max_similarity, 0)  # before any training
+    for b in [] if beta is None else [beta] if isinstance(beta, (int, float)) else list(beta):
+        check_ranges(("beta", b, 0, BETA_MAX))
+        if b <= 0:
+            raise InputError(f"beta must be a finite number in (0, {BETA_MAX:g}], got {b}")
     trainer = train(task, out, progress=progress, loggers=loggers, on_round=on_round, **settings)
     try:
         df = rank_candidates(trainer, num_samples, num_candidates, beta, min_distance, max_similarity, preferences)
@@ -324,6 +353,7 @@ def sample(trainer: Trainer, n: int = 100, beta: float | None = None, preference
     "0.7,0.3"), or with w from its training distribution, one per sample."""
     import pandas as pd
 
+    check_samples("n", n)
     toks = trainer.sample(n, beta=trainer.sampling_beta(beta), pref=preference)
     objs = trainer.env.to_strings(toks)
     df = pd.DataFrame({trainer.task.object_column: objs})

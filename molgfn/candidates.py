@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from .oracle.cached import invalid_objects
+
 
 def diverse_rows(df: pd.DataFrame, top: int | None, column: str, min_distance: int = 0,
                  max_similarity: float = 1.0, max_per_scaffold: int = 0) -> pd.DataFrame:
@@ -84,6 +86,9 @@ def candidate_table(trainer, final_samples: torch.Tensor | None = None, top: int
     objs = list(raw)
     if hasattr(task, "is_candidate"):  # e.g. fragment states whose molecule failed sanitisation
         objs = [o for o in objs if task.is_candidate(o)]
+    invalid = invalid_objects(task, objs)  # the oracle said so (Invalid, or --on-oracle-error invalid)
+    if invalid:
+        objs = [o for o in objs if o not in invalid]
     raw_t = torch.tensor([raw[o] for o in objs], dtype=torch.float64)
     logr = task.log_reward(raw_t)
     df = pd.DataFrame({

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -59,6 +59,10 @@ class TrainConfig:
         from .objectives import OBJECTIVES
         from .policies import CONDITIONINGS
 
+        wrong = [f"{f.name}={getattr(self, f.name)!r} (needs {_kind(f.default)})" for f in fields(self)
+                 if f.default is not MISSING and not _fits(getattr(self, f.name), type(f.default))]
+        if wrong:  # e.g. rounds=1.5 from the library: named here, not a TypeError deep in training
+            raise InputError("training settings of the wrong type: " + ", ".join(wrong))
         fin = math.isfinite
         opt_floats = {k: v for k, v in self.objective_options.items() if isinstance(v, float)}
         checks = [
@@ -133,6 +137,22 @@ class TrainConfig:
         except InputError as e:
             raise damaged(str(e)) from None
         return cfg
+
+
+def _fits(v, want: type) -> bool:
+    """A setting's value is of its field's type (an int is a float; a bool is no number)."""
+    import numbers
+
+    if want is float:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+    if want is int:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return isinstance(v, want)
+
+
+def _kind(default) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(type(default),
+                                                                                            type(default).__name__)
 
 
 def resolve_device(name: str) -> torch.device:

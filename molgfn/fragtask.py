@@ -40,7 +40,9 @@ class FragmentTask(Task):
     def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
                  filters: str | list[str] | None = None) -> None:
         from .chem.descriptors import parse_filters
+        from .limits import MAX_BLOCKS, check_ranges
 
+        check_ranges(("max_blocks", max_blocks, 1, MAX_BLOCKS))
         self.filters = parse_filters(filters)
         self._failed: dict[str, tuple[str, ...]] = {}  # SMILES -> filters it fails (cache)
         self.filter_counts: dict[str, int] = {"filtered": 0} | {f: 0 for f in self.filters}
@@ -138,19 +140,19 @@ class FragmentTask(Task):
         """Score user molecules (SMILES, any form): canonical SMILES, raw score, reward and the
         descriptor columns of ``molgfn.chem.descriptors``. Unparsable SMILES raise ``InputError`` naming their rows."""
         import pandas as pd
-        from rdkit import Chem, RDLogger
+        from rdkit import Chem
 
+        from .chem.rdlog import quiet_rdkit
         from .errors import InputError
+        from .limits import smiles_errors
 
-        RDLogger.DisableLog("rdApp.*")
-        try:
-            mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
-        finally:
-            RDLogger.EnableLog("rdApp.*")
-        bad = [(i, s) for i, (s, m) in enumerate(zip(smiles, mols, strict=True)) if m is None]
+        errors = smiles_errors(smiles)  # unparsable, or larger than molgfn.limits.MAX_ATOMS
+        bad = [(i, s, e) for i, (s, e) in enumerate(zip(smiles, errors, strict=True)) if e]
         if bad:
-            shown = "; ".join(f"row {i + row_offset}: {s!r}" for i, s in bad[:10])
+            shown = "; ".join(f"row {i + row_offset}: {s[:60]!r} ({e})" for i, s, e in bad[:10])
             raise InputError(f"{len(bad)} invalid SMILES for task {self.name}: {shown}")
+        with quiet_rdkit():
+            mols = [Chem.MolFromSmiles(s) for s in smiles]
         canon = [Chem.MolToSmiles(m) for m in mols]
         raw = self.score_smiles(canon)
         df = pd.DataFrame({"input": smiles, "smiles": canon, "raw_score": raw,

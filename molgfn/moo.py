@@ -120,6 +120,14 @@ def make_components(objectives: Sequence[str], weights: Sequence[float] | None =
     return comps
 
 
+def simplex(w: np.ndarray) -> np.ndarray:
+    """Finite weights >= 0 (not all 0) scaled to sum 1, without overflow: divided by their largest
+    first, so that 1e308,1e308 is 0.5,0.5 (their plain sum is inf, and w / inf a flat 0)."""
+    w = np.asarray(w, dtype=np.float64)
+    w = w / w.max()
+    return w / w.sum()
+
+
 def parse_weights(spec: str | Sequence[float] | None) -> list[float] | None:
     if spec is None or isinstance(spec, (list, tuple)):
         return None if spec is None else [float(w) for w in spec]
@@ -149,8 +157,7 @@ class WeightedSum:
     def __init__(self, components: Sequence[Component]) -> None:
         self.components = list(components)
         self.names = [c.name for c in self.components]
-        w = np.array([c.weight for c in self.components], dtype=np.float64)
-        self.weights = w / w.sum()
+        self.weights = simplex(np.array([c.weight for c in self.components], dtype=np.float64))
 
     def transformed(self, Y: np.ndarray) -> np.ndarray:
         Y = np.asarray(Y, dtype=np.float64).reshape(-1, len(self.components))
@@ -407,10 +414,10 @@ def parse_preference(spec, names: Sequence[str]) -> np.ndarray:
         w = np.array([float(v) for v in spec.split(",")] if isinstance(spec, str) else spec, dtype=np.float64)
     except (TypeError, ValueError):
         w = np.array([np.nan])
-    if w.shape != (k,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+    if w.shape != (k,) or not np.isfinite(w).all() or (w < 0).any() or w.max() <= 0:
         raise InputError(f"--preference must be {k} numbers >= 0 (not all 0) separated by commas, one per objective "
                          f"({','.join(names)}), e.g. {','.join(['1'] + ['0'] * (k - 1))}; got {spec!r}")
-    return w / w.sum()
+    return simplex(w)
 
 
 def default_preferences(k: int) -> np.ndarray:

@@ -82,6 +82,10 @@ def machine(device) -> dict:
         import torch
 
         out["torch_threads"] = torch.get_num_threads()
+        from .threads import CHOSEN
+
+        if CHOSEN.get("threads") == out["torch_threads"]:
+            out["torch_threads_chosen_by"] = CHOSEN["why"]
         if str(device).startswith("cuda") and torch.cuda.is_available():
             out["cuda_device"] = torch.cuda.get_device_name(torch.device(device))
             out["cuda_version"] = torch.version.cuda

@@ -19,17 +19,17 @@ def molecule_grid(df: pd.DataFrame, path: Path, n: int = 24, per_row: int = 6) -
     Uses RDKit's Cairo drawer (``returnPNG``), which needs no display. Returns None when
     the table has no ``smiles`` column or no parsable molecule.
     """
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem
     from rdkit.Chem import Draw
 
     from .atomic import atomic_write_bytes
+    from .chem.rdlog import quiet_rdkit
     from .paths import tag_png
 
     if "smiles" not in df.columns or df.empty:
         return None
     mols, legends = [], []
-    RDLogger.DisableLog("rdApp.*")
-    try:
+    with quiet_rdkit():
         for row in df.itertuples(index=False):
             mol = Chem.MolFromSmiles(str(row.smiles))
             if mol is None:
@@ -39,8 +39,6 @@ def molecule_grid(df: pd.DataFrame, path: Path, n: int = 24, per_row: int = 6) -
             legends.append(f"{rank}score {row.raw_score:.3g}" if hasattr(row, "raw_score") else rank)
             if len(mols) >= n:
                 break
-    finally:
-        RDLogger.EnableLog("rdApp.*")
     if not mols:
         return None
     png = Draw.MolsToGridImage(mols, molsPerRow=min(per_row, len(mols)), subImgSize=(260, 220), legends=legends,

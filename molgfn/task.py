@@ -13,6 +13,7 @@ block vocabulary.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +23,7 @@ from .envs import SequenceEnv
 from .oracle import call_oracle
 
 RAW_FLOOR = 1e-3
+LOG_REWARD_MAX = math.log(sys.float_info.max)  # 709.78: a larger log R has no float64 reward R (it would be inf)
 
 # The training recipe `molgfn design` uses for every option the user leaves unset (keys are
 # TrainConfig fields; a task may override it). Chosen by the tuning study in bench/TUNING.md:
@@ -52,7 +54,21 @@ class Task:
 
     def log_reward(self, raw: torch.Tensor) -> torch.Tensor:
         raw = torch.as_tensor(raw, dtype=torch.float64)
-        return self.log_scale + self.reward_exponent * torch.log(raw.clamp(min=self.raw_floor))
+        logr = self.log_scale + self.reward_exponent * torch.log(raw.clamp(min=self.raw_floor))
+        if logr.numel() and float(logr.max()) > LOG_REWARD_MAX:
+            self._refuse_overflow(raw, logr)
+        return logr
+
+    def _refuse_overflow(self, raw: torch.Tensor, logr: torch.Tensor) -> None:
+        from .errors import OracleError
+
+        i = int(logr.argmax())
+        raise OracleError(f"task {self.name!r}: the raw score {float(raw.flatten()[i]):.4g} gives a reward R = r_max * "
+                          f"(r / raw_max)^b = e^{float(logr.flatten()[i]):.0f}, beyond the largest float "
+                          f"({sys.float_info.max:.3g} = e^{LOG_REWARD_MAX:.2f}), so it would be written as inf; "
+                          f"rewards must stay at most {sys.float_info.max:.3g}: scale the oracle's scores down, set "
+                          f"raw_max to the best score you expect (now {self.raw_max:g}), or lower the reward exponent "
+                          f"(now {self.reward_exponent:g})")
 
     def warn_if_all_floored(self, raw: torch.Tensor) -> None:
         """Warn (once) when a whole batch scores at or below the floor: every object then gets the

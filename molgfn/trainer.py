@@ -29,6 +29,7 @@ from .conditioning import make_cond, preferences
 from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
 from .energies import energy_function
 from .history import SEEN_LOG, AppendLog, MetricsLog, SeenStats, read_metrics, read_seen
+from .limits import check_memory
 from .local_search import local_search_step
 from .objectives import get_objective, is_on_policy_only, needs_energy, needs_flow_head
 from .oracle import oracle_counts
@@ -105,6 +106,7 @@ class Trainer:
         self.gen.manual_seed(cfg.seed)
         self.pref_dist, self.scoring = preference_setup(cfg, task)
         self.n_prefs = self.pref_dist.k if self.pref_dist is not None else 0
+        check_memory(cfg, self.env, self.n_prefs, self.device.type)  # --hidden x --layers, batch: estimated memory
         self.policy = build_policy(cfg, self.env, self.n_prefs).to(self.device)
         # torch's fused Adam kernel (one call for all parameters, CPU and CUDA) without torch.optim, which
         # imports torch._dynamo (~0.9 s CPU per process); state dicts as torch.optim.Adam's (molgfn.adam)

@@ -68,10 +68,13 @@ def test_the_exact_distribution_follows_the_target_of_each_preference_and_beta(t
     p = exact_marginal(env, trained.policy, beta, pref=w).numpy()
     assert abs(p.sum() - 1) < 1e-9
     l1 = np.abs(p - _target(env, w, beta)).sum()
-    assert l1 < 0.12, l1  # observed 0.05-0.09 (seeds 0-1)
-    # the threshold tells the conditionings apart: the other targets are far from this one
-    others = [np.abs(_target(env, w, beta) - _target(env, v, beta)).sum() for v in PREFS if v != w]
-    assert min(others) > 2 * 0.12 or w == (0.2, 0.8)  # (0.2, 0.8) and (0, 1) are close at beta = 1
+    # the sampler is closer to its own target than half-way to the nearest other preference's, which
+    # tells the conditionings apart; a bound relative to that distance holds across seeds and CPUs
+    # (float kernels differ: a seeded run elsewhere is another run). Measured over seeds 0-3 (800 rounds):
+    # L1 0.02-0.19, L1 / nearest at most 0.27; the old absolute bound 0.12 failed seed 2 (0.19 at beta 2, w = (1, 0))
+    nearest = min(np.abs(_target(env, w, beta) - _target(env, v, beta)).sum() for v in PREFS
+                  if v != w and {v, w} != {(0.2, 0.8), (0.0, 1.0)})  # those two are close at beta = 1 (0.18)
+    assert l1 < 0.5 * nearest, (l1, nearest)
     assert np.abs(_target(env, w, 1.0) - _target(env, w, 2.0)).sum() > 0.15  # and beta matters
 
 
@@ -285,5 +288,7 @@ def test_preference_conditioned_gnn_matches_the_exact_targets_on_a_tiny_fragment
         r = np.maximum(Y @ np.array(w), 1e-3)  # R(x | w), b = 1
         targets[w], samplers[w] = r / r.sum(), np.array([p[k] for k in keys])
         l1 = np.abs(samplers[w] - targets[w]).sum()
-        assert l1 < 0.12, (w, l1)  # observed 0.077, 0.052, 0.077 (seed 0)
+        # measured over seeds 0-4 (1,000 rounds): max L1 0.051-0.091 per seed; an AMD EPYC gave 0.129 on seed 0
+        # (float kernels differ across CPUs). 0.2 holds with a margin and is far below the 0.5 between targets
+        assert l1 < 0.2, (w, l1)
     assert np.abs(samplers[(1.0, 0.0)] - targets[(0.0, 1.0)]).sum() > 0.5  # the targets are ~1.0 apart

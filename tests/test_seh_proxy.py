@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 from torch_geometric.data import Batch
 
+from molgfn.chem.rdlog import quiet_rdkit
 from molgfn.chem.seh_proxy import (
     EXPECTED_SHAPES,
     UNUSED_ARRAYS,
@@ -157,16 +158,13 @@ def _block_molecules(path: Path, count: int, min_blocks: int, max_blocks: int, s
     parts = [(Chem.MolFromSmiles(blocks["block_smi"][k]), list(blocks["block_r"][k])) for k in keys]
     rng = random.Random(seed)
     out: dict[str, None] = {}
-    RDLogger.DisableLog("rdApp.*")  # failed joins are expected; don't flood the log
-    try:
+    with quiet_rdkit():  # failed joins are expected; don't flood the log
         for _ in range(50 * count):
             if len(out) >= count:
                 break
             smi = _random_chain(parts, rng.randint(min_blocks, max_blocks), rng)
             if smi is not None:
                 out[smi] = None
-    finally:
-        RDLogger.EnableLog("rdApp.*")
     return list(out)
 
 

@@ -86,13 +86,15 @@ def test_design_xtb_gap_end_to_end(tmp_path, executor):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     cand = pd.read_csv(out / "candidates.csv")
-    assert len(cand) == 5 and cand["raw_score"].iloc[0] > 1.0  # eV
+    # at most 5: a molecule xtb-gap marked invalid is never a candidate, even when the list is short
+    assert 1 <= len(cand) <= 5 and cand["raw_score"].iloc[0] > 1.0  # eV
     from molgfn.oracle import read_store
 
     store = read_store(out / "scores.sqlite")
     ok = store.dropna(subset=["raw_score"])
     assert len(ok) > 0 and (ok["raw_score"] > 0).all() and (ok["raw_score"] < 25).all()
     assert set(store["oracle"]) == {"xtb-gap"}
+    assert set(cand["smiles"]) <= set(ok["object"])  # every candidate has a computed gap
     best = dict(zip(ok["object"], ok["raw_score"], strict=True))
     top = cand.iloc[0]
     assert top["raw_score"] == pytest.approx(best[top["smiles"]])  # the table shows the stored gap

@@ -25,7 +25,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rdkit import Chem, RDLogger
+from rdkit import Chem
+
+from .rdlog import quiet_rdkit
 
 if TYPE_CHECKING:  # pandas (~70 MB) is imported by the table functions only: training never needs it
     import pandas as pd
@@ -45,11 +47,8 @@ def mol_from_smiles(smiles: str) -> Chem.Mol | None:
     """RDKit molecule of a SMILES, or None (quietly) when it does not parse or sanitise."""
     if not smiles or smiles.startswith("!"):
         return None
-    RDLogger.DisableLog("rdApp.*")
-    try:
+    with quiet_rdkit():
         return Chem.MolFromSmiles(smiles)
-    finally:
-        RDLogger.EnableLog("rdApp.*")
 
 
 @lru_cache(maxsize=4)
@@ -176,11 +175,8 @@ def describe(mol: Chem.Mol) -> dict:
     rot = rdMolDescriptors.CalcNumRotatableBonds(mol)
     viol = lipinski_violations(mw, clogp, hbd, hba)
     al = alerts(mol)
-    RDLogger.DisableLog("rdApp.*")  # InChI warnings (e.g. undefined stereo) are not the user's business here
-    try:
+    with quiet_rdkit():  # InChI warnings (e.g. undefined stereo) are not the user's business here
         key = Chem.MolToInchiKey(mol)
-    finally:
-        RDLogger.EnableLog("rdApp.*")
     return {"inchikey": key, "scaffold": murcko_scaffold(mol), "mol_weight": mw, "clogp": clogp, "tpsa": tpsa,
             "hbd": hbd, "hba": hba, "rotatable_bonds": rot, "qed": QED.qed(mol), "sa_score": sa_score(mol),
             "lipinski_violations": viol, "lipinski_pass": viol <= 1, "veber_pass": veber_pass(rot, tpsa),

@@ -61,9 +61,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 
 from ..chem.blocks import kekulized
+from ..chem.rdlog import quiet_rdkit
 
 INVALID_PREFIX = "!invalid:"
 
@@ -140,13 +141,11 @@ def _take_h(atom) -> None:
 
 def _sanitised(rw) -> Chem.Mol | None:
     mol = rw.GetMol()
-    RDLogger.DisableLog("rdApp.*")
-    try:
-        Chem.SanitizeMol(mol)
-    except Exception:
-        return None
-    finally:
-        RDLogger.EnableLog("rdApp.*")
+    with quiet_rdkit():
+        try:
+            Chem.SanitizeMol(mol)
+        except Exception:
+            return None
     return mol
 
 

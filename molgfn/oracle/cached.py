@@ -261,6 +261,15 @@ class CachedOracle:
         if todo:
             self._evaluate(todo)
 
+    def invalid_objects(self, objects: Sequence[str]) -> dict[str, str]:
+        """Those of ``objects`` this oracle marked invalid (an ``Invalid`` outcome, or a failure kept
+        with --on-oracle-error invalid), with the reason: from memory, else from the score store."""
+        out = {o: self.errors[o] for o in objects if o in self.errors}
+        rest = [o for o in objects if o not in self.cache]  # forgotten (the cache was full) or never seen here
+        if rest and self.store is not None:
+            out.update({o: r.error or "failed" for o, r in self.store.get(rest).items() if not r.ok})
+        return out
+
     def counts(self) -> dict[str, int]:
         return {"oracle_calls": self.calls, "store_hits": self.store_hits}
 
@@ -319,6 +328,17 @@ class CachedVectorOracle(CachedOracle):
 # -- tasks hold their oracles as attributes: configure and count them from outside ------------
 def task_oracles(task) -> list[CachedOracle]:
     return [v for v in vars(task).values() if isinstance(v, CachedOracle)]
+
+
+def invalid_objects(task, objects: Sequence[str]) -> dict[str, str]:
+    """The objects any oracle of ``task`` marked invalid, with the reason: never candidates. Every
+    attribute of the task with an ``invalid_objects(objects)`` method is asked (``CachedOracle``s)."""
+    bad: dict[str, str] = {}
+    for v in list(vars(task).values()):
+        ask = getattr(v, "invalid_objects", None)
+        if callable(ask) and not isinstance(v, type):
+            bad.update(ask(objects))
+    return bad
 
 
 def configure_task(task, settings: OracleSettings) -> bool:
