@@ -188,3 +188,23 @@ def test_ray_run_stopped_by_a_signal_leaves_no_ray_process(tmp_path, sig):
         assert p.returncode == 143, err
         assert "SIGTERM received: stopped after round" in err and "with a checkpoint" in err
     assert_nothing_left(mark, timeout=30)
+
+
+@linux_only
+def test_sigterm_during_score_is_an_interruption_not_an_oracle_error(tmp_path):
+    mark = uuid.uuid4().hex
+    f = tmp_path / "in.txt"
+    f.write_text("CCGG\nACGT\n")  # the oracle hangs on ACGT
+    p = start_cli(mark, "score", "--task", "custom", "--oracle", "tests.oracle_faults:hangs", "--length", 4,
+                  "--input", f, "--executor", "process", "--workers", 2)
+    try:
+        workers = lambda: [pid for pid, _ in marked(mark) if pid != p.pid]  # noqa: E731
+        assert wait_for(lambda: workers() or p.poll() is not None, 120) and p.poll() is None, p.stderr.read()
+        time.sleep(1)  # the oracle is running (and hangs on ACGT)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 143, err
+    assert err.strip() == "interrupted: SIGTERM received: stopped"
+    assert_nothing_left(mark)
