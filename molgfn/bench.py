@@ -61,10 +61,13 @@ PRESETS = {
 
 def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | None, eval_every: int = 10,
             lr: float = 1e-3, data_dir: str | None = None, task_options: dict | None = None,
-            make_task: Callable | None = None, events=None, job: int = 0) -> tuple[list[dict], dict]:
+            make_task: Callable | None = None, events=None, job: int = 0,
+            oracle_settings=None) -> tuple[list[dict], dict]:
     """One training run of the grid. ``make_task(name, **options)`` builds the task (the CLI passes
     the task registry's ``get_task``, so this module knows no task); ``events`` (a queue) receives
-    ``("round", job, round, rounds)`` every ``eval_every`` rounds for progress display."""
+    ``("round", job, round, rounds)`` every ``eval_every`` rounds for progress display.
+    ``oracle_settings`` (``OracleSettings``): how the task's oracle runs (default: the ``auto``
+    executor with one worker), so a crashing or hanging oracle costs what it costs in ``train``."""
     import torch
 
     from . import assets
@@ -83,6 +86,10 @@ def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | N
     cfg = TrainConfig(task=task_name, task_options=dict(task_options or {}), rounds=rounds, seed=seed,
                       device="cpu", lr=lr, **settings, **METHODS[method])
     task = make_task(task_name, **(task_options or {}))
+    # an oracle runs as in `train`: fault-tolerant scheduling, one worker per run (runs are parallel)
+    from .oracle import OracleSettings, configure_task
+
+    configure_task(task, oracle_settings or OracleSettings(workers=1))
     tr = Trainer(cfg, task)
     curve: list[dict] = []
     t0 = time.perf_counter()
@@ -117,6 +124,95 @@ def _job(args):
     return run_one(*pos, **kw)
 
 
+def _job_main(args, conn, events) -> None:
+    """One grid run in its own process: the result, or the error, goes back through ``conn``."""
+    import signal
+
+    from .oracle.executors import _prctl_pdeathsig
+
+    _prctl_pdeathsig(signal.SIGKILL)  # dies with the bench, even killed -9; its oracle workers follow
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the bench's to handle: it stops every run
+    args[-1]["events"] = events
+    try:
+        res = ("ok", _job(args))
+    except BaseException as e:  # noqa: BLE001 -- every failure is reported, none lost
+        try:
+            import pickle
+
+            pickle.dumps(e)
+            res = ("error", e)
+        except Exception:
+            res = ("error", RuntimeError(f"{type(e).__name__}: {e}"))
+    conn.send(res)
+    conn.close()
+
+
+def _run_parallel(jobs: list[tuple], workers: int, emit: Callable[[tuple], None]):
+    """Run ``jobs`` (``_job`` arguments) in at most ``workers`` processes at a time; yield ``(i, result)``
+    as each finishes. A run that raises stops the grid with its error; a run whose process dies
+    (a crash, the OOM killer) stops it with a one-line error naming the run: nothing waits forever.
+    Every process this started is stopped on every way out."""
+    import multiprocessing as mp
+    import queue as queue_mod
+    from multiprocessing.connection import wait
+
+    from .errors import MolgfnError
+    from .oracle.executors import describe_death
+
+    ctx = mp.get_context("spawn")
+    events = ctx.Queue()
+    todo = list(enumerate(jobs))
+    running: dict = {}  # i -> (process, connection)
+
+    def drain() -> None:
+        while True:
+            try:
+                emit(events.get_nowait())
+            except (queue_mod.Empty, OSError, EOFError):
+                return
+
+    try:
+        while todo or running:
+            while todo and len(running) < workers:
+                i, a = todo.pop(0)
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_job_main, args=(a, send, events), daemon=False)
+                proc.start()
+                send.close()
+                running[i] = (proc, recv)
+            handles = {}
+            for i, (proc, recv) in running.items():
+                handles[recv] = i
+                handles[proc.sentinel] = i
+            ready = wait(list(handles), timeout=0.2)
+            drain()
+            for i in dict.fromkeys(handles[h] for h in ready):
+                proc, recv = running.pop(i)
+                try:
+                    status, res = recv.recv() if recv.poll() else (None, None)
+                except (EOFError, OSError):
+                    status, res = None, None
+                recv.close()
+                proc.join(10)
+                drain()
+                if status == "ok":
+                    yield i, res
+                elif status == "error":
+                    raise res
+                else:
+                    t, m, seed, *_ = jobs[i]
+                    raise MolgfnError(f"bench run {t}/{m}/seed {seed} died ({describe_death(proc.exitcode)}); "
+                                      "its oracle or the machine's memory is the likely cause")
+    finally:
+        for proc, recv in running.values():
+            if proc.is_alive():
+                proc.kill()
+            proc.join(10)
+            recv.close()
+        events.close()
+        events.join_thread()
+
+
 def grid_jobs(preset: Preset, tasks: list[str] | None = None, methods: list[str] | None = None,
               seeds: list[int] | None = None, rounds: int | None = None) -> list[tuple[str, str, int, int]]:
     """(task, method, seed, rounds) of every run in the grid."""
@@ -131,9 +227,6 @@ def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] |
     """Run the grid, saving after every finished run. ``task_options[task]`` are the options of
     each task (e.g. a custom oracle); ``progress`` receives ``("round", job, round, rounds)`` and
     ``("done", job, final_metrics)`` events, in the calling process."""
-    import multiprocessing as mp
-    import queue as queue_mod
-
     out_dir.mkdir(parents=True, exist_ok=True)
     grid = grid_jobs(preset, tasks, methods, seeds, rounds)
     task_options = task_options or {}
@@ -157,20 +250,8 @@ def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] |
                 {"task_options": task_options.get(t, {}), "make_task": make_task, "events": events, "job": i})
 
     if workers > 1:
-        ctx = mp.get_context("spawn")
-        with ctx.Manager() as manager, ctx.Pool(workers) as pool:
-            events = manager.Queue()
-            pending = {i: pool.apply_async(_job, (args(i, job, events),)) for i, job in enumerate(grid)}
-            while pending:
-                try:
-                    emit(events.get(timeout=0.2))
-                except queue_mod.Empty:
-                    pass
-                for i in [i for i, r in pending.items() if r.ready()]:
-                    res = pending.pop(i).get()  # re-raises a run's error here
-                    while not events.empty():  # its last round events before its result
-                        emit(events.get())
-                    finish(i, res)
+        for i, res in _run_parallel([args(i, job, None) for i, job in enumerate(grid)], workers, emit):
+            finish(i, res)
     else:
         class _Direct:  # in-process: events go straight to the callback
             def put(self, ev) -> None:

@@ -104,3 +104,30 @@ def sigterm_inside(seqs):
     from molgfn.errors import Interrupted
 
     raise Interrupted(15, "SIGTERM received: stopped")
+
+
+def spawns(seqs):
+    """Starts processes it leaves running (a child and a shell pipeline), as a careless oracle
+    driving an external program might, then scores; its children carry $MOLGFN_TEST_MARK."""
+    import subprocess
+
+    subprocess.Popen(["sleep", "1000"])
+    subprocess.Popen("sleep 1000 | cat", shell=True)
+    return [gc(s) for s in seqs]
+
+
+def spawns_then_fails(seqs):
+    """``spawns``, then raises on objects starting with "A"."""
+    spawns(seqs)
+    return raises(seqs)
+
+
+def spawns_then_segfaults(seqs):
+    """``spawns``, then kills its worker (SIGSEGV) on objects starting with "A"."""
+    spawns(seqs)
+    return segfault(seqs)
+
+
+def bench_task_that_dies(name, **options):
+    """A ``make_task`` for ``bench.run_grid`` whose run process dies (as an OOM kill would)."""
+    os._exit(9)

@@ -66,6 +66,21 @@ def check_scores(name: str, objects: Sequence[str], values, allow_negative: bool
     return arr
 
 
+def interruption(exc: BaseException | None) -> BaseException | None:
+    """The signal (``Interrupted``: SIGTERM, or Ctrl-C) behind an exception raised while waiting
+    for an oracle, also when a library's C code wrapped it (Ray: ``SystemError: ... returned a
+    result with an exception set``); None if there is none."""
+    from ..errors import Interrupted
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (Interrupted, KeyboardInterrupt)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def call_oracle(name: str, fn: Callable[[list[str]], Sequence[float]], objects: list[str],
                 allow_negative: bool) -> np.ndarray:
     try:
@@ -73,6 +88,8 @@ def call_oracle(name: str, fn: Callable[[list[str]], Sequence[float]], objects: 
     except MolgfnError:  # the store, a signal (Interrupted) or the oracle machinery: not the oracle's fault
         raise
     except Exception as e:  # a user's oracle may raise anything; the run must stop cleanly
+        if (stop := interruption(e)) is not None:  # SIGTERM / Ctrl-C while it ran: not the oracle's fault
+            raise stop from None
         shown = ", ".join(repr(o) for o in objects[:5])
         raise OracleError(f"oracle {name!r} raised {type(e).__name__}: {e} (batch of {len(objects)}, "
                           f"first objects: {shown})") from e

@@ -11,15 +11,25 @@ length is killed, the worker replaced, and the chunk split into single objects, 
 failure names exactly one object. A failed object is retried up to ``retries`` times, then
 reported with its error. Worker stdout goes to stderr: an oracle's prints never reach a data
 stream written to stdout.
+
+No process outlives molgfn. A process worker (and a Ray actor) leads its own process group, so
+the processes an oracle starts (``subprocess.Popen``, a shell pipeline) are in it, and stopping a
+worker kills the whole group. A tiny watchdog in each group, told by the kernel when its worker
+dies however it dies (``PR_SET_PDEATHSIG``; the worker itself dies with the driver, even by
+kill -9), kills the rest of the group. In-process (``local``), the processes an oracle started
+are stopped when molgfn exits (not on kill -9: nothing runs then). What no one can stop: a
+process that leaves the group itself (``setsid``, a daemon) -- it is the oracle's to manage.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
 import sys
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 
@@ -90,12 +100,150 @@ class LocalExecutor:
 
     def map(self, objects: list[str], on_result: OnResult) -> None:
         for idx in chunks_of(len(objects), self.chunk_size or max(len(objects), 1), 1):
-            with stdout_to_stderr():
-                res = run_chunk(self.fn, [objects[i] for i in idx], catch=(Exception, SystemExit))
+            before = child_pids()
+            try:
+                with stdout_to_stderr():
+                    res = run_chunk(self.fn, [objects[i] for i in idx], catch=(Exception, SystemExit))
+            finally:  # what the oracle started and left running: stopped when molgfn exits
+                _oracle_children.update(child_pids() - before)
             on_result(idx, res)
 
     def close(self) -> None:
         pass
+
+
+# -- processes: find, group, stop ----------------------------------------------------------
+_oracle_children: set[int] = set()  # started by in-process oracle calls; stopped at exit
+
+
+def child_pids(pid: int | None = None) -> set[int]:
+    """The live child processes of ``pid`` (this process by default), from /proc (Linux)."""
+    pid = os.getpid() if pid is None else pid
+    kids: set[int] = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids.update(int(c) for c in f.read().split())
+        return kids
+    except OSError:  # no /proc (macOS) or no children file: scan every process's parent
+        return {c for c, pp in _parents().items() if pp == pid}
+
+
+def _parents() -> dict[int, int]:
+    out = {}
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open(f"/proc/{name}/stat") as f:
+                        out[int(name)] = int(f.read().rpartition(")")[2].split()[1])
+                except (OSError, ValueError, IndexError):
+                    pass
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    parents = _parents()
+    out, todo = [], [pid]
+    while todo:
+        cur = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == cur and c not in out]
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def stop_oracle_children() -> None:
+    """Kill what in-process oracle calls started and left running (their process trees, and the
+    groups they lead), then reap them. Only processes that are still this process's children."""
+    mine = child_pids() & _oracle_children
+    _oracle_children.clear()
+    for pid in mine:
+        for p in [*_descendants(pid), pid]:
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+    for pid in mine:
+        with contextlib.suppress(OSError):  # ChildProcessError: the oracle's Popen reaped it already
+            os.waitpid(pid, 0)
+
+
+def _prctl_pdeathsig(sig: int) -> bool:
+    if sys.platform != "linux":
+        return False
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
+def _watchdog(leader: int) -> None:
+    """The watchdog's life: when ``leader`` dies, however it dies, kill the group.
+
+    Two processes, because Ray kills an actor's direct children (but not theirs) when it stops
+    the actor: a keeper (the leader's child, dies with it) and the watchdog (the keeper's child),
+    told by the kernel when the keeper dies."""
+    try:
+        os.closerange(3, 65536)  # hold none of the worker's pipes or the run's lock
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if not (_prctl_pdeathsig(signal.SIGKILL) and os.getppid() == leader):
+            os.killpg(os.getpgrp(), signal.SIGKILL)  # no parent-death signal, or the leader died already
+        keeper = os.getpid()
+        if os.fork() != 0:
+            while True:  # the keeper: waits to die with the leader
+                signal.pause()
+        signal.signal(signal.SIGUSR1, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
+        if _prctl_pdeathsig(signal.SIGUSR1) and os.getppid() == keeper:
+            while True:
+                signal.pause()
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
+def lead_process_group() -> None:
+    """Make this process (an oracle worker) the leader of a new process group, which the processes
+    its oracle starts join, and start the group's watchdog (see the module docstring)."""
+    if not hasattr(os, "setpgid"):
+        return
+    try:
+        os.setpgid(0, 0)
+    except OSError:  # a session leader (a Ray worker may be one) already leads its group
+        if os.getpgrp() != os.getpid():
+            return
+    if sys.platform != "linux":  # the watchdog needs the parent-death signal
+        return
+    leader = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.fork() == 0:
+        _watchdog(leader)
+
+
+def kill_process_group(pid: int) -> None:
+    """Kill the group a worker leads (its oracle's processes and its watchdog with it)."""
+    with contextlib.suppress(OSError):
+        if os.getpgid(pid) != pid:  # not (yet) a group leader: the process alone
+            os.kill(pid, signal.SIGKILL)
+            return
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+_live: weakref.WeakSet = weakref.WeakSet()  # executors with workers: closed at exit, whatever the exit
+
+
+@atexit.register
+def _close_all() -> None:
+    for ex in list(_live):
+        with contextlib.suppress(Exception):
+            ex.close()
+    stop_oracle_children()
 
 
 def describe_death(code: int | None) -> str:
@@ -164,20 +312,14 @@ def schedule(backend, objects: list[str], chunk_size: int | None, timeout: float
 # -- the process pool ----------------------------------------------------------------------
 def _set_parent_death_signal() -> None:
     """Linux: the worker is killed when the driver dies, even by kill -9 (no orphans)."""
-    if sys.platform != "linux":
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    _prctl_pdeathsig(signal.SIGKILL)
 
 
 def _worker_main(fn: Callable, conn, parent_end) -> None:
     if parent_end is not None:
         parent_end.close()
     _set_parent_death_signal()
+    lead_process_group()
     # the driver's handlers (checkpoint on SIGTERM, Ctrl-C) are not the worker's business: the
     # driver stops its workers itself
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -239,6 +381,8 @@ class _Proc:
     def kill(self) -> None:
         with contextlib.suppress(OSError):
             self.conn.close()
+        if self.proc.pid is not None:  # the worker, its oracle's processes and its watchdog
+            kill_process_group(self.proc.pid)
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join(5)
@@ -263,6 +407,7 @@ class ProcessExecutor:
         fork = sys.platform == "linux" and getattr(fn, "fork_safe", True)
         self.ctx = mp.get_context("fork" if fork else "spawn")
         self.procs: dict[int, _Proc] = {}
+        _live.add(self)
 
     # backend interface for ``schedule``
     @property

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ..errors import InputError, OracleError
 from .contract import Outcome, run_chunk
-from .executors import OnResult, check_workers, clamp_wait, schedule
+from .executors import OnResult, _live, check_workers, clamp_wait, schedule
 
 INSTALL = 'pip install "molgfn[ray]"'
 
@@ -51,14 +51,126 @@ def preflight(address: str | None) -> None:
         check_address(address)
 
 
+# the sweeper: a small process that outlives the driver. When the driver dies (kill -9
+# included: the kernel tells it, PR_SET_PDEATHSIG) or asks (SIGUSR1), it kills every process of
+# this user that carries the driver's mark in its environment: all the local Ray instance started
+# (GCS, raylet, dashboard and runtime-env agents, workers) and what their oracles started.
+_SWEEPER = r"""
+import ctypes, os, signal, sys, time
+driver, var, mark = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+def marked():
+    me, tag, uid = os.getpid(), var.encode() + b"=" + mark, os.getuid()
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (me, driver):
+            try:
+                if os.stat("/proc/" + name).st_uid == uid and tag in open("/proc/" + name + "/environ", "rb").read():
+                    yield int(name)
+            except OSError:
+                pass
+def sweep(*_):
+    for _ in range(3):  # Ray may start a process while we look: look again
+        pids = list(marked())
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if not pids:
+            break
+        time.sleep(0.2)
+    os._exit(0)
+signal.signal(signal.SIGUSR1, sweep)
+signal.signal(signal.SIGTERM, sweep)
+try:
+    ctypes.CDLL(None).prctl(1, int(signal.SIGUSR1), 0, 0, 0)  # PR_SET_PDEATHSIG
+except (OSError, AttributeError):
+    pass
+sys.stdout.write("ready\n")
+sys.stdout.flush()
+while os.getppid() == driver:
+    time.sleep(1.0)  # without a parent-death signal (not Linux): notice the driver is gone
+sweep()
+"""
+MARK_VAR = "MOLGFN_RAY_OWNER"
+
+
+class _Sweeper:
+    def __init__(self) -> None:
+        import os
+        import subprocess
+        import sys
+        import uuid
+
+        self.mark = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.proc = None
+        if not sys.platform.startswith("linux"):  # /proc/PID/environ: Linux
+            return
+        env = {k: v for k, v in os.environ.items() if k != MARK_VAR}
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-c", _SWEEPER, str(os.getpid()), MARK_VAR, self.mark],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+            self.proc.stdout.readline()  # its parent-death signal is set: Ray may start
+        except OSError:
+            self.proc = None
+
+    @contextlib.contextmanager
+    def marking(self):
+        """Processes started meanwhile (Ray's) carry the mark in their environment."""
+        import os
+
+        os.environ[MARK_VAR] = self.mark
+        try:
+            yield
+        finally:
+            os.environ.pop(MARK_VAR, None)
+
+    def sweep(self) -> None:
+        import signal
+
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        with contextlib.suppress(OSError):
+            proc.send_signal(signal.SIGUSR1)
+        try:
+            proc.wait(10)
+        except Exception:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            proc.stdout.close()
+
+
+@contextlib.contextmanager
+def _keep_signal_handlers():
+    """``ray.init`` replaces the driver's SIGTERM handler twice (Python: ``sys.exit(15)``; its C++
+    core: log and abort, exit 134): put back the one molgfn set (training checkpoints and exits 143)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
 class _Actor:
     def __init__(self, fn: Callable) -> None:
         import os
         import sys
 
+        from .executors import lead_process_group
+
         sys.stdout.flush()
         os.dup2(2, 1)  # an oracle's prints go to the worker's stderr log, never to a data stream
         sys.stdout = sys.stderr
+        lead_process_group()  # the oracle's own processes die with this actor, however it dies
         self.fn = fn
 
     def ready(self) -> bool:
@@ -76,18 +188,25 @@ class RayExecutor:
         ray = self.ray = _import_ray()
         self.workers, self.chunk_size = check_workers(workers), chunk_size
         self.timeout, self.retries = timeout, int(retries)
-        self.started = False
+        self.started, self.sweeper = False, None
         if not ray.is_initialized():
             if ray_address:
                 check_address(ray_address)
-            try:
-                if ray_address:
-                    ray.init(address=ray_address, log_to_driver=True)
-                else:
-                    ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=True)
-            except ConnectionError as e:
-                raise InputError(f"cannot connect to Ray at {ray_address}: {e}") from None
+            self.sweeper = None if ray_address else _Sweeper()
+            with _keep_signal_handlers(), (self.sweeper.marking() if self.sweeper else contextlib.nullcontext()):
+                try:
+                    if ray_address:
+                        ray.init(address=ray_address, log_to_driver=True)
+                    else:
+                        ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=True)
+                except ConnectionError as e:
+                    raise InputError(f"cannot connect to Ray at {ray_address}: {e}") from None
+                except BaseException:
+                    if self.sweeper is not None:
+                        self.sweeper.sweep()
+                    raise
             self.started = True
+            _live.add(self)
         self.fn_ref = ray.put(fn)
         self.actor_cls = ray.remote(num_cpus=1, max_restarts=0)(_Actor)
         self.actors: dict[int, object] = {}
@@ -143,5 +262,9 @@ class RayExecutor:
             except Exception:  # Ray already shut down: nothing left to stop
                 pass
         if self.started and self.ray.is_initialized():
-            self.ray.shutdown()
+            with contextlib.suppress(Exception):
+                self.ray.shutdown()
             self.started = False
+        if self.sweeper is not None:  # what Ray's shutdown left running (its agents do outlive it)
+            self.sweeper.sweep()
+            self.sweeper = None
