@@ -168,6 +168,6 @@ def slow(seqs):  # a little slow per call: long enough for a signal to land mid-
     return [gc(s) for s in seqs]
 
 
-# faults whose expected error, when the oracle is run with on-oracle-error stop, names the oracle
-ALL = sorted([*PER_OBJECT, "short", "long", "returns_none", "huge", "noisy", "spawns"])
+# the faults tried (scalar NAME, or scalar_dict for "dict"; vector vec_NAME)
+ALL = sorted([*PER_OBJECT, "short", "long", "dict", "returns_none", "huge", "noisy", "spawns"])
 VEC_ALL = sorted([*PER_OBJECT, "short", "long", "width", "dict", "returns_none", "huge", "noisy", "spawns"])

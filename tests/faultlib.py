@@ -24,6 +24,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,7 +38,10 @@ MARKER = "MOLGFN_FAULT_CASE"
 OK_CODES = {0, 2, 130, 143}
 SILENT_WRONG_EXIT = 97  # a library case that ran but returned something wrong
 # finding classes, worst first (a case reports every class it shows)
-CLASSES = ("hang", "orphan", "lost-file", "silent-wrong", "crash", "traceback", "unexpected", "wrong-exit")
+CLASSES = ("hang", "orphan", "lost-file", "silent-wrong", "crash", "traceback", "unexpected", "wrong-exit",
+           "misleading")
+# the oracle blamed for what is the score store's, the disk's or a signal's doing
+MISBLAMED = re.compile(r"oracle '[^']*' raised (OperationalError|DatabaseError|OSError|PermissionError)")
 
 
 @dataclasses.dataclass
@@ -50,7 +54,7 @@ class Case:
     setup: Callable | None = None   # setup(case_dir) before the run, in the parent
     outputs: tuple[str, ...] = ()   # paths (relative to the case folder, "dir/" = a whole folder) it may write
     check: Callable | None = None   # check(case_dir, result) -> list of "silent-wrong" details
-    timeout: float = 30.0           # seconds before the process group is killed ("hang")
+    timeout: float = 20.0           # seconds before the process group is killed ("hang")
     interrupt_after: float | None = None  # long by design: SIGINT then, and a clean 130 is no finding
     ok_codes: frozenset = frozenset(OK_CODES)
     subprocess_argv: list[str] | None = None  # a real `python cli.py ...` (signal and Ray cases)
@@ -236,6 +240,38 @@ def install_fake_fs(folder: str, err: int) -> None:
     sqlite3.connect = connect
 
 
+CLICK: dict = {}  # the app's click command, built once in the parent (typer builds it on every call)
+
+
+def warm_up() -> None:
+    """Before forking: build the click command, run each command's cheapest path once (lazy
+    imports, rich's set-up) and freeze the heap, so that a child's garbage collector does not copy
+    the parent's pages (a case then costs tens of milliseconds of overhead, not hundreds)."""
+    import gc
+
+    import typer
+
+    from cli import app
+
+    CLICK["cmd"] = cmd = typer.main.get_command(app)
+    out, err = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = io.StringIO()
+    try:
+        for argv in (["train", "--hidden", "x"], ["design", "--hidden", "x"], ["sample", "/nonexistent/run"],
+                     ["evaluate", "/nonexistent/run"], ["info", "/nonexistent/run"], ["report", "/nonexistent/run"],
+                     ["score", "--task", "nosuch", "-i", "/nonexistent"], ["scores", "/nonexistent"],
+                     ["bench", "--methods", "nosuch"], ["tasks"]):
+            with contextlib.suppress(SystemExit):
+                cmd.main(argv, prog_name="molgfn", standalone_mode=True)
+    finally:
+        sys.stdout, sys.stderr = out, err
+        from molgfn import runs
+
+        runs.unlock_all()
+    gc.collect()
+    gc.freeze()
+
+
 # ---- running one case ----------------------------------------------------------------------------
 def _child(case: Case, d: Path, out_path: Path) -> None:
     """In the forked child: never returns."""
@@ -253,20 +289,29 @@ def _child(case: Case, d: Path, out_path: Path) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
+        import faulthandler
+
+        faulthandler.disable()  # pytest's, inherited: a user's molgfn has none unless it enables its own
         os.environ[MARKER] = case.id
         os.environ["XDG_CACHE_HOME"] = str(d / ".cache")
         os.environ["COLUMNS"] = "200"
         os.environ.update(case.env or {})
         os.chdir(d)
         if case.fake_fs:
+            print(f"[fault layer: writes under {case.fake_fs['dir'].format(D=d)} fail with "
+                  f"{errno.errorcode[case.fake_fs['errno']]}]", file=sys.stderr)
             install_fake_fs(case.fake_fs["dir"].format(D=d), case.fake_fs["errno"])
         if case.fn is not None:
             code = case.fn(d)
         else:
-            from cli import app
+            if "cmd" not in CLICK:
+                import typer
 
+                from cli import app
+
+                CLICK["cmd"] = typer.main.get_command(app)
             try:
-                app([a.format(D=d) for a in case.argv], prog_name="molgfn", standalone_mode=True)
+                CLICK["cmd"].main([a.format(D=d) for a in case.argv], prog_name="molgfn", standalone_mode=True)
                 code = 0
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -381,6 +426,8 @@ def classify(r: Result, left, after: dict, before: dict, interrupted: bool) -> N
     if interrupted and r.code is not None and r.code != 130 and case.interrupt_after is not None:
         if r.code >= 0 and r.code in case.ok_codes and r.code != 0:
             r.findings.append(("wrong-exit", f"exit {r.code} after Ctrl-C (130 expected)"))
+    if MISBLAMED.search(r.output):
+        r.findings.append(("misleading", "a store / disk / signal condition reported as the oracle's error"))
     if "Traceback (most recent call last)" in r.output:
         r.findings.append(("traceback", "raw traceback in the output"))
     low = r.output.lower()
@@ -403,8 +450,9 @@ def run_cases(cases: list[Case], root: Path, jobs: int = 2, say: Callable | None
         _run_all(queue, running, results, root, jobs, say)
     finally:  # interrupted: no case may outlive the suite
         for rn in running:
-            with contextlib.suppress(OSError):
-                os.killpg(rn.pid, signal.SIGKILL)
+            if rn.pid:
+                with contextlib.suppress(OSError):
+                    os.killpg(rn.pid, signal.SIGKILL)
             _kill_all(p for p, _ in marked_processes(rn.case.id))
     return results
 
@@ -426,10 +474,8 @@ def _run_all(queue, running, results, root, jobs, say) -> None:
                 if c.teardown is not None:
                     c.teardown(d)
                 continue
-            if c.driver is not None:
-                results[c.id] = run_driven(c, d)
-                if say:
-                    say(results[c.id])
+            if c.driver is not None:  # a thread drives the real process; it counts as one of the jobs
+                running.append(Driven(c, d))
                 continue
             running.append(Running(c, d))
         time.sleep(0.02)
@@ -447,6 +493,30 @@ def case_dirname(cid: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in cid)
 
 
+class Driven:
+    """A subprocess case run by its driver in a thread (only once no more children are forked)."""
+
+    def __init__(self, case: Case, d: Path) -> None:
+        import threading
+
+        self.case, self.d, self.pid, self.result = case, d, 0, None
+        self.thread = threading.Thread(target=self._go, daemon=True)
+        self.thread.start()
+
+    def _go(self) -> None:
+        try:
+            self.result = run_driven(self.case, self.d)
+        except Exception as e:  # noqa: BLE001 - a broken driver is reported as the case's failure
+            self.result = Result(self.case, code=None, output=f"driver failed: {type(e).__name__}: {e}",
+                                 findings=[("setup", f"driver failed: {type(e).__name__}: {e}")])
+
+    def poll(self) -> bool:
+        return not self.thread.is_alive()
+
+    def finish(self) -> Result:
+        return self.result
+
+
 def run_driven(case: Case, d: Path) -> Result:
     """A subprocess case whose driver sends signals and may run follow-up commands; the driver
     returns (exit code or None for a hang, output, extra findings)."""
@@ -458,24 +528,29 @@ def run_driven(case: Case, d: Path) -> Result:
     r = Result(case, code=code, output=output, wall=time.monotonic() - t0)
     left = leftovers(case.id)
     classify(r, left, snapshot(d, case.outputs), before, False)
+    if case.teardown is not None:
+        case.teardown(d)
     r.findings.extend(extra)
     return r
 
 
-def spawn(argv: list[str], d: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(argv, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+def spawn(argv: list[str], d: Path, env: dict, log: Path) -> subprocess.Popen:
+    """A real CLI process in its own session, its output in ``log`` (a file, not a pipe: a
+    grandchild holding a pipe open would keep a reader waiting after the CLI itself exited)."""
+    with open(log, "ab") as f:
+        return subprocess.Popen(argv, cwd=d, env=env, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
 
 
-def wait_or_kill(p: subprocess.Popen, timeout: float) -> tuple[int | None, str]:
+def wait_or_kill(p: subprocess.Popen, timeout: float) -> int | None:
+    """The exit code (negative: the signal), or None after killing its group at ``timeout``."""
     try:
-        out, _ = p.communicate(timeout=timeout)
-        return p.returncode, out.decode(errors="replace")
+        return p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(OSError):
             os.killpg(p.pid, signal.SIGKILL)
-        out, _ = p.communicate()
-        return None, out.decode(errors="replace")
+        p.wait()
+        return None
 
 
 # ---- disks ---------------------------------------------------------------------------------------
@@ -523,7 +598,11 @@ def full_tmpfs(path: Path, free: int, before: Callable | None = None) -> None:
     with open(path / "filler.bin", "wb") as f:
         f.write(b"\0" * max(0, avail - free - 8192))
         f.flush()
-        os.fsync(f.fileno())
+        if free == 0:  # to the last block
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * 512)
+                    f.flush()
 
 
 def read_only(path: Path) -> None:
@@ -553,23 +632,31 @@ OS_WORDS = ("OSError", "Errno", "File name too long", "Read-only", "No space", "
 
 def route(r: Result, cls: str) -> str:
     """Who fixes a finding: the case's owner, unless its class or output says otherwise."""
+    if cls == "misleading":
+        return "files" if r.case.group == "disk" else "oracle"
     if cls == "lost-file" or (cls in ("traceback", "unexpected") and any(w in r.output for w in OS_WORDS)):
         return "files"
     if cls == "orphan":
         return "procs"
+    if cls == "silent-wrong" and any("failed on" in d for c, d in r.findings if c == cls):
+        return "bounds"  # objects the oracle failed on among the candidates
     if cls == "hang" and r.case.group == "options":
         return "procs" if any(w in r.case.id for w in PROCS_WORDS) else "bounds"
     return r.case.owner
 
 
 def findings_table(results: list[Result]) -> str:
+    """One row per case: its classes (worst first), who fixes it, the command, the last output."""
     rows = ["| case | owner | class | detail | command | last output |", "|---|---|---|---|---|---|"]
-    items = [(route(r, cls), CLASSES.index(cls) if cls in CLASSES else 99, r.case.id, cls, detail, r)
-             for r in results for cls, detail in r.findings]
-    for owner, _, cid, cls, detail, r in sorted(items, key=lambda t: t[:3]):
-        note = f" (note: {r.case.note})" if r.case.note else ""
-        rows.append(f"| {cid} | {owner} | {cls} | {_md(detail + note)} | `{_md(r.case.command())}` | "
-                    f"{_md(r.tail(2))} |")
+    items = []
+    for r in results:
+        f = sorted(r.findings, key=lambda f: CLASSES.index(f[0]) if f[0] in CLASSES else 99)
+        owner = route(r, f[0][0])
+        classes = "+".join(dict.fromkeys(c for c, _ in f))
+        detail = "; ".join(dict.fromkeys(dt for _, dt in f)) + (f" (note: {r.case.note})" if r.case.note else "")
+        items.append((owner, CLASSES.index(f[0][0]) if f[0][0] in CLASSES else 99, r.case.id, classes, detail, r))
+    for owner, _, cid, classes, detail, r in sorted(items, key=lambda t: t[:3]):
+        rows.append(f"| {cid} | {owner} | {classes} | {_md(detail)} | `{_md(r.case.command())}` | {_md(r.tail(2))} |")
     return "\n".join(rows)
 
 
