@@ -595,14 +595,12 @@ def full_tmpfs(path: Path, free: int, before: Callable | None = None) -> None:
         before(path)
     st = os.statvfs(path)
     avail = st.f_bavail * st.f_frsize
-    with open(path / "filler.bin", "wb") as f:
+    with open(path / "filler.bin", "wb", buffering=0) as f:  # unbuffered: a failed write leaves nothing to flush
         f.write(b"\0" * max(0, avail - free - 8192))
-        f.flush()
         if free == 0:  # to the last block
             with contextlib.suppress(OSError):
                 while True:
                     f.write(b"\0" * 512)
-                    f.flush()
 
 
 def read_only(path: Path) -> None:
