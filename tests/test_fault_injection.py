@@ -244,9 +244,7 @@ def check_cli(d: Path, r: F.Result) -> list[str]:
     cmd = argv[0]
     bad = []
     if cmd in ("train", "design") and "--print-config" not in argv:
-        out = Path(argval(argv, "--out", default="runs/latest"))
-        if not out.is_absolute():
-            out = d / out
+        out = d / argval(argv, "--out", default="runs/latest")
         for f in ("config.json", "checkpoint.pt", "metrics.csv"):
             if not (out / f).exists():
                 bad.append(f"exit 0 but no {f}")
@@ -260,13 +258,14 @@ def check_cli(d: Path, r: F.Result) -> list[str]:
             c = pd.read_csv(out / "candidates.csv")
             bad += F.finite_column(c, "reward")
             n = int(argval(argv, "--num-candidates", default="100"))
-            if len(c) == 0 or len(c) > n:
-                bad.append(f"candidates.csv has {len(c)} rows for --num-candidates {n}")
+            betas = max(1, len([b for b in str(argval(argv, "--beta", default="")).split(",") if b.strip()]))
+            if len(c) == 0 or len(c) > n * betas:  # several betas: a list per beta
+                bad.append(f"candidates.csv has {len(c)} rows for --num-candidates {n} and {betas} beta(s)")
             bad += invalid_objects(c, argv)
     elif cmd == "sample":
         o = argval(argv, "-o", "--output", default="-")
         if o != "-" and Path(o).suffix == ".csv":
-            s = pd.read_csv(o)
+            s = pd.read_csv(d / o)
             n = int(argval(argv, "-n", "--num-samples", default="100"))
             if len(s) != n:
                 bad.append(f"{len(s)} samples written for -n {n}")
@@ -275,11 +274,11 @@ def check_cli(d: Path, r: F.Result) -> list[str]:
     elif cmd == "score":
         o = argval(argv, "-o", "--output", default="-")
         if o != "-" and Path(o).suffix == ".csv":
-            s = pd.read_csv(o)
+            s = pd.read_csv(d / o)
             if len(s) != 4:
                 bad.append(f"{len(s)} rows scored for 4 objects")
     elif cmd == "report":
-        o = Path(argval(argv, "--out", default=str(argv[1])))
+        o = d / argval(argv, "--out", default=str(argv[1]))  # relative: to the case folder, its working directory
         if not (o / "report.html").exists():
             bad.append("exit 0 but no report.html")
     return bad
@@ -492,7 +491,7 @@ def api_sample(d: Path, kw: dict) -> int:
         tr = load_run(d / "run", FunctionTask(O.ok, alphabet="ACGT", length=4), device="cpu")
         df = sample(tr, **kw)
         n = kw.get("n", 100)
-        if not isinstance(n, int) or n < 1 or len(df) != n:
+        if not isinstance(n, int) or n < 0 or len(df) != n:  # n=0: an empty table is the right answer
             print(f"SILENT-WRONG: sample(**{kw}) returned {len(df)} rows", file=sys.stderr)
             return F.SILENT_WRONG_EXIT
         return 0
@@ -751,6 +750,9 @@ def results(request, tmp_path_factory):
     wanted = [item.callspec.params["case_id"] for item in request.session.items
               if item.module is request.module and hasattr(item, "callspec") and "case_id" in item.callspec.params]
     root = tmp_path_factory.mktemp("faults")
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():  # another module's Ray: its threads must not be forked with us
+        ray.shutdown()
     make_templates(root / "templates")
     F.warm_up()
     jobs = int(os.environ.get("FAULT_JOBS", "2"))
