@@ -382,7 +382,8 @@ def ray_cases() -> list[Case]:
         def check(d, r, argv=argv):
             return check_cli(d, F.Result(Case("x", "", "", argv=argv[2:]), code=0))
 
-        cases.append(Case(f"ray:{form}:{fault}", "oracle", "procs", subprocess_argv=argv, outputs=("out/",),
+        cases.append(Case(f"ray:{form}:{fault}", "oracle", "oracle" if form == "vector" else "procs",
+                          subprocess_argv=argv, outputs=("out/",),
                           check=check, timeout=120))
     return cases
 
