@@ -197,13 +197,37 @@ def _watchdog(leader: int) -> None:
         if os.fork() != 0:
             while True:  # the keeper: waits to die with the leader
                 signal.pause()
-        signal.signal(signal.SIGUSR1, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
+        signal.signal(signal.SIGUSR1, lambda *_: _kill_group_but(leader))
         if _prctl_pdeathsig(signal.SIGUSR1) and os.getppid() == keeper:
             while True:
                 signal.pause()
-        os.killpg(os.getpgrp(), signal.SIGKILL)
+        _kill_group_but(leader)
     finally:
         os._exit(0)
+
+
+def _kill_group_but(leader: int) -> None:
+    """Kill every process of this group but its leader, and then this one. The leader is dead, or
+    dying on its own terms (a Ray actor stopping kills its direct children, the keeper among them,
+    first): killing it too would make Ray report an unexpected worker death."""
+    group, me = os.getpgrp(), os.getpid()
+    for _ in range(5):  # a process may fork while we look: look again
+        found = False
+        with contextlib.suppress(OSError):
+            for name in os.listdir("/proc"):
+                if not name.isdigit() or int(name) in (leader, me):
+                    continue
+                try:
+                    with open(f"/proc/{name}/stat") as f:
+                        if int(f.read().rpartition(")")[2].split()[2]) != group:
+                            continue
+                    os.kill(int(name), signal.SIGKILL)
+                    found = True
+                except (OSError, ValueError, IndexError):
+                    pass
+        if not found:
+            break
+    os._exit(0)
 
 
 def lead_process_group() -> None:

@@ -59,25 +59,50 @@ _SWEEPER = r"""
 import ctypes, os, signal, sys, time
 driver, var, mark = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+def is_marked(pid):
+    try:
+        if os.stat("/proc/%d" % pid).st_uid != os.getuid():
+            return False
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return var.encode() + b"=" + mark in f.read()
+    except OSError:
+        return False
 def marked():
-    me, tag, uid = os.getpid(), var.encode() + b"=" + mark, os.getuid()
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (me, driver):
-            try:
-                if os.stat("/proc/" + name).st_uid == uid and tag in open("/proc/" + name + "/environ", "rb").read():
-                    yield int(name)
-            except OSError:
-                pass
+    return [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) not in (os.getpid(), driver)
+            and is_marked(int(n))]
+def stat(pid):
+    try:
+        f = open("/proc/%d/stat" % pid).read().rpartition(")")[2].split()
+        return int(f[1]), f[19]  # parent, start time
+    except (OSError, ValueError, IndexError):
+        return None
+known = {}  # Ray's processes and their descendants (pid -> start time), seen every second: a mark may be
+# unreadable when it matters (a process renaming itself can overwrite its environment block)
+def look():
+    procs = {int(n): stat(int(n)) for n in os.listdir("/proc") if n.isdigit()}
+    todo = [p for p, st in procs.items() if st is not None and st[0] == driver and is_marked(p)]
+    found = {p: procs[p][1] for p in todo}
+    while todo:
+        cur = todo.pop()
+        for pid, st in procs.items():
+            if st is not None and st[0] == cur and pid not in found and pid != os.getpid():
+                found[pid] = st[1]
+                todo.append(pid)
+    known.update(found)
 def sweep(*_):
-    for _ in range(3):  # Ray may start a process while we look: look again
-        pids = list(marked())
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    if os.getppid() == driver:  # asked by a live driver (ray.shutdown done): the marked processes only
+        known.clear()
+    quiet, deadline = 0, time.monotonic() + 10
+    while quiet < 3 and time.monotonic() < deadline:  # Ray may start a process while we look: look again
+        pids = list(marked()) + [p for p, t in known.items() if (stat(p) or (0, None))[1] == t]
+        known.clear()
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        if not pids:
-            break
+        quiet = 0 if pids else quiet + 1
         time.sleep(0.2)
     os._exit(0)
 signal.signal(signal.SIGUSR1, sweep)
@@ -88,8 +113,9 @@ except (OSError, AttributeError):
     pass
 sys.stdout.write("ready\n")
 sys.stdout.flush()
-while os.getppid() == driver:
-    time.sleep(1.0)  # without a parent-death signal (not Linux): notice the driver is gone
+while os.getppid() == driver:  # without a parent-death signal: notice the driver is gone
+    look()
+    time.sleep(1.0)
 sweep()
 """
 MARK_VAR = "MOLGFN_RAY_OWNER"
