@@ -173,6 +173,12 @@ def friendly(fn):
                 runs.unlock_all()  # a command run in-process (tests, notebooks) lets go of its run folder
             except OSError:
                 pass
+            try:  # the command is over: its oracle workers and what its oracles started stop with it
+                from molgfn.oracle.executors import close_all
+
+                close_all()
+            except Exception:
+                pass
             warnings.showwarning = old_show
             if old_term is not None:
                 signal.signal(signal.SIGTERM, old_term)
@@ -656,6 +662,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                        on_oracle_error, score_store, stale_scores_ok)
     from molgfn.runs import CONFIG
 
+    if rounds is not None and rounds < 1:  # 0 rounds would leave a folder with no sampler to use
+        raise InputError(f"--rounds must be at least 1, got {rounds}")
     if resume:
         cfg = TrainConfig.load(out_dir / CONFIG)
         given = dict(locals())
@@ -1277,6 +1285,10 @@ def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None 
             console.print(f"note: {run} is read-only: new scores are not stored in {store}", highlight=False)
             store = None  # a read-only run folder (an archive, a shared disk) still samples and evaluates
         configure_task(tr.task, OracleSettings(store=store))
+        from molgfn.oracle import task_oracles
+
+        for o in task_oracles(tr.task):
+            o.store_writes_optional = True  # a full disk must not stop sampling a finished run
     except BaseException:
         task.close()
         raise

@@ -36,6 +36,9 @@ def read_toml(path: Path) -> dict:
         raise InputError(f"config file {path} is not valid TOML: {e}") from None
     except UnicodeDecodeError as e:
         raise InputError(f"config file {path} is not UTF-8 text: {e}") from None
+    except RecursionError:
+        raise InputError(f"config file {path} nests tables or arrays too deeply to read; a molgfn config is "
+                         "a flat list of options (see `molgfn design --print-config`)") from None
 
 
 def option_keys(params) -> dict[str, object]:

@@ -60,6 +60,7 @@ class Case:
     subprocess_argv: list[str] | None = None  # a real `python cli.py ...` (signal and Ray cases)
     driver: Callable | None = None  # driver(proc, case_dir) for subprocess cases: sends signals, may resume
     note: str = ""                  # why a finding cannot be fixed by design (kept in the table)
+    bound: tuple[str, ...] = ()     # finding classes that are the documented behaviour (README: in-process oracles)
     fake_fs: dict | None = None     # {"dir": ..., "errno": ...}: the child's writes under dir fail with errno
     env: dict | None = None
     teardown: Callable | None = None  # teardown(case_dir) after the checks (unmount)
@@ -328,6 +329,9 @@ def _child(case: Case, d: Path, out_path: Path) -> None:
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
             sys.stderr.flush()
+        with contextlib.suppress(BaseException):  # what the interpreter's exit would run (atexit): molgfn's cleanup
+            if "molgfn.oracle.executors" in sys.modules:
+                sys.modules["molgfn.oracle.executors"].close_all()
         os._exit(code if isinstance(code, int) and 0 <= code < 256 else 1)
 
 

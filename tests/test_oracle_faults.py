@@ -21,8 +21,9 @@ WHY = {"raise": "raised RuntimeError: docking server unreachable", "nan": "retur
        "hang": "timed out after 1 s", "sys.exit": "called sys.exit(3)", "os._exit": "worker exited with code 0",
        "segfault": "SIGSEGV", "KeyboardInterrupt": "raised KeyboardInterrupt"}
 RAY_WHY = {"os._exit": "Ray worker died", "segfault": "Ray worker died"}
-# in-process, a dead or hung oracle is a dead or hung run: that is what the process pool is for
-LOCAL_UNSURVIVABLE = {"hang", "os._exit", "segfault", "KeyboardInterrupt"}
+# in-process, a dead oracle is a dead run: that is what the process pool is for (a hung one ends at
+# its timeout: the local executor's alarm)
+LOCAL_UNSURVIVABLE = {"os._exit", "segfault", "KeyboardInterrupt"}
 
 
 def ray_or_skip():

@@ -147,6 +147,9 @@ class CachedOracle:
         self.cache: dict = {}  # object -> raw score (a vector oracle: its objective vector)
         self.errors: dict[str, str] = {}  # object -> why it is invalid
         self.store = None
+        # reading a finished run (sample, evaluate): a store that cannot take new rows (a full disk)
+        # is still read, and the scores it could not keep are only lost for later runs
+        self.store_writes_optional = False
         self._executor = None
         self.calls = 0  # objects actually evaluated (neither in memory nor in the store)
         self.store_hits = 0
@@ -223,12 +226,26 @@ class CachedOracle:
                 else:
                     failures.append((todo[i], out))
             if self.store is not None:
-                self.store.put(keep)
+                self._store(keep)
 
         self.executor_for(len(todo)).map(todo, on_result)
         self.calls += len(todo)
         if failures:
             self._raise(failures)
+
+    def _store(self, keep: list) -> None:
+        from .store import ScoreStoreError
+
+        try:
+            self.store.put(keep)
+        except ScoreStoreError as e:
+            if not self.store_writes_optional:
+                raise
+            import warnings
+
+            warnings.warn(f"{e}; new scores are not stored", stacklevel=2)
+            self.store_writes_optional = False
+            self.store = None
 
     def _raise(self, failures: list[tuple[str, Outcome]]) -> None:
         if all(out.value is not None and not isinstance(out.value, tuple) for _, out in failures):

@@ -96,7 +96,13 @@ def call_oracle(name: str, fn: Callable[[list[str]], Sequence[float]], objects: 
     return check_scores(name, objects, values, allow_negative)
 
 
+class OracleTimedOut(Exception):
+    """Raised inside an in-process oracle call by the local executor's alarm (``executors._alarm_guard``)."""
+
+
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, OracleTimedOut):
+        return str(exc)
     if isinstance(exc, SystemExit):
         return f"called sys.exit({exc.code!r})"
     text = str(exc)

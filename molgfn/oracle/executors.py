@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..errors import OracleError
-from .contract import Outcome, run_chunk
+from .contract import OracleTimedOut, Outcome, run_chunk
 
 OnResult = Callable[[list[int], list[Outcome]], None]
 STARTUP_TIMEOUT_S = 300.0
@@ -87,16 +87,50 @@ def stdout_to_stderr():
         os.close(saved)
 
 
+def _alarm_guard(fn: Callable, seconds: float | None) -> Callable:
+    """``fn`` under an interval timer: a call on n objects raises ``OracleTimedOut`` after n x ``seconds``.
+
+    Only in the main thread of a process whose own interval timer is free (a signal handler can only
+    be set there, and a caller's timer is never clobbered); elsewhere ``fn`` runs unguarded. Python
+    code and C code that checks for signals (``time.sleep``, I/O waits) stop at the deadline; a
+    C loop that never returns to Python cannot be stopped in-process."""
+    import threading
+
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        return fn
+
+    def guarded(objs: list[str]):
+        if signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0):
+            return fn(objs)
+
+        def on_alarm(signum, frame):
+            raise OracleTimedOut(f"timed out after {seconds:g} s (--oracle-timeout)")
+
+        old = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds * max(len(objs), 1))
+        try:
+            return fn(objs)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+    return guarded
+
+
 class LocalExecutor:
-    """In the driver process: no isolation. An oracle that kills its process (``os._exit``,
-    segfault) or hangs takes the run with it; use the process pool for such oracles.
-    ``KeyboardInterrupt`` is left to propagate: in-process it cannot be told from Ctrl-C."""
+    """In the driver process: no isolation. A hang ends at ``timeout`` x the chunk's length (an alarm,
+    ``_alarm_guard``; the chunk is then retried object by object, as ``run_chunk`` does with any
+    failure), but an oracle that kills its process (``os._exit``, segfault) takes the run with it: use
+    the process pool for such oracles. ``KeyboardInterrupt`` is left to propagate: in-process it
+    cannot be told from Ctrl-C."""
 
     kind = "local"
     workers = 1
 
-    def __init__(self, fn: Callable, chunk_size: int | None = None, **_) -> None:
-        self.fn, self.chunk_size = fn, chunk_size
+    def __init__(self, fn: Callable, chunk_size: int | None = None, timeout: float | None = None, **_) -> None:
+        self.fn, self.chunk_size = _alarm_guard(fn, timeout), chunk_size
 
     def map(self, objects: list[str], on_result: OnResult) -> None:
         for idx in chunks_of(len(objects), self.chunk_size or max(len(objects), 1), 1):
@@ -263,7 +297,8 @@ _live: weakref.WeakSet = weakref.WeakSet()  # executors with workers: closed at 
 
 
 @atexit.register
-def _close_all() -> None:
+def close_all() -> None:
+    """Close every live executor and stop the processes in-process oracle calls left running."""
     for ex in list(_live):
         with contextlib.suppress(Exception):
             ex.close()
