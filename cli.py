@@ -1423,8 +1423,9 @@ def evaluate(
     trust_oracle: TrustOracleOpt = False,
 ) -> None:
     """The papers' metrics for a run: modes found, top-k score and diversity, and (enumerable
-    tasks) the exact L1 distance to R^beta/Z, log p vs log R correlation and log Z error.
-    Written to RUN/evaluation.json."""
+    tasks) the exact L1 distance to R^beta/Z, log p vs log R correlation and log Z error; on every
+    task an importance-sampled log Z with its standard error and effective sample size against the
+    learned log Z (is_log_z_error: is the sampler calibrated?). Written to RUN/evaluation.json."""
     from molgfn.evaluation import evaluate_trainer
     from molgfn.runs import atomic_write_text
 

@@ -210,12 +210,15 @@ def plot(curves: pd.DataFrame, out_dir: Path) -> None:
 def markdown(finals: pd.DataFrame, command: str) -> str:
     cols = ["modes_found", "num_modes", "reward_calls", "top_k_mean_raw", "top_k_mean_raw_over_max",
             "top_k_diversity_levenshtein",
-            "l1", "wall_s", "ms_per_round"]
+            "l1", "log_z_error", "is_log_z_error", "is_log_z_se", "is_ess", "wall_s", "ms_per_round"]
     cols += [c for c in finals.columns if c.startswith("l1_beta")]
     cols += [c for c in finals.columns if c.startswith("modes_found_") or c == "top_k_diversity_tanimoto"]
     lines = [f"command: `{command}`", "",
              "Medians over seeds (per-seed values in brackets for modes). Final-sample metrics use 1,000 "
-             "samples at beta = 1; top-100 diversity is the true mean pairwise distance.", ""]
+             "samples at beta = 1; top-100 diversity is the true mean pairwise distance. Calibration: l1 and "
+             "log_z_error (|learned - exact|) on enumerable tasks; is_log_z_error = learned log Z - an "
+             "importance-sampled log Z from those samples (is_log_z_se its standard error, is_ess their "
+             "effective number).", ""]
     present = [c for c in dict.fromkeys(cols) if c in finals.columns]
     lines.append("| task | method | " + " | ".join(present) + " |")
     lines.append("|---|---|" + "---|" * len(present))

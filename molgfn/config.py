@@ -46,6 +46,11 @@ class TrainConfig:
     # count modes found during training; for RNA this costs 42 extra oracle calls per
     # candidate above the mode threshold (metric only, not counted as reward calls)
     track_modes: bool = True
+    # metrics.csv: an importance-sampled log Z at beta = 1 (molgfn.calibration) from this many P_F samples
+    # every calibration_every rounds, beside the learned log Z (0: never); the samples' scores are
+    # metric only, not counted as reward calls
+    calibration_every: int = 50
+    calibration_samples: int = 64
 
     def validate(self) -> None:
         """Reject bad settings before any work is done, naming the option and the choices."""
@@ -84,6 +89,8 @@ class TrainConfig:
             (self.ls_iterations >= 1, "--ls-iterations must be >= 1"),
             (self.ls_backtrack >= 0, "--ls-backtrack must be >= 0 (0: (L+1)//2)"),
             (self.checkpoint_every >= 1, "--checkpoint-every must be >= 1"),
+            (self.calibration_every >= 0 and 1 <= self.calibration_samples <= LIMIT,
+             f"calibration_every must be >= 0 (0: never) and calibration_samples in [1, {LIMIT}]"),
             (not self.local_search or self.batch_size % (self.ls_iterations + 1) == 0,
              "--local-search needs --batch-size divisible by --ls-iterations + 1, so that a round spends "
              "exactly --batch-size reward calls (e.g. 32 with 7 iterations)"),

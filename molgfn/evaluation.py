@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import torch
+
+from .calibration import importance_log_z, summary_of
 from .exact import distribution_report
 from .metrics import diverse_modes, top_k_report
+from .sampling import sample_forward
 from .task import TabularSequenceTask
+from .trajectories import Trajectories
 
 
 def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) -> dict:
@@ -30,8 +35,9 @@ def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) ->
         found = env.from_strings(sorted(trainer.seen.count))
         for key, table in task.mode_sets().items():
             out[f"modes_found_{key}"] = int(table[env.index(found)].sum())
-    samples = trainer.sample(n, beta=beta)
-    raw = task.score_tokens(samples.cpu()).tolist()  # metric only: not counted as reward calls
+    samples, trajs = sample_for_evaluation(trainer, n, beta)
+    raw_t = task.score_tokens(samples.cpu())
+    raw = raw_t.tolist()  # metric only: not counted as reward calls
     molecules = task.object_column == "smiles"
     out.update(top_k_report(env.to_strings(samples), raw, k, smiles_fn=task.smiles, molecules=molecules,
                             higher_is_better=higher))
@@ -44,6 +50,31 @@ def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) ->
         # the LS-GFN paper's qm9str number: top-k mean raw / the best raw score of the whole table
         out["top_k_mean_raw_over_max"] = out["top_k_mean_raw"] / float(task.table.max())
         out.update(distribution_report(env, trainer.policy, task.log_reward(task.table).to(trainer.device), beta))
+    # calibration beside the modes: an importance-sampled log Z against the learned one, with its standard
+    # error and ESS (molgfn.calibration); from the samples above, or (preferences) n more at equal weights
+    if trajs is not None:
+        cal = summary_of(env, trainer.policy, trajs.with_reward(task.log_reward(raw_t.double()).to(trainer.device)))
+    else:
+        gen = torch.Generator(device=trainer.device)  # its own: the draws of objective_report stay as they were
+        gen.manual_seed(trainer.cfg.seed + 7919)
+        cal = importance_log_z(trainer, n, beta, gen)
+    out.update(cal)
     return out
+
+
+@torch.no_grad()
+def sample_for_evaluation(trainer, n: int, beta: float, batch: int = 4096):
+    """``trainer.sample(n, beta)`` (the same draws), with the trajectories too where one conditioning
+    was sampled (no preferences): (terminals, Trajectories or None)."""
+    if trainer.pref_dist is not None:
+        return trainer.sample(n, beta=beta, batch=batch), None
+    trainer.policy.eval()
+    parts = [sample_forward(trainer.env, trainer.policy, torch.full((min(batch, n - i),), float(beta),
+                                                                    device=trainer.device), 0.0, gen=trainer.gen)
+             for i in range(0, n, batch)]
+    if not parts:
+        return trainer.env.initial(0, trainer.device), None
+    trajs = Trajectories.cat(parts)
+    return trajs.terminals, trajs
 
 

@@ -109,7 +109,9 @@ def read_metrics(path: Path, nbytes: int) -> list[dict]:
 
 
 def _fmt(v) -> str:
-    return repr(v) if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return "" if math.isnan(v) else repr(v)  # an empty cell reads back as NaN (``_cell``)
+    return str(v)
 
 
 class AppendLog:

@@ -246,9 +246,13 @@ def pareto_rank(Y: np.ndarray) -> np.ndarray:
 
 
 def pareto_front(Y: np.ndarray) -> np.ndarray:
-    """The distinct non-dominated rows of Y (a sequential filter: O(n * front size))."""
-    Y = np.unique(np.asarray(Y, dtype=np.float64), axis=0)
-    Y = Y[np.argsort(-Y.sum(1), kind="stable")]  # a row can only be dominated by one with a larger sum
+    """The distinct non-dominated rows of Y (a sequential filter: O(n * front size)).
+
+    Rows are visited in decreasing lexicographic order, which extends the dominance order exactly:
+    a row that dominates another is lexicographically larger, so every dominator of a row is
+    already visited (in the front or dominated by a front row) when the row is checked. (An order
+    by the rows' sums is not exact: (0, 1) and (1e-20, 1) have the same floating-point sum.)"""
+    Y = np.unique(np.asarray(Y, dtype=np.float64), axis=0)[::-1]  # unique rows, lexicographically decreasing
     front: list[np.ndarray] = []
     for y in Y:
         if not front or not np.any(np.all(np.array(front) >= y, axis=1)):  # distinct rows: >= means dominates

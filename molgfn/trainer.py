@@ -24,6 +24,7 @@ import torch
 
 from . import runs
 from .adam import make_adam
+from .calibration import round_columns
 from .conditioning import make_cond, preferences
 from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
 from .energies import energy_function
@@ -134,10 +135,14 @@ class Trainer:
 
     # -- conditioning ----------------------------------------------------------------------
     def _cond(self, n: int) -> torch.Tensor:
-        """Conditioning of n new trajectories: beta (n,), or [beta, w] (n, 1 + k) with preferences."""
-        beta = self.beta_dist.sample(n, self.device, self.gen)
-        w = self.pref_dist.sample(n, self.device, self.gen) if self.pref_dist is not None else None
-        return make_cond(beta, w)
+        """Conditioning of n new trajectories: beta (n,), or [beta, w] (n, 1 + k) with preferences. An objective
+        that self-normalises per conditioning (Renyi) gets each draw for ``rows_per_condition`` rows in a row."""
+        g = getattr(self.objective, "rows_per_condition", 1)
+        k = -(-n // g)
+        beta = self.beta_dist.sample(k, self.device, self.gen)
+        w = self.pref_dist.sample(k, self.device, self.gen) if self.pref_dist is not None else None
+        cond = make_cond(beta, w)
+        return cond if g == 1 else cond.repeat_interleave(g, 0)[:n]
 
     def _unit_cond(self) -> torch.Tensor:
         """beta = 1 (and equal preferences): the log Z reported in metrics.csv."""
@@ -279,6 +284,7 @@ class Trainer:
             **self._oracle_counts(),  # new oracle calls vs score-store hits (tasks with a store)
             **self._round_info,
             **(self.task.round_metrics() if hasattr(self.task, "round_metrics") else {}),  # e.g. filtered
+            **round_columns(self),  # every calibration_every rounds: an importance-sampled log Z beside log_z
         }
         self.metrics.append(row)
         if self._logs is not None:

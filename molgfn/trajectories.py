@@ -64,6 +64,7 @@ class TrajectoryScores:
     log_flow: torch.Tensor | None = None  # (B, T+1) log F(s_t); the terminal entry is the reward
     energy: torch.Tensor | None = None  # (B, T+1) tempered energy E(s_t) for forward-looking objectives
     on_policy: torch.Tensor | None = None  # (B,) bool, from Trajectories.on_policy
+    cond: torch.Tensor | None = None  # (B,) beta or (B, 1 + k) [beta, w]: rows with equal cond share a target
 
 
 def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -141,4 +142,4 @@ def score(env, policy, traj: Trajectories, energy_fn=None) -> TrajectoryScores:
         energy = temperature(traj.beta)[:, None] * energy_fn(flat).reshape(B, T1)
         energy[:, -1] = -log_reward
     return TrajectoryScores(log_pf, log_pb, mask, policy.log_z(traj.beta), log_reward, log_flow, energy,
-                            traj.on_policy)
+                            traj.on_policy, traj.beta)

@@ -123,3 +123,32 @@ def test_corrupted_residual_fails_the_comparison(monkeypatch, name, mutation):
     val_err, grad_err = _compare(name, "none")
     print(name, mutation, val_err, grad_err)
     assert max(val_err, grad_err) > 100 * TOL
+
+
+# -- SubTB's lambda weighting, by hand on one two-step trajectory --------------------------
+def test_subtb_lambda_weighting_by_hand():
+    """s_0 -> s_1 -> x with log Z = 1, log F(s_1) = 0.5, beta log R(x) = -1, log P_F = (-0.7, -0.2),
+    log P_B = (0, -0.6), lambda = 0.5. The three sub-trajectories, by hand:
+      (0,1): 1 - 0.7 - 0 - 0.5          = -0.2   weight lambda^1 = 0.5
+      (1,2): 0.5 - 0.2 + 0.6 - (-1)     =  1.9   weight lambda^1 = 0.5
+      (0,2): 1 - 0.9 + 0.6 - (-1)       =  1.7   weight lambda^2 = 0.25
+      L = (0.5 (0.04 + 3.61) + 0.25 * 2.89) / 1.25 = 2.038
+    (weights lambda^(2(j-i)) would give 1.0931 / 0.5625 = 1.9433). The same trajectory with a padded
+    step after x, or with s_0 repeated before it (a shorter backward rollout), has the same loss:
+    j - i counts real transitions, and padding's entries (here 9.0) are never read."""
+    from molgfn.objectives.subtb import SubTB
+    from molgfn.trajectories import TrajectoryScores
+
+    g = 9.0  # entries that padding / boundaries must override or mask
+    t = torch.tensor
+    plain = TrajectoryScores(log_pf=t([[-0.7, -0.2]]), log_pb=t([[0.0, -0.6]]), mask=t([[True, True]]),
+                             log_z=t([1.0]), log_reward=t([-1.0]), log_flow=t([[g, 0.5, g]]))
+    after = TrajectoryScores(log_pf=t([[-0.7, -0.2, g]]), log_pb=t([[0.0, -0.6, g]]),
+                             mask=t([[True, True, False]]), log_z=t([1.0]), log_reward=t([-1.0]),
+                             log_flow=t([[g, 0.5, g, g]]))
+    before = TrajectoryScores(log_pf=t([[g, -0.7, -0.2]]), log_pb=t([[g, 0.0, -0.6]]),
+                              mask=t([[False, True, True]]), log_z=t([1.0]), log_reward=t([-1.0]),
+                              log_flow=t([[g, g, 0.5, g]]))
+    for s in (plain, after, before):
+        loss, _ = SubTB(0.5)(s)
+        assert float(loss) == pytest.approx(2.038, abs=1e-5)

@@ -78,6 +78,29 @@ def test_mh_local_search_leaves_target_invariant():
         assert l1_distance(_empirical(task, new.terminals), pi) < 0.02, filt
 
 
+def test_mh_local_search_leaves_target_invariant_with_a_skewed_backward_policy():
+    # The test above has a random policy whose P_B is near uniform over its two moves, so an MH ratio
+    # without the log P_B terms passes it too. Here P_B removes the first token with probability ~0.98
+    # (a +-2 bias on the backward logits): the P_B terms of the ratio no longer cancel, and without
+    # them one step moves the histogram ~0.07 (L1) away from R/Z instead of the Monte Carlo ~0.01.
+    task = TableTask("AB", 4, seed=4, spread=3.0)
+    torch.manual_seed(1)
+    policy = MLPPolicy(task.env.state_dim, task.env.n_fwd, task.env.n_bwd, hidden=16)
+    assert policy.n_bwd == 2
+    with torch.no_grad():
+        policy.head.bias[policy.n_fwd : policy.n_fwd + 2] += torch.tensor([2.0, -2.0])
+        x0 = task.env.all_objects()
+        pb = torch.softmax(policy(task.env.encode(x0), torch.ones(len(x0))).bwd_logits, -1)
+    assert float(pb.max(1).values.min()) > 0.9  # far from uniform in every state
+    gen = torch.Generator().manual_seed(0)
+    for filt in ("mh", "barker"):
+        pi, x = _pi_samples(task, 1.0, 100_000, gen)
+        new, acc = _one_ls_step(task, policy, x, 1.0, filt, 2, gen)
+        moved = (new.terminals != x).any(1).float().mean()
+        assert 0.05 < float(moved) < 0.95
+        assert l1_distance(_empirical(task, new.terminals), pi) < 0.02, filt
+
+
 def test_greedy_filter_is_not_invariant_and_never_lowers_reward():
     task = TableTask("AB", 4, seed=4, spread=3.0)
     torch.manual_seed(1)

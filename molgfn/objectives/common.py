@@ -83,6 +83,26 @@ def check_cv(kind: str) -> str:
     return kind
 
 
+def condition_groups(s: TrajectoryScores) -> torch.Tensor:
+    """(B,) labels 0..G-1 of the rows' targets: rows with the same conditioning (beta, or [beta, w])
+    target the same pi and share a label. Without ``s.cond``, rows with the same learned log Z."""
+    key = s.log_z.detach() if s.cond is None else s.cond.detach()
+    return torch.unique(key.reshape(key.shape[0], -1), dim=0, return_inverse=True)[1]
+
+
+def grouped_softmax_weights(log_v: torch.Tensor, groups: torch.Tensor, power: float = 1.0) -> torch.Tensor:
+    """Detached self-normalised weights within each group: W_i = n_g v_i^p / sum_{j in g} v_j^p
+    (mean one in every group; a group of one row gets W = 1)."""
+    lv = power * log_v.detach()
+    g = groups.long()
+    n = int(g.max()) + 1 if g.numel() else 0
+    top = torch.full((n,), -torch.inf, dtype=lv.dtype, device=lv.device).scatter_reduce(0, g, lv, "amax")
+    e = torch.exp(lv - top[g])
+    tot = torch.zeros(n, dtype=lv.dtype, device=lv.device).index_add_(0, g, e)
+    cnt = torch.zeros(n, dtype=lv.dtype, device=lv.device).index_add_(0, g, torch.ones_like(lv))
+    return e / tot[g] * cnt[g]
+
+
 def batch_weights(log_v: torch.Tensor, log_z: torch.Tensor, power: float = 1.0) -> torch.Tensor:
     """Detached importance weights of mean one, W_i = B * v_i^p / sum_j v_j^p (self-normalised).
 
@@ -110,14 +130,15 @@ class ScoreFunctionObjective:
     def __init__(self, control_variate: str = "loo") -> None:
         self.cv = check_cv(control_variate)
 
-    def surrogate(self, log_q, log_pb, log_w, log_z) -> torch.Tensor:
+    def surrogate(self, log_q, log_pb, log_w, log_z, groups=None) -> torch.Tensor:
+        """``groups`` (B,): labels of the rows' targets (``condition_groups``)."""
         raise NotImplementedError
 
     def __call__(self, s: TrajectoryScores) -> tuple[torch.Tensor, dict]:
         s = select_on_policy(s)
         log_q, log_pb, log_w = traj_logs(s)
         log_z = s.log_z.to(log_q)
-        sur = self.surrogate(log_q, log_pb, log_w, log_z)
+        sur = self.surrogate(log_q, log_pb, log_w, log_z, condition_groups(s))
         z_loss = ((log_z - log_w.detach()) ** 2).mean()
         with torch.no_grad():
             ess = float(torch.exp(2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)))
@@ -139,12 +160,12 @@ class AlphaDivergence(ScoreFunctionObjective):
             raise ValueError("alpha = 0 is the forward-KL limit: use --objective fkl (alpha must not be 0 or 1)")
         self.alpha = float(alpha)
 
-    def weights(self, log_w: torch.Tensor, log_z: torch.Tensor) -> torch.Tensor:
+    def weights(self, log_w: torch.Tensor, log_z: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def surrogate(self, log_q, log_pb, log_w, log_z):
+    def surrogate(self, log_q, log_pb, log_w, log_z, groups=None):
         a = self.alpha
-        W = self.weights(log_w, log_z)
+        W = self.weights(log_w, log_z, groups)
         c = W / (a - 1)
         b = baseline(c, self.cv, 1 / (a - 1))
         return ((c - b) * log_q - W / a * log_pb).mean()

@@ -36,5 +36,5 @@ def fkl_surrogate(log_q, log_pb, log_w, log_z, cv: str) -> torch.Tensor:
 
 
 class ForwardKL(ScoreFunctionObjective):
-    def surrogate(self, log_q, log_pb, log_w, log_z):
+    def surrogate(self, log_q, log_pb, log_w, log_z, groups=None):
         return fkl_surrogate(log_q, log_pb, log_w, log_z, self.cv)

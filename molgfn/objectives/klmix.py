@@ -20,6 +20,6 @@ class KLMix(ScoreFunctionObjective):
             raise ValueError(f"--kl-mix-lambda must be in [0, 1], got {lam}")
         self.lam = float(lam)
 
-    def surrogate(self, log_q, log_pb, log_w, log_z):
+    def surrogate(self, log_q, log_pb, log_w, log_z, groups=None):
         return ((1 - self.lam) * rkl_surrogate(log_q, log_pb, log_w, log_z, self.cv)
                 + self.lam * fkl_surrogate(log_q, log_pb, log_w, log_z, self.cv))

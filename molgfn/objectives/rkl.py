@@ -28,5 +28,5 @@ def rkl_surrogate(log_q, log_pb, log_w, log_z, cv: str) -> torch.Tensor:
 
 
 class ReverseKL(ScoreFunctionObjective):
-    def surrogate(self, log_q, log_pb, log_w, log_z):
+    def surrogate(self, log_q, log_pb, log_w, log_z, groups=None):
         return rkl_surrogate(log_q, log_pb, log_w, log_z, self.cv)

@@ -28,6 +28,6 @@ from .common import AlphaDivergence
 
 
 class Tsallis(AlphaDivergence):
-    def weights(self, log_w, log_z):
+    def weights(self, log_w, log_z, groups=None):
         # unnormalised: the Tsallis divergence uses (w/Z)^(1-alpha) itself, with the learned Z
         return torch.exp((1 - self.alpha) * (log_w.detach() - log_z.detach()))
