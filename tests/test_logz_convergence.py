@@ -54,3 +54,10 @@ def test_init_log_z_sets_a_scalar_log_z_to_the_batch_estimate_and_leaves_a_condi
     before = [p.clone() for p in cond.policy.log_z.parameters()]
     assert init_log_z(task.env, cond.policy, traj) is None
     assert all(torch.equal(a, b) for a, b in zip(before, cond.policy.log_z.parameters(), strict=True))
+
+
+def test_logz_init_is_validated():
+    from molgfn.errors import InputError
+
+    with pytest.raises(InputError, match="logz_init must be one of is, zero"):
+        TrainConfig(logz_init="exact").validate()
