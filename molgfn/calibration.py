@@ -126,3 +126,22 @@ def round_columns(trainer) -> dict:
     gen.manual_seed((trainer.cfg.seed * 1_000_003 + trainer.round) % (2**63))
     res = importance_log_z(trainer, trainer.cfg.calibration_samples, 1.0, gen)
     return {k: res[k] for k in IS_COLUMNS}
+
+
+@torch.no_grad()
+def init_log_z(env, policy, traj: Trajectories) -> float | None:
+    """Set an unconditional learned log Z to the importance-sampled log Z of ``traj`` (trajectories drawn
+    from P_F, carrying log R), before the first update: training then starts near log Z instead of 0, which
+    a scalar log Z at its learning rate took longer to close than a run lasts (issue 18). The estimate is
+    biased low (``is_summary``) and ignores the exploration epsilon in P_F; training corrects both. Returns
+    the value set, or None (a log Z conditional on beta or preferences is left as built, as is a non-finite
+    estimate)."""
+    lz = getattr(policy, "log_z", None)
+    if getattr(lz, "conditional", True) or not isinstance(getattr(lz, "value", None), torch.Tensor):
+        return None
+    lw, _ = log_weights(env, policy, traj)
+    est = is_summary(lw)["is_log_z"]
+    if not math.isfinite(est):
+        return None
+    lz.value.fill_(est)
+    return est

@@ -11,6 +11,7 @@ import torch
 
 SEED_MAX = 2**32 - 1  # numpy's seed range, the narrowest of the three RNGs seeded
 LIMIT = 1 << 16  # trajectories per round: more would exhaust memory before doing anything useful
+LOGZ_INITS = ("is", "zero")  # TrainConfig.logz_init
 BETA_MAX = 1e3  # inverse temperatures beyond this only overflow R^beta
 
 
@@ -28,6 +29,10 @@ class TrainConfig:
     n_layers: int = 2
     lr: float = 1e-3  # the papers used 1e-4; 1e-3 finds modes faster here (bench/)
     lr_logz: float = 1e-2
+    # "is": before the first update, an unconditional log Z is set to the importance-sampled estimate
+    # (molgfn.calibration) from the first on-policy batch, so that it starts near log Z instead of 0
+    # (bench/TUNING.md, issue 18: from 0 at lr 1e-2 plain TB ended ~2 nats low on qm9str); "zero": start at 0
+    logz_init: str = "is"
     epsilon: float = 0.01
     conditioning: str = "none"
     beta_dist: str = "fixed:1"
@@ -82,6 +87,7 @@ class TrainConfig:
             (self.rounds <= 10**9, "--rounds must be at most 1000000000"),
             (self.objective in OBJECTIVES, f"--objective must be one of {', '.join(OBJECTIVES)}"),
             (self.conditioning in CONDITIONINGS, f"--conditioning must be one of {', '.join(CONDITIONINGS)}"),
+            (self.logz_init in LOGZ_INITS, f"logz_init must be one of {', '.join(LOGZ_INITS)}"),
             (self.ls_filter in FILTERS, f"--ls-filter must be one of {', '.join(FILTERS)}"),
             (self.rounds >= 0, "--rounds must be >= 0"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),

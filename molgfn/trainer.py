@@ -24,7 +24,7 @@ import torch
 
 from . import runs
 from .adam import make_adam
-from .calibration import round_columns
+from .calibration import init_log_z, round_columns
 from .conditioning import make_cond, preferences
 from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
 from .energies import energy_function
@@ -231,6 +231,8 @@ class Trainer:
                                  "new_logr": []}
         self._set_training(False)
         fresh = self.collect()
+        if self.round == 0 and cfg.logz_init == "is":  # a scalar log Z starts at the first batch's IS estimate
+            init_log_z(self.env, self.policy, fresh[0])
         batch = Trajectories.cat(fresh)
         log_on = self._logs is not None  # the round's log line is built only when it is written
         # only objects never seen before enter the buffer: it holds unique objects

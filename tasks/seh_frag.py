@@ -23,7 +23,8 @@ class SEHFrag(FragmentTask):
     raw_floor = 0.1
     allow_negative = True  # the proxy output can be negative; the floor handles it
     assets = ("seh-frag-blocks", "seh-frag-proxy")
-    design_defaults: dict = {}  # plain TB, untuned: as sehstr (same target) and bench/FRAGMENTS.md lean (TUNING.md)
+    # plain TB, untuned; chosen "as sehstr", whose plain-TB lead was a log Z artefact (issue 18): to be measured
+    design_defaults: dict = {}
     mode_score_threshold = 7.5  # modes: raw proxy > 7.5, pairwise Tanimoto < 0.7 (Bengio et al. 2021)
 
     def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,

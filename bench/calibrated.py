@@ -1,0 +1,161 @@
+"""Calibrated recipes (issue 18): modes per reward call beside each sampler's calibration.
+
+A mode count ranks samplers only among those that sample what they claim: a log Z that has not
+converged makes a sampler sharper than R^beta / Z and so find more modes than an exact sampler of
+its target could. Every row here therefore carries, beside the modes discovered in training, what
+`molgfn evaluate RUN --format json` reports after it (the same function, ``evaluate_trainer``, with
+1,000 samples at beta = 1 drawn with seed 0): on enumerable tasks the exact L1 distance to R / Z and
+the signed log Z error (learned - exact), and on every task the importance-sampled one (learned -
+IS estimate, with its standard error and effective sample size).
+
+A recipe is ``design`` (the task's `molgfn design` default recipe, ``Task.design_defaults``, over
+`molgfn train`'s option defaults) or a `molgfn bench` method, each optionally followed by
+``/FIELD=VALUE`` overrides of TrainConfig fields (as in bench/tuning.py), e.g. ``tb/logz_init=zero``
+(plain TB with log Z starting at 0, as before issue 18) or ``logit-ls/lr_logz=0.1``.
+
+    nice -n 10 python bench/calibrated.py --task qm9str --rounds 500 --seeds 0,1,2 tb tb/logz_init=zero
+    python bench/calibrated.py --table --csv bench/tuning/calibrated.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+FIELDS = ["task", "recipe", "seed", "rounds", "reward_calls", "modes", "l1", "log_z_learned", "log_z_exact",
+          "log_z_error", "is_log_z", "is_log_z_se", "is_ess", "is_log_z_error", "wall_s", "command"]
+
+
+def recipe_config(task_name: str, spec: str) -> dict:
+    """TrainConfig keyword arguments of a recipe: ``design[/...]`` or ``method[/...]``."""
+    from tuning import parse_recipe
+
+    if spec == "design" or spec.startswith("design/"):
+        from tasks import registry
+
+        kw = dict(getattr(registry()[task_name], "design_defaults", {}))
+        rest = spec[len("design"):]
+        return {**kw, **(parse_recipe("tb" + rest) if rest else {})}
+    return parse_recipe(spec)
+
+
+def run(task_name: str, spec: str, seed: int, rounds: int, command: str) -> dict:
+    import torch
+
+    from molgfn.config import TrainConfig
+    from molgfn.evaluation import evaluate_trainer
+    from molgfn.trainer import Trainer
+    from tasks import get_task
+
+    torch.set_num_threads(1)
+    task = get_task(task_name)
+    cfg = TrainConfig(task=task_name, rounds=rounds, seed=seed, device="cpu", **recipe_config(task_name, spec))
+    tr = Trainer(cfg, task)
+    t0 = time.perf_counter()
+    tr.train()
+    wall = time.perf_counter() - t0
+    tr.gen.manual_seed(0)  # as `molgfn evaluate` (its --seed 0) before its 1,000 samples
+    ev = evaluate_trainer(tr, n=1000, beta=tr.sampling_beta(None), k=100)
+    task.close()
+    row = {k: ev.get(k, math.nan) for k in FIELDS if k in ev}
+    if "log_z_exact" in ev:  # evaluate reports |learned - exact|; the sign says which way the sampler is off
+        row["log_z_error"] = ev["log_z_learned"] - ev["log_z_exact"]
+    row.update({"task": task_name, "recipe": spec, "seed": seed, "rounds": rounds, "modes": ev["modes_found"],
+                "wall_s": wall, "command": command})
+    return row
+
+
+def append_row(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow({k: row.get(k, "") for k in FIELDS})
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _cell(values: list[float], fmt: str, worst: bool = False) -> str:
+    """The median over seeds (``worst``: the value of largest magnitude), then each seed's value."""
+    vals = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not vals:
+        return ""
+    head = max(vals, key=abs) if worst else statistics.median(vals)
+    return f"{head:{fmt}} ({', '.join(f'{v:{fmt}}' for v in vals)})"
+
+
+def table(paths: list[Path]) -> str:
+    """Markdown per task and budget: one row per recipe (medians over seeds, each seed's value in brackets;
+    for the log Z error the seed furthest from 0), calibrated ones first, each group ranked by modes per
+    1,000 reward calls; 'calibrated' when every seed's |log Z error| (exact where the task is enumerable,
+    else the importance-sampled one) is at most 0.5."""
+    import pandas as pd
+
+    df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    lines = []
+    for (task, rounds), dt in df.groupby(["task", "rounds"], sort=False):
+        exact = dt["log_z_error"].notna().any()
+        err = "log Z error, learned - exact (worst)" if exact else "IS log Z error, learned - IS (worst) [SE]"
+        lines += [f"### {task}, {rounds} rounds", "",
+                  f"| recipe | seeds | reward calls | modes | modes / 1k calls | {'L1 | ' if exact else ''}{err} "
+                  "| IS ESS / 1000 | calibrated |",
+                  "|---|---|---|---|---|" + ("---|" if exact else "") + "---|---|---|"]
+        rows = []
+        for recipe, dr in dt.groupby("recipe", sort=False):
+            dr = dr.sort_values("seed")
+            calls = int(dr["reward_calls"].median())
+            key = dr["modes"].median() / calls * 1000
+            e = dr["log_z_error"] if exact else dr["is_log_z_error"]
+            ok = bool((e.abs() <= 0.5).all())
+            ecell = _cell(e.tolist(), "+.2f", worst=True)
+            if not exact:
+                ecell += f" [{dr['is_log_z_se'].median():.2f}]"
+            cells = [f"`{recipe}`", str(dr["seed"].nunique()), f"{calls:,}", _cell(dr["modes"].tolist(), "g"),
+                     f"{key:.1f}"] + ([_cell(dr["l1"].tolist(), ".2f")] if exact else []) + [
+                ecell, f"{dr['is_ess'].median():.0f}", "yes" if ok else "**no**"]
+            rows.append((ok, key, "| " + " | ".join(cells) + " |"))
+        lines += [r for *_, r in sorted(rows, key=lambda x: (not x[0], -x[1]))] + [""]
+    cmds = list(dict.fromkeys(df["command"].dropna()))
+    lines += ["commands:", ""] + [f"    {c}" for c in cmds]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("recipes", nargs="*", help="design or a method, then /FIELD=VALUE..., e.g. tb/logz_init=zero")
+    ap.add_argument("--task", default="qm9str")
+    ap.add_argument("--rounds", type=int, default=500)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--csv", type=Path, action="append",
+                    help="CSV to append to (default bench/tuning/calibrated.csv); with --table, repeatable")
+    ap.add_argument("--table", action="store_true", help="print the Markdown summary of --csv and stop")
+    a = ap.parse_args()
+    paths = a.csv or [Path("bench/tuning/calibrated.csv")]
+    if a.table:
+        sys.stdout.write(table(paths))
+        return
+    command = "python bench/calibrated.py " + " ".join(sys.argv[1:])
+    for spec in a.recipes:
+        recipe_config(a.task, spec)  # fail before any training
+    for seed in [int(s) for s in a.seeds.split(",")]:
+        for spec in a.recipes:
+            row = run(a.task, spec, seed, a.rounds, command)
+            append_row(paths[0], row)
+            print(f"{a.task} {spec} seed {seed}: modes {row['modes']} L1 {row.get('l1', math.nan):.3f} "
+                  f"log Z err {row.get('log_z_error', math.nan):+.3f} IS err {row['is_log_z_error']:+.3f} "
+                  f"{row['wall_s']:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
