@@ -648,7 +648,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None, preference_dist=None, stale_scores_ok=False, threads=None):
+                filters=None, preference_dist=None, stale_scores_ok=False, threads=None, max_oracle_calls=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -671,6 +671,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
         if rounds is not None and rounds != cfg.rounds:
             console.print(f"--rounds {rounds} applied (the run was set to {cfg.rounds} rounds)")
         cfg.rounds = rounds if rounds is not None else cfg.rounds
+        if max_oracle_calls is not None and max_oracle_calls != cfg.max_oracle_calls:  # may change, as --rounds
+            console.print(f"--max-oracle-calls {max_oracle_calls} applied (was {cfg.max_oracle_calls})")
+            cfg.max_oracle_calls = max_oracle_calls
         if checkpoint_every != cfg.checkpoint_every and "checkpoint_every" in _explicit_options():
             console.print(f"--checkpoint-every {checkpoint_every} applied (was {cfg.checkpoint_every})")
             cfg.checkpoint_every = checkpoint_every
@@ -699,7 +702,11 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
             frag["filters"] = list(parse_filters(filters))
         task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers,
                                           {**frag, **(moo or {})}, task_option)
-        cfg = _make_config(task_name, opts, rounds=1000 if rounds is None else rounds, batch_size=batch_size,
+        from molgfn.budget import default_rounds
+
+        if rounds is None:
+            rounds = 1000 if max_oracle_calls is None else default_rounds(max_oracle_calls, batch_size)
+        cfg = _make_config(task_name, opts, rounds=rounds, max_oracle_calls=max_oracle_calls, batch_size=batch_size,
                            replay_size=replay_size, grad_steps=grad_steps, objective=objective, lr=lr,
                            lr_logz=lr_logz, epsilon=epsilon,
                            hidden=hidden, n_layers=layers, conditioning=conditioning, beta_dist=beta_dist,
@@ -878,6 +885,10 @@ def _training_options(
     rounds: Annotated[int | None, typer.Option(help="Training rounds in total; each spends --batch-size reward "
                                                "calls. Default 1000; with --resume, the run's own total.")] = None,
     batch_size: Annotated[int, typer.Option(help="On-policy samples (reward calls) per round.")] = 32,
+    max_oracle_calls: Annotated[int | None, typer.Option(
+        help="Stop at exactly N unique valid objects scored, as PMO counts oracle calls (repeats and invalid "
+             "molecules are free). Without --rounds, at most 10x the rounds N needs.",
+        rich_help_panel="Training")] = None,
     replay_size: Annotated[int, typer.Option(help="Replayed samples per round (no reward calls).")] = 32,
     grad_steps: Annotated[int, typer.Option(help="Gradient steps per round.")] = 3,
     objective: ObjectiveOpt = Objective.tb,
@@ -1135,6 +1146,9 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
 
     opts = _design_defaults(ctx, opts)
     _INVOKED.update(opts)  # config.json records the options the run used, the recipe included
+    src = ctx.get_parameter_source("num_samples")
+    if opts["max_oracle_calls"] is not None and (src is None or src.name == "DEFAULT"):
+        num_samples = 0  # a budgeted run ranks what it scored: final samples would be calls past the budget
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
     try:
         _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity,

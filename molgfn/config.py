@@ -56,6 +56,8 @@ class TrainConfig:
     # metric only, not counted as reward calls
     calibration_every: int = 50
     calibration_samples: int = 64
+    # PMO's budget: stop at exactly this many unique valid objects scored (molgfn.budget); None: off
+    max_oracle_calls: int | None = None
 
     def validate(self) -> None:
         """Reject bad settings before any work is done, naming the option and the choices."""
@@ -90,6 +92,8 @@ class TrainConfig:
             (self.logz_init in LOGZ_INITS, f"logz_init must be one of {', '.join(LOGZ_INITS)}"),
             (self.ls_filter in FILTERS, f"--ls-filter must be one of {', '.join(FILTERS)}"),
             (self.rounds >= 0, "--rounds must be >= 0"),
+            (self.max_oracle_calls is None or 1 <= self.max_oracle_calls <= 10**9,
+             "--max-oracle-calls must be an integer in [1, 1000000000]"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
             (self.replay_size >= 0, "--replay-size must be >= 0"),
             (self.grad_steps >= 1, "--grad-steps must be >= 1"),
@@ -132,6 +136,8 @@ class TrainConfig:
             if f.name not in raw:
                 continue
             v, want = raw[f.name], type(getattr(defaults, f.name))
+            if getattr(defaults, f.name) is None:  # an optional integer (max_oracle_calls)
+                want = type(None) if v is None else int
             ok = (isinstance(v, (int, float)) and not isinstance(v, bool)) if want is float else (
                 isinstance(v, want) and not (want is int and isinstance(v, bool)))
             if not ok:

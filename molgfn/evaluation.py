@@ -35,6 +35,13 @@ def evaluate_trainer(trainer, n: int = 1000, beta: float = 1.0, k: int = 100) ->
         found = env.from_strings(sorted(trainer.seen.count))
         for key, table in task.mode_sets().items():
             out[f"modes_found_{key}"] = int(table[env.index(found)].sum())
+    if higher:  # PMO's sample-efficiency metric over the objects in the order first scored (molgfn.pmo_metric)
+        from .budget import countable
+        from .pmo_metric import first_scored, pmo_report
+
+        budget = trainer.cfg.max_oracle_calls
+        finish = trainer.round >= trainer.cfg.rounds or (budget is not None and trainer.budget_spent)
+        out.update(pmo_report(first_scored(trainer.seen.raw, countable(task)), budget, finish))
     samples, trajs = sample_for_evaluation(trainer, n, beta)
     raw_t = task.score_tokens(samples.cpu())
     raw = raw_t.tolist()  # metric only: not counted as reward calls

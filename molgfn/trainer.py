@@ -25,6 +25,7 @@ import torch
 from . import runs
 from .adam import make_adam
 from .calibration import init_log_z, round_columns
+from .budget import countable, within_budget
 from .conditioning import make_cond, preferences
 from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
 from .energies import energy_function
@@ -105,6 +106,11 @@ class Trainer:
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
         self.pref_dist, self.scoring = preference_setup(cfg, task)
+        if cfg.max_oracle_calls is not None and self.pref_dist is not None:
+            from .errors import InputError
+
+            raise InputError("--max-oracle-calls counts PMO's single-objective calls; a preference-conditioned "
+                             "run is not supported: give --weights (one weighted sum) or drop the budget")
         self.n_prefs = self.pref_dist.k if self.pref_dist is not None else 0
         check_memory(cfg, self.env, self.n_prefs, self.device.type)  # --hidden x --layers, batch: estimated memory
         self.policy = build_policy(cfg, self.env, self.n_prefs).to(self.device)
@@ -117,6 +123,8 @@ class Trainer:
         self.seen = SeenStats()
         self.round = 0
         self.reward_calls = 0
+        self.budget_used = 0  # unique valid objects scored: PMO's oracle calls (--max-oracle-calls)
+        self._countable = countable(task)
         self.modes_found: set[str] = set()
         self.metrics: list[dict] = []
         self._best = max if getattr(task, "higher_is_better", True) else min  # best_raw: the task's best score
@@ -170,15 +178,27 @@ class Trainer:
         return conditional_log_reward(Y, w, t.reward_exponent, t.raw_floor, t.log_scale).to(self.device)
 
     # -- oracle ------------------------------------------------------------------------
+    @property
+    def budget_spent(self) -> bool:
+        return self.cfg.max_oracle_calls is not None and self.budget_used >= self.cfg.max_oracle_calls
+
     def _evaluate(self, tokens: torch.Tensor, pref: torch.Tensor | None = None) -> torch.Tensor:
         """log R of a batch (counted reward calls); with preferences ``pref`` (n, k), log R(x | w)."""
+        if self.cfg.max_oracle_calls is not None:
+            keep = within_budget(self.env.to_strings(tokens), self.seen.count,
+                                 self.cfg.max_oracle_calls - self.budget_used, self._countable)
+            if keep is not None:
+                return self._evaluate_part(tokens, keep)
         raw, logr = self.task.evaluate(tokens.cpu())
         self.reward_calls += tokens.shape[0]
         objs = self.env.to_strings(tokens)
         if hasattr(self.task, "warn_if_all_floored"):
             self.task.warn_if_all_floored(raw)  # once per task: every object would get the same reward
         raw_l, logr_l = raw.tolist(), logr.tolist()
-        self._round_new.extend(self.seen.update(objs, raw_l, logr_l, self.round))
+        new = self.seen.update(objs, raw_l, logr_l, self.round)
+        self._round_new.extend(new)
+        if self.cfg.max_oracle_calls is not None:
+            self.budget_used += sum(1 for o, n in zip(objs, new, strict=True) if n and self._countable(o))
         self._round_log["objs"] += objs
         self._round_log["raw"] += raw_l
         self._round_log["logr"] += logr_l
@@ -194,6 +214,28 @@ class Trainer:
             self._round_fixed.append(logr.to(self.device))  # the replay priority: the task's own weighting
             return self._conditional_log_reward(Y, pref)
         return logr.to(self.device)
+
+    def _evaluate_part(self, tokens: torch.Tensor, keep: list[bool]) -> torch.Tensor:
+        """The round that reaches the budget: rows past it are not scored; they get the floor
+        reward, are not recorded as seen and never enter the replay buffer."""
+        n = tokens.shape[0]
+        idx = [i for i, k in enumerate(keep) if k]
+        floor = torch.full((n,), float(self.task.raw_floor), dtype=torch.float64)
+        out = self.task.log_reward(floor).to(self.device)
+        new_mark, raw_mark = len(self._round_new), len(self._round_raw)
+        if idx:
+            out[idx] = self._evaluate(tokens[idx]).to(out)
+        inner_new = self._round_new[new_mark:]
+        del self._round_new[new_mark:]
+        full_new = [False] * n
+        for j, i in enumerate(idx):
+            full_new[i] = inner_new[j]
+        self._round_new.extend(full_new)
+        if idx:
+            floor[idx] = torch.cat(self._round_raw[raw_mark:])
+        del self._round_raw[raw_mark:]
+        self._round_raw.append(floor)
+        return out
 
     # -- one round ---------------------------------------------------------------------
     def collect(self) -> list[Trajectories]:
@@ -291,6 +333,7 @@ class Trainer:
             **self._round_info,
             **(self.task.round_metrics() if hasattr(self.task, "round_metrics") else {}),  # e.g. filtered
             **round_columns(self),  # every calibration_every rounds: an importance-sampled log Z beside log_z
+            **({"budget_used": self.budget_used} if self.cfg.max_oracle_calls is not None else {}),
         }
         self.metrics.append(row)
         if self._logs is not None:
@@ -376,6 +419,7 @@ class Trainer:
         self.task.load_state_dict(sd.get("task", {}))
         self._oracle_base = {k: int(v) for k, v in sd.get("oracle_counts", {}).items()}
         _set_rng_state(sd["rng"], self.gen, self.device, self.cfg.seed + self.round)
+        self.budget_used = sum(1 for o in self.seen.count if self._countable(o))
         self._last_checkpoint = self.round
 
     def _replay_logs(self) -> None:
@@ -483,7 +527,7 @@ class Trainer:
         self._stop = None
         try:
             self._open_logs()
-            while self.round < target:
+            while self.round < target and not self.budget_spent:
                 row = self.train_round()
                 if on_round is not None:
                     on_round(row)
@@ -492,7 +536,7 @@ class Trainer:
                     name = signal.Signals(self._stop).name
                     raise Interrupted(self._stop, f"{name} received: stopped after round {self.round} of "
                                                   f"{target} with a checkpoint")
-                if self.round % self.cfg.checkpoint_every == 0 or self.round == target:
+                if self.round % self.cfg.checkpoint_every == 0 or self.round == target or self.budget_spent:
                     self.checkpoint()
         except (Exception, KeyboardInterrupt) as e:
             # a signal that broke the round (e.g. Ctrl-C reaching oracle workers, or a second Ctrl-C):

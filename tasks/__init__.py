@@ -9,6 +9,7 @@ from molgfn.errors import TaskError
 
 from .custom import CustomSequenceTask
 from .custom_frag import CustomFragTask
+from .pmo import PMO_TASKS
 from .qed_frag import QEDFrag
 from .qm9str import QM9Str
 from .rna import RNA1, RNA2, RNA3, RNA4
@@ -23,6 +24,7 @@ BUILTIN = {cls.name: cls for cls in (RNA1, RNA2, RNA3, RNA4, TFBind8, QM9Str, SE
 BUILTIN.update({cls.name: cls for cls in (SEHFrag, QEDFrag, CustomFragTask)})  # fragment molecules
 BUILTIN[SEHFragMOO.name] = SEHFragMOO  # several objectives, weighted sum
 BUILTIN.update({cls.name: cls for cls in (XTBGap, VinaDock)})  # physics oracles (optional extras)
+BUILTIN.update(PMO_TASKS)  # the PMO benchmark's oracles (molgfn.chem.pmo)
 
 
 def registry() -> dict[str, type]:
