@@ -24,8 +24,8 @@ import torch
 
 from . import runs
 from .adam import make_adam
-from .calibration import init_log_z, round_columns
 from .budget import countable, within_budget
+from .calibration import init_log_z, round_columns
 from .conditioning import make_cond, preferences
 from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
 from .energies import energy_function
