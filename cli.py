@@ -148,6 +148,13 @@ def friendly(fn):
         def show(message, category, *a, **k):  # warnings as one line, not file:line: source
             say(f"warning: {message}")
 
+        # what this command starts (oracle workers, an in-process oracle's processes) stops with it; what was
+        # there before (a notebook's or a test session's) is left alone, and so is torch's thread count
+        ex_mod = sys.modules.get("molgfn.oracle.executors")
+        before = ex_mod.started() if ex_mod is not None else None
+        torch_mod = sys.modules.get("torch")
+        threads_before = torch_mod.get_num_threads() if torch_mod is not None else None
+
         old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
         old_show = warnings.showwarning
         warnings.showwarning = show
@@ -174,9 +181,11 @@ def friendly(fn):
             except OSError:
                 pass
             try:  # the command is over: its oracle workers and what its oracles started stop with it
-                from molgfn.oracle.executors import close_all
+                from molgfn.oracle.executors import close_started_since
 
-                close_all()
+                close_started_since(before)
+                if threads_before is not None:
+                    torch_mod.set_num_threads(threads_before)
             except Exception:
                 pass
             warnings.showwarning = old_show
@@ -673,6 +682,11 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
         cfg.rounds = rounds if rounds is not None else cfg.rounds
         if max_oracle_calls is not None and max_oracle_calls != cfg.max_oracle_calls:  # may change, as --rounds
             console.print(f"--max-oracle-calls {max_oracle_calls} applied (was {cfg.max_oracle_calls})")
+            from molgfn.budget import default_rounds
+
+            old_cap = None if cfg.max_oracle_calls is None else default_rounds(cfg.max_oracle_calls, cfg.batch_size)
+            if rounds is None and cfg.rounds == old_cap:  # the round cap came from the old budget: follow the new
+                cfg.rounds = default_rounds(max_oracle_calls, cfg.batch_size)
             cfg.max_oracle_calls = max_oracle_calls
         if checkpoint_every != cfg.checkpoint_every and "checkpoint_every" in _explicit_options():
             console.print(f"--checkpoint-every {checkpoint_every} applied (was {cfg.checkpoint_every})")
@@ -1147,9 +1161,9 @@ see bench/TUNING.md), not the defaults shown below, which are what `molgfn train
     opts = _design_defaults(ctx, opts)
     _INVOKED.update(opts)  # config.json records the options the run used, the recipe included
     src = ctx.get_parameter_source("num_samples")
-    if opts["max_oracle_calls"] is not None and (src is None or src.name == "DEFAULT"):
-        num_samples = 0  # a budgeted run ranks what it scored: final samples would be calls past the budget
     tr = _train_like(out_dir=out_dir, precheck=precheck, **opts)
+    if tr.cfg.max_oracle_calls is not None and (src is None or src.name == "DEFAULT"):
+        num_samples = 0  # a budgeted run (also resumed) ranks what it scored: samples would be calls past it
     try:
         _write_candidates(tr, out_dir, num_samples, num_candidates, beta, show, min_distance, max_similarity,
                           max_per_scaffold, format, preference)
@@ -1290,7 +1304,7 @@ def _load_run(run: Path, data_dir: Path | None, device: str, oracle: str | None 
     task = _stored_task(cfg, oracle, trust_oracle, need_oracle)
     _set_threads(cfg, task)
     try:
-        tr = Trainer(cfg, task, run)
+        tr = Trainer(cfg, task, run, check_training_memory=False)  # sampling a run: no training memory
         load_checkpoint(tr)  # a checkpoint that does not fit config.json is a one-line error naming it
         from molgfn.oracle import STORE_FILE, OracleSettings, configure_task
 

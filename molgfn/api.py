@@ -383,6 +383,6 @@ def load_run(run: str | Path, task: Task, device: str = "auto") -> Trainer:
         raise InputError(f"{run} is not a trained run (needs {CONFIG} and {CHECKPOINT})")
     cfg = TrainConfig.load(run / CONFIG)
     cfg.device = device
-    tr = Trainer(cfg, task, run)
+    tr = Trainer(cfg, task, run, check_training_memory=False)  # sampling a run: no training memory
     load_checkpoint(tr)
     return tr

@@ -113,12 +113,21 @@ def importance_log_z(trainer, n: int, beta: float = 1.0, gen: torch.Generator | 
     return summary_of(trainer.env, trainer.policy, traj)
 
 
+def cheap_to_score(trainer) -> bool:
+    """Whether the metric may score fresh samples: a table or an in-process model, not a user's or an external
+    oracle (those calls cost real time and would not count as reward calls) and never under an oracle-call
+    budget (PMO counts every call)."""
+    from .oracle import task_oracles
+
+    return trainer.cfg.max_oracle_calls is None and not task_oracles(trainer.task)
+
+
 def round_columns(trainer) -> dict:
     """metrics.csv's importance-sampled log Z at beta = 1, every ``calibration_every`` rounds (NaN, an empty
     cell, in between; nothing when 0). Its own generator, seeded by the run's seed and the round: the
     training draws are the same with or without it, and a resumed run logs the same numbers."""
     every = trainer.cfg.calibration_every
-    if not every:
+    if not every or not cheap_to_score(trainer):
         return {}
     if trainer.round % every:
         return dict.fromkeys(IS_COLUMNS, math.nan)

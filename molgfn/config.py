@@ -66,8 +66,11 @@ class TrainConfig:
         from .objectives import OBJECTIVES
         from .policies import CONDITIONINGS
 
-        wrong = [f"{f.name}={getattr(self, f.name)!r} (needs {_kind(f.default)})" for f in fields(self)
-                 if f.default is not MISSING and not _fits(getattr(self, f.name), type(f.default))]
+        # a field whose default is None is optional: None, or a whole number (max_oracle_calls)
+        wrong = [f"{f.name}={getattr(self, f.name)!r} (needs {_kind(0 if f.default is None else f.default)})"
+                 for f in fields(self) if f.default is not MISSING
+                 and not (f.default is None and getattr(self, f.name) is None)
+                 and not _fits(getattr(self, f.name), int if f.default is None else type(f.default))]
         if wrong:  # e.g. rounds=1.5 from the library: named here, not a TypeError deep in training
             raise InputError("training settings of the wrong type: " + ", ".join(wrong))
         fin = math.isfinite

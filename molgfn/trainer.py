@@ -89,7 +89,7 @@ def preference_setup(cfg: TrainConfig, task):
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, task, run_dir: Path | None = None) -> None:
+    def __init__(self, cfg: TrainConfig, task, run_dir: Path | None = None, check_training_memory: bool = True) -> None:
         cfg.validate()
         self.cfg, self.task, self.run_dir = cfg, task, run_dir
         self.env = task.env
@@ -112,7 +112,8 @@ class Trainer:
             raise InputError("--max-oracle-calls counts PMO's single-objective calls; a preference-conditioned "
                              "run is not supported: give --weights (one weighted sum) or drop the budget")
         self.n_prefs = self.pref_dist.k if self.pref_dist is not None else 0
-        check_memory(cfg, self.env, self.n_prefs, self.device.type)  # --hidden x --layers, batch: estimated memory
+        if check_training_memory:  # --hidden x --layers, batch: estimated memory (reading a run needs far less)
+            check_memory(cfg, self.env, self.n_prefs, self.device.type)
         self.policy = build_policy(cfg, self.env, self.n_prefs).to(self.device)
         # torch's fused Adam kernel (one call for all parameters, CPU and CUDA) without torch.optim, which
         # imports torch._dynamo (~0.9 s CPU per process); state dicts as torch.optim.Adam's (molgfn.adam)

@@ -139,7 +139,9 @@ class LocalExecutor:
                 with stdout_to_stderr():
                     res = run_chunk(self.fn, [objects[i] for i in idx], catch=(Exception, SystemExit))
             finally:  # what the oracle started and left running: stopped when molgfn exits
-                _oracle_children.update(child_pids() - before)
+                now = child_pids()
+                _oracle_children.intersection_update(now)  # reaped ones go: their pids may be reused
+                _oracle_children.update(now - before)
             on_result(idx, res)
 
     def close(self) -> None:
@@ -187,11 +189,14 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def stop_oracle_children() -> None:
+def stop_oracle_children(only: set[int] | None = None) -> None:
     """Kill what in-process oracle calls started and left running (their process trees, and the
-    groups they lead), then reap them. Only processes that are still this process's children."""
+    groups they lead), then reap them. Only processes that are still this process's children (and,
+    with ``only``, among those pids)."""
     mine = child_pids() & _oracle_children
-    _oracle_children.clear()
+    if only is not None:
+        mine &= only
+    _oracle_children.difference_update(mine)
     for pid in mine:
         for p in [*_descendants(pid), pid]:
             with contextlib.suppress(OSError):
@@ -199,9 +204,30 @@ def stop_oracle_children() -> None:
         with contextlib.suppress(OSError):
             if os.getpgid(pid) == pid:
                 os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 2.0  # reap without blocking on a child stuck in the kernel
     for pid in mine:
-        with contextlib.suppress(OSError):  # ChildProcessError: the oracle's Popen reaped it already
-            os.waitpid(pid, 0)
+        while True:
+            try:  # ChildProcessError: the oracle's Popen reaped it already
+                if os.waitpid(pid, os.WNOHANG)[0] or time.monotonic() > deadline:
+                    break
+            except OSError:
+                break
+            time.sleep(0.01)
+
+
+def started() -> tuple[set, set[int]]:
+    """The live executors and recorded oracle children now (``close_started_since`` stops what came after)."""
+    return set(_live), set(_oracle_children)
+
+
+def close_started_since(before: tuple[set, set[int]] | None) -> None:
+    """Close the executors and stop the oracle children that appeared since ``started()`` returned
+    ``before`` (None: everything): a command stops what it started, not its caller's."""
+    old_live, old_kids = before if before is not None else (set(), set())
+    for ex in [e for e in list(_live) if e not in old_live]:
+        with contextlib.suppress(Exception):
+            ex.close()
+    stop_oracle_children(only=set(_oracle_children) - old_kids)
 
 
 def _prctl_pdeathsig(sig: int) -> bool:

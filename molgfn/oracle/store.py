@@ -73,8 +73,12 @@ class ScoreStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.execute(_SCHEMA)
+                self._vectors_col = "objectives"
                 if "objectives" not in {row[1] for row in db.execute("PRAGMA table_info(scores)")}:
-                    db.execute("ALTER TABLE scores ADD COLUMN objectives TEXT")  # a store of an older molgfn
+                    try:  # a store of an older molgfn gains the column (older molgfns still read it)
+                        db.execute("ALTER TABLE scores ADD COLUMN objectives TEXT")
+                    except sqlite3.OperationalError:  # read-only or full: still readable, without vectors
+                        self._vectors_col = "NULL"
         except (OSError, sqlite3.Error) as e:
             raise ScoreStoreError(f"cannot open the score store {self.path}: {e}; pass --score-store with a "
                                   "writable file path (an SQLite database)") from None
@@ -110,7 +114,8 @@ class ScoreStore:
         try:
             for i in range(0, len(objs), 500):  # SQLite's limit on bound parameters
                 part = objs[i : i + 500]
-                q = ("SELECT object, raw_score, error, invalid, wall_s, objectives, settings, created FROM scores "
+                q = (f"SELECT object, raw_score, error, invalid, wall_s, {self._vectors_col}, settings, created "
+                     "FROM scores "
                      f"WHERE {where} AND object IN ({','.join('?' * len(part))})")
                 with self._connect() as db:
                     for o, raw, err, inv, wall, vec, settings, created in db.execute(q, [*params, *part]):
