@@ -114,12 +114,12 @@ def importance_log_z(trainer, n: int, beta: float = 1.0, gen: torch.Generator | 
 
 
 def cheap_to_score(trainer) -> bool:
-    """Whether the metric may score fresh samples: a table or an in-process model, not a user's or an external
-    oracle (those calls cost real time and would not count as reward calls) and never under an oracle-call
-    budget (PMO counts every call)."""
+    """Whether the metric may score fresh samples: a table, an in-process model or a library function, not an
+    oracle run through executors (the CLI's user and external oracles: those calls cost real time and would
+    not count as reward calls), and never under an oracle-call budget (PMO counts every call)."""
     from .oracle import task_oracles
 
-    return trainer.cfg.max_oracle_calls is None and not task_oracles(trainer.task)
+    return trainer.cfg.max_oracle_calls is None and not any(o.configured for o in task_oracles(trainer.task))
 
 
 def round_columns(trainer) -> dict:
