@@ -92,8 +92,11 @@ class FunctionTask(SequenceTask):
 
 def _check_reward_numbers(reward_exponent, r_max: float, raw_max: float, workers: int) -> None:
     """The reward transform's numbers and the worker count, checked as the CLI checks its flags."""
-    check_ranges(("reward_exponent", reward_exponent, 0, 100), ("r_max", r_max, 0, None),
-                 ("raw_max", raw_max, 0, None), *[("workers", workers, 1, 4096)] * (workers is not None))
+    check_ranges(("reward_exponent", reward_exponent, 0, 100), ("r_max", r_max, 0, None), ("raw_max", raw_max, 0, None))
+    if workers is not None:  # the one worker-count check of every path (a pool without workers waits forever)
+        from .oracle.executors import check_workers
+
+        check_workers(workers)
     if min(reward_exponent, r_max, raw_max) <= 0:
         raise InputError(f"reward_exponent, r_max and raw_max must be > 0, got {reward_exponent}, {r_max}, {raw_max}")
 
