@@ -26,6 +26,15 @@ def default_rounds(max_oracle_calls: int, batch_size: int) -> int:
     return min(10**9, ROUNDS_FACTOR * math.ceil(max_oracle_calls / max(1, batch_size)))
 
 
+def check_supported(max_oracle_calls: int | None, pref_dist) -> None:
+    """A budget counts single-objective calls: a preference-conditioned run is refused."""
+    if max_oracle_calls is not None and pref_dist is not None:
+        from .errors import InputError
+
+        raise InputError("--max-oracle-calls counts PMO's single-objective calls; a preference-conditioned "
+                         "run is not supported: give --weights (one weighted sum) or drop the budget")
+
+
 def countable(task):
     """The predicate of objects that cost one call: valid and passing the task's filters."""
     check = getattr(task, "is_candidate", None)

@@ -24,7 +24,7 @@ import torch
 
 from . import runs
 from .adam import make_adam
-from .budget import countable, within_budget
+from .budget import check_supported, countable, within_budget
 from .calibration import init_log_z, round_columns
 from .conditioning import make_cond, preferences
 from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
@@ -106,11 +106,7 @@ class Trainer:
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
         self.pref_dist, self.scoring = preference_setup(cfg, task)
-        if cfg.max_oracle_calls is not None and self.pref_dist is not None:
-            from .errors import InputError
-
-            raise InputError("--max-oracle-calls counts PMO's single-objective calls; a preference-conditioned "
-                             "run is not supported: give --weights (one weighted sum) or drop the budget")
+        check_supported(cfg.max_oracle_calls, self.pref_dist)
         self.n_prefs = self.pref_dist.k if self.pref_dist is not None else 0
         if check_training_memory:  # --hidden x --layers, batch: estimated memory (reading a run needs far less)
             check_memory(cfg, self.env, self.n_prefs, self.device.type)
