@@ -325,10 +325,7 @@ _live: weakref.WeakSet = weakref.WeakSet()  # executors with workers: closed at 
 @atexit.register
 def close_all() -> None:
     """Close every live executor and stop the processes in-process oracle calls left running."""
-    for ex in list(_live):
-        with contextlib.suppress(Exception):
-            ex.close()
-    stop_oracle_children()
+    close_started_since(None)
 
 
 def describe_death(code: int | None) -> str:
