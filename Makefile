@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh Python 3.11 machine:
 #   make demo   - install, then run the main job (a short RNA1 design run)
-#   make test   - install, then run the test suite
+#   make test   - install, then run the test suite, less the slow tests (pytest -m "not slow")
+#   make test-slow - the slow tests alone (statistical, convergence, Ray/process end-to-end); make test-all: both
 # GPU users: make demo TORCH="torch==2.13.0" TORCH_INDEX="--index-url <your CUDA wheel index>"
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ GUACAMOL ?= guacamol==0.5.5
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install extras demo test lint bench clean
+.PHONY: install extras demo test test-slow test-all lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +35,22 @@ extras: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/molgfn design --task rna1 --rounds 150 --num-candidates 100 --min-distance 2 --out runs/demo --seed 0 --overwrite
+	@echo ""
+	@echo "Next (the candidates, the report, the metrics):"
+	@echo "  column -s, -t runs/demo/candidates.csv | head -20"
+	@echo "  $(VENV)/bin/molgfn report runs/demo      # then open runs/demo/report.html in a browser"
+	@echo "  $(VENV)/bin/molgfn evaluate runs/demo    # modes found, top-100 score and diversity, calibration"
+	@echo "  $(VENV)/bin/molgfn design --help         # every option; README.md: molecules, your own oracle, clusters"
 
+# the README's test command: every test but those marked slow (pyproject.toml, [tool.pytest.ini_options])
 test: $(STAMP)
+	$(PY) -m pytest -q -rs -m "not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -rs -m slow
+
+# the whole suite, in one run (what `make test` was before the split)
+test-all: $(STAMP)
 	$(PY) -m pytest -q -rs
 
 lint: $(STAMP)
