@@ -83,6 +83,7 @@ def _same_state(a, b) -> None:
     pd.testing.assert_frame_equal(pd.DataFrame(a.metrics)[cols], pd.DataFrame(b.metrics)[cols])
 
 
+@pytest.mark.slow  # a long run, by design
 def test_run_of_over_50000_objects_saves_reopens_and_resumes_exactly(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "part").mkdir()

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from molgfn.config import TrainConfig
@@ -33,6 +34,7 @@ def test_dp_marginal_matches_sampling_frequencies():
     assert float((freq - p).abs().sum()) < 0.02
 
 
+@pytest.mark.slow  # training to convergence: in the slow step
 def test_tb_learns_target_distribution_and_log_z():
     task = TableTask("AB", 4, seed=0)
     tr = _train(task, rounds=500)
@@ -43,6 +45,7 @@ def test_tb_learns_target_distribution_and_log_z():
     assert rep["pearson_logp_logr"] > 0.98
 
 
+@pytest.mark.slow
 def test_tb_append_only_variant():
     task = TableTask("ABC", 3, seed=2, append_only=True)
     tr = _train(task, rounds=400)

@@ -864,7 +864,13 @@ def test_the_suite_is_large_and_covers_every_option_of_every_command():
     assert {"options", "oracle", "api", "runfiles", "disk", "signals"} <= groups
 
 
-@pytest.mark.parametrize("case_id", [c.id for c in CASES])
+def _param(c: Case):
+    """A case that runs molgfn as a real process (signals at random moments, Ray) takes tens of seconds
+    where a forked one takes a fraction of one: those are in the slow step (`make test-slow`)."""
+    return pytest.param(c.id, marks=pytest.mark.slow) if c.subprocess_argv else c.id
+
+
+@pytest.mark.parametrize("case_id", [_param(c) for c in CASES])
 def test_case(case_id, results):
     r = results["results"][case_id]
     findings = [(c, d) for c, d in r.findings if c not in r.case.bound]  # a documented bound is no finding

@@ -312,6 +312,7 @@ def test_disk_full_at_a_checkpoint_keeps_the_previous_one(trained, monkeypatch):
     assert r.exit_code == 0, r.output
 
 
+@pytest.mark.slow  # a real molgfn process under a file size limit
 def test_a_file_size_limit_during_a_run_is_one_line(trained, tmp_path):
     """The real kernel, no root: RLIMIT_FSIZE makes the checkpoint write fail (EFBIG)."""
     resource = pytest.importorskip("resource")

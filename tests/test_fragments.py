@@ -164,6 +164,7 @@ def _tiny(tmp_path, max_blocks=3):
     return TinyFragTask(max_blocks=max_blocks, vocab=str(write_vocab(tmp_path)))
 
 
+@pytest.mark.slow  # statistical: trained until it matches the exact target
 def test_tb_matches_reward_on_enumerable_fragment_space(tmp_path):
     task = _tiny(tmp_path)
     cfg = TrainConfig(task="tiny-frag", rounds=600, batch_size=32, replay_size=0, grad_steps=1, lr=3e-3,
@@ -181,6 +182,7 @@ def test_tb_matches_reward_on_enumerable_fragment_space(tmp_path):
     assert abs(float(tr.policy.log_z(torch.ones(1))[0].detach()) - float(torch.logsumexp(logr, 0))) < 0.1
 
 
+@pytest.mark.slow  # statistical: long Metropolis-Hastings chains against the exact target
 def test_mh_local_search_leaves_target_invariant_on_fragments(tmp_path):
     # x ~ R/Z over terminal states; one MH step with an untrained policy must keep x ~ R/Z
     task = _tiny(tmp_path)

@@ -1,5 +1,6 @@
 """Temperature conditioning (Logit-GFN) and local search (LS-GFN) against exact targets."""
 
+import pytest
 import torch
 
 from molgfn.config import TrainConfig
@@ -25,6 +26,7 @@ def test_logit_scaling_multiplies_every_forward_logit():
     assert torch.equal(o1.bwd_logits, o2.bwd_logits)  # P_B is not conditioned
 
 
+@pytest.mark.slow  # statistical: trained until it matches the exact target
 def test_sampling_at_beta_matches_target_at_beta():
     task = TableTask("AB", 4, seed=3, spread=2.0)
     cfg = TrainConfig(task="table", rounds=600, batch_size=64, replay_size=0, grad_steps=1, lr=3e-3,
@@ -62,6 +64,7 @@ def _empirical(task, x):
     return torch.bincount(task.env.index(x), minlength=task.env.num_objects).double() / x.shape[0]
 
 
+@pytest.mark.slow  # statistical: long Metropolis-Hastings chains against the exact target
 def test_mh_local_search_leaves_target_invariant():
     # If x ~ R^beta/Z, one MH (or Barker) step with any policy must leave x ~ R^beta/Z.
     task = TableTask("AB", 4, seed=4, spread=3.0)

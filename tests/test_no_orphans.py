@@ -106,6 +106,7 @@ def test_a_dead_worker_takes_its_oracles_processes_with_it(monkeypatch):
 
 
 @linux_only
+@pytest.mark.slow  # a real molgfn process, stopped or crashed: end to end, in the slow step
 @pytest.mark.parametrize("executor", ["local", "process"])
 def test_sigterm_exits_143_with_a_checkpoint_and_leaves_nothing(tmp_path, executor):
     mark = uuid.uuid4().hex
@@ -123,6 +124,7 @@ def test_sigterm_exits_143_with_a_checkpoint_and_leaves_nothing(tmp_path, execut
 
 
 @linux_only
+@pytest.mark.slow  # a real molgfn process, stopped or crashed: end to end, in the slow step
 def test_kill_9_of_molgfn_leaves_no_worker_and_no_oracle_process(tmp_path):
     mark = uuid.uuid4().hex
     p = start_cli(mark, *train_args(tmp_path, "spawns", "process"))
@@ -136,6 +138,7 @@ def test_kill_9_of_molgfn_leaves_no_worker_and_no_oracle_process(tmp_path):
 
 
 @linux_only
+@pytest.mark.slow  # a real molgfn process, stopped or crashed: end to end, in the slow step
 def test_an_oracle_error_stops_the_run_and_everything_it_started(tmp_path):
     mark = uuid.uuid4().hex
     p = start_cli(mark, *train_args(tmp_path, "spawns_then_fails", "process"))
@@ -145,6 +148,7 @@ def test_an_oracle_error_stops_the_run_and_everything_it_started(tmp_path):
 
 
 @linux_only
+@pytest.mark.slow  # a real molgfn process, stopped or crashed: end to end, in the slow step
 def test_bench_with_a_segfaulting_oracle_ends_with_one_error(tmp_path):
     mark = uuid.uuid4().hex
     p = start_cli(mark, "bench", "--oracle", "tests.oracle_faults:segfault", "--length", 4, "--rounds", 1, "--seeds",
@@ -158,6 +162,7 @@ def test_bench_with_a_segfaulting_oracle_ends_with_one_error(tmp_path):
     assert_nothing_left(mark)
 
 
+@pytest.mark.slow  # a real molgfn process, stopped or crashed: end to end, in the slow step
 def test_bench_run_whose_process_dies_is_an_error_naming_it(tmp_path):
     from molgfn.bench import PRESETS, run_grid
     from molgfn.errors import MolgfnError
@@ -172,6 +177,7 @@ def ray_or_skip():
 
 
 @linux_only
+@pytest.mark.slow  # a real molgfn process, stopped or crashed: end to end, in the slow step
 @pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=pytest.mark.xfail(
     strict=False, reason="known gap (issue 17, open): after kill -9 of the driver the sweeper intermittently misses "
     "Ray's DashboardAgent and RuntimeEnvAgent (in about half the runs on this 2-core machine)"))])
@@ -193,6 +199,7 @@ def test_ray_run_stopped_by_a_signal_leaves_no_ray_process(tmp_path, sig):
 
 
 @linux_only
+@pytest.mark.slow  # a real molgfn process, stopped or crashed: end to end, in the slow step
 def test_sigterm_during_score_is_an_interruption_not_an_oracle_error(tmp_path):
     mark = uuid.uuid4().hex
     f = tmp_path / "in.txt"

@@ -48,7 +48,12 @@ CASES = [(f, ex, w) for f in F.FAULTS for ex, w in (("local", 1), ("process", 1)
          if not (ex == "local" and f in LOCAL_UNSURVIVABLE)]
 
 
-@pytest.mark.parametrize("fault,executor,workers", CASES)
+def ray_slow(cases):
+    """Ray's parametrisations (a Ray runtime and its actors, seconds each) run in the slow step (`make test-slow`)."""
+    return [pytest.param(*c, marks=pytest.mark.slow) if "ray" in c else c for c in cases]
+
+
+@pytest.mark.parametrize("fault,executor,workers", ray_slow(CASES))
 def test_failure_costs_exactly_the_failing_objects(fault, executor, workers):
     o = make(fault, executor, workers)
     try:
@@ -62,7 +67,7 @@ def test_failure_costs_exactly_the_failing_objects(fault, executor, workers):
         o.close()
 
 
-@pytest.mark.parametrize("fault,executor,workers", [c for c in CASES if c[2] == 1 or c[1] == "ray"])
+@pytest.mark.parametrize("fault,executor,workers", ray_slow([c for c in CASES if c[2] == 1 or c[1] == "ray"]))
 def test_failure_stops_with_one_error_naming_the_oracle(fault, executor, workers):
     o = make(fault, executor, workers, on_error="stop")
     try:
@@ -132,7 +137,7 @@ def descendants(pid: int) -> set[int]:
     return out
 
 
-@pytest.mark.parametrize("executor", ["process", "ray"])
+@pytest.mark.parametrize("executor", ["process", pytest.param("ray", marks=pytest.mark.slow)])
 def test_close_leaves_no_worker_process(executor):
     if executor == "ray":
         ray_or_skip()
@@ -153,7 +158,7 @@ def cli(*args, **kw):
                           capture_output=True, text=True, timeout=300, **kw)
 
 
-@pytest.mark.parametrize("executor", ["local", "process", "ray"])
+@pytest.mark.parametrize("executor", ["local", "process", pytest.param("ray", marks=pytest.mark.slow)])
 def test_oracle_stdout_never_reaches_the_data_stream(tmp_path, executor):
     if executor == "ray":
         ray_or_skip()
