@@ -172,6 +172,7 @@ def test_oracle_stdout_never_reaches_the_data_stream(tmp_path, executor):
         assert "NOISE from print" in r.stderr and "NOISE from fd 1" in r.stderr
 
 
+@pytest.mark.slow  # eight real molgfn processes: end to end, in the slow step
 @pytest.mark.parametrize("fault", ["os._exit", "segfault", "sys.exit", "KeyboardInterrupt"])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_cli_crashing_oracle_is_one_line_error_not_exit_0(tmp_path, fault, workers):
