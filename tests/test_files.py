@@ -225,6 +225,7 @@ def test_a_name_over_255_bytes_is_one_line(trained, tmp_path, monkeypatch, case)
     assert digest(tmp_path) == before
 
 
+@pytest.mark.slow  # a real molgfn process
 def test_a_name_over_255_bytes_prints_one_line_and_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, str(ROOT / "cli.py"), "train", *map(str, GC), "--rounds", "1", "--out",

@@ -175,6 +175,7 @@ def test_proxy_plain_batches_equal_torch_geometric_batches():
     assert torch.allclose(ours, alone, atol=1e-5)  # a molecule's score does not depend on its batch
 
 
+@pytest.mark.slow  # real molgfn processes, end to end
 def test_training_fragments_and_scoring_imports_neither_torch_geometric_nor_pandas(tmp_path):
     # each costs ~70-160 MB of resident memory; neither is needed to train or to call the sEH proxy
     code = textwrap.dedent(f"""

@@ -255,6 +255,7 @@ def _two_hashes(smiles):
     return [[hashed_raw(s), hashed_raw(s + "#2")] for s in smiles]
 
 
+@pytest.mark.slow  # statistical: a GNN trained until it matches the exact targets
 def test_preference_conditioned_gnn_matches_the_exact_targets_on_a_tiny_fragment_space(tmp_path):
     # the graph policy (seh-frag-moo's) on 66 enumerable block trees, two pseudo-random objectives
     from torch import nn

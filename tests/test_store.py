@@ -114,6 +114,7 @@ def _stored(db: Path) -> dict[str, float]:
         con.close()
 
 
+@pytest.mark.slow  # a real molgfn process killed with -9, then resumed
 def test_kill_9_loses_no_stored_score_and_resume_reuses_them(tmp_path):
     """A real training process is killed with SIGKILL while it scores; the resumed run never
     calls the oracle again on an object that was stored before the kill."""

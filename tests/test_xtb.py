@@ -72,6 +72,7 @@ def test_vocabulary_is_qm9_like():
     assert t.reward_exponent == 4.0 and t.object_column == "smiles"
 
 
+@pytest.mark.slow  # a design run through worker processes or Ray, end to end
 @pytest.mark.parametrize("executor", ["process", "ray"])
 def test_design_xtb_gap_end_to_end(tmp_path, executor):
     need_tblite()
