@@ -1,7 +1,8 @@
 """Oracle calls on Ray (optional extra ``molgfn[ray]``): one actor per worker slot.
 
 The oracle function is put in Ray's object store once and held by each actor, so a chunk
-ships only its objects. Local runs start a private Ray instance with ``workers`` CPUs;
+ships only its objects. Local runs start a private Ray instance with ``workers`` CPUs (its sessions,
+logs and sockets in a temp dir of its own, removed on close);
 ``--ray-address auto`` or ``HOST:PORT`` joins an existing cluster (``ray start --head``),
 ``ray://HOST:PORT`` goes through Ray Client. Scheduling, timeouts, retries and replacing a
 dead actor are the process pool's (``executors.schedule``); ``close`` kills every actor (and
