@@ -1,7 +1,8 @@
 """Oracle calls on Ray (optional extra ``molgfn[ray]``): one actor per worker slot.
 
 The oracle function is put in Ray's object store once and held by each actor, so a chunk
-ships only its objects. Local runs start a private Ray instance with ``workers`` CPUs;
+ships only its objects. Local runs start a private Ray instance with ``workers`` CPUs (its sessions,
+logs and sockets in a temp dir of its own, removed on close);
 ``--ray-address auto`` or ``HOST:PORT`` joins an existing cluster (``ray start --head``),
 ``ray://HOST:PORT`` goes through Ray Client. Scheduling, timeouts, retries and replacing a
 dead actor are the process pool's (``executors.schedule``); ``close`` kills every actor (and
@@ -51,94 +52,194 @@ def preflight(address: str | None) -> None:
         check_address(address)
 
 
-# the sweeper: a small process that outlives the driver. When the driver dies (kill -9
-# included: the kernel tells it, PR_SET_PDEATHSIG) or asks (SIGUSR1), it kills every process of
-# this user that carries the driver's mark in its environment: all the local Ray instance started
-# (GCS, raylet, dashboard and runtime-env agents, workers) and what their oracles started.
+# the sweeper: a small process that outlives the driver. When the driver dies (kill -9 included)
+# or asks (SIGUSR1, after ray.shutdown), it kills every process of the local Ray instance this
+# driver started (GCS, raylet, dashboard and runtime-env agents, workers) and what their oracles
+# started, then removes Ray's private temp dir. Which processes those are, Ray's renaming cannot
+# hide: setproctitle zeroes a process's environment block (the MARK_VAR mark is then unreadable:
+# the agents and workers rename themselves a few seconds after they start), so a process is ours
+# when it carries the mark, or has a file under the private temp dir open for writing (Ray's
+# logs; inherited by every child), or descends from one of those (seen now, or recorded every
+# second while the driver lived). Another Ray instance or molgfn run has another dir and mark.
+# The kernel's parent-death signal comes when the *thread* that started the sweeper ends, which
+# on kill -9 of a multithreaded driver can be before the process is gone, and otherwise also
+# when that thread merely ends: it only wakes the sweeper, which sweeps once the driver is dead.
 _SWEEPER = r"""
-import ctypes, os, signal, sys, time
-driver, var, mark = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-def is_marked(pid):
+import ctypes, os, shutil, signal, sys, time
+driver, born, var, mark, tmp = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+me, uid, tag = os.getpid(), os.getuid(), (var + "=" + mark).encode()
+for s in (signal.SIGINT, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+ASK, WAKE = {signal.SIGUSR1, signal.SIGTERM}, {signal.SIGUSR2}
+signal.pthread_sigmask(signal.SIG_BLOCK, ASK | WAKE)  # taken with sigtimedwait
+def stat(pid):  # (parent, start time, state)
     try:
-        if os.stat("/proc/%d" % pid).st_uid != os.getuid():
-            return False
-        with open("/proc/%d/environ" % pid, "rb") as f:
-            return var.encode() + b"=" + mark in f.read()
-    except OSError:
-        return False
-def marked():
-    return [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) not in (os.getpid(), driver)
-            and is_marked(int(n))]
-def stat(pid):
-    try:
-        f = open("/proc/%d/stat" % pid).read().rpartition(")")[2].split()
-        return int(f[1]), f[19]  # parent, start time
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rpartition(")")[2].split()
+        return int(fields[1]), fields[19], fields[0]
     except (OSError, ValueError, IndexError):
         return None
-known = {}  # Ray's processes and their descendants (pid -> start time), seen every second: a mark may be
-# unreadable when it matters (a process renaming itself can overwrite its environment block)
-def look():
-    procs = {int(n): stat(int(n)) for n in os.listdir("/proc") if n.isdigit()}
-    todo = [p for p, st in procs.items() if st is not None and st[0] == driver and is_marked(p)]
-    found = {p: procs[p][1] for p in todo}
+def table():  # every live process but this one and the driver
+    procs = {}
+    for n in os.listdir("/proc"):
+        if n.isdigit() and int(n) not in (me, driver):
+            st = stat(int(n))
+            if st is not None and st[2] not in ("Z", "X"):
+                procs[int(n)] = st
+    return procs
+def writes_under_tmp(pid):
+    if not tmp:
+        return False
+    fds = "/proc/%d/fd/" % pid
+    try:
+        names = os.listdir(fds)
+    except OSError:
+        return False
+    for fd in names:
+        try:
+            if not os.readlink(fds + fd).startswith(tmp + "/"):
+                continue
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                flags = int(f.read().split("flags:")[1].split()[0], 8)
+        except (OSError, ValueError, IndexError):
+            continue
+        if flags & 3:  # O_WRONLY or O_RDWR: a reader of Ray's logs (tail -f) is not Ray's
+            return True
+    return False
+def marked(pid):
+    try:
+        if os.stat("/proc/%d" % pid).st_uid != uid:
+            return False
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return tag in f.read().split(b"\0")
+    except OSError:
+        return False
+def below_driver(pid, procs):  # the driver's child that pid descends from, or None
+    seen = set()
+    while pid in procs and pid not in seen:
+        seen.add(pid)
+        if procs[pid][0] == driver:
+            return pid
+        pid = procs[pid][0]
+    return None
+def ours(pid, procs, alive):
+    if known.get(pid) == procs[pid][1] or marked(pid):
+        return True
+    if not writes_under_tmp(pid):
+        return False
+    top = below_driver(pid, procs) if alive else None
+    # a process the live driver forked after Ray started (a process pool) inherits Ray's log files too
+    return top is None or known.get(top) == procs[top][1] or marked(top)
+def tree(roots, procs):  # the roots and all their descendants
+    kids = {}
+    for pid, st in procs.items():
+        kids.setdefault(st[0], []).append(pid)
+    found, todo = set(roots), list(roots)
     while todo:
-        cur = todo.pop()
-        for pid, st in procs.items():
-            if st is not None and st[0] == cur and pid not in found and pid != os.getpid():
-                found[pid] = st[1]
+        for pid in kids.get(todo.pop(), ()):
+            if pid not in found:
+                found.add(pid)
                 todo.append(pid)
-    known.update(found)
-def sweep(*_):
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    if os.getppid() == driver:  # asked by a live driver (ray.shutdown done): the marked processes only
-        known.clear()
-    quiet, deadline = 0, time.monotonic() + 10
+    return found
+known = {}  # pid -> start time: Ray's processes and their descendants, while the driver lived
+def look():
+    procs = table()
+    for pid in [p for p in known if p not in procs or procs[p][1] != known[p]]:
+        del known[pid]
+    roots = [p for p, st in procs.items() if st[0] == driver and marked(p)]
+    known.update((p, procs[p][1]) for p in tree(roots, procs))
+def driver_alive():
+    st = stat(driver)
+    return st is not None and st[1] == born and st[2] not in ("Z", "X")
+def kill(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+def sweep():
+    alive = driver_alive()
+    quiet, deadline = 0, time.monotonic() + 8
     while quiet < 3 and time.monotonic() < deadline:  # Ray may start a process while we look: look again
-        pids = list(marked()) + [p for p, t in known.items() if (stat(p) or (0, None))[1] == t]
+        procs = table()
+        pids = tree([p for p in procs if ours(p, procs, alive)], procs)
+        kill(pids, signal.SIGSTOP)  # none of them starts another process meanwhile
+        procs = table()
+        pids = tree([p for p in pids if p in procs], procs)
+        kill(pids, signal.SIGKILL)
         known.clear()
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
         quiet = 0 if pids else quiet + 1
-        time.sleep(0.2)
+        time.sleep(0.1)
+    if tmp and os.path.basename(tmp).startswith("molgfn-ray-"):  # the dir the driver made for this Ray
+        shutil.rmtree(tmp, ignore_errors=True)
     os._exit(0)
-signal.signal(signal.SIGUSR1, sweep)
-signal.signal(signal.SIGTERM, sweep)
 try:
-    ctypes.CDLL(None).prctl(1, int(signal.SIGUSR1), 0, 0, 0)  # PR_SET_PDEATHSIG
+    ctypes.CDLL(None).prctl(1, int(signal.SIGUSR2), 0, 0, 0)  # PR_SET_PDEATHSIG
 except (OSError, AttributeError):
     pass
 sys.stdout.write("ready\n")
 sys.stdout.flush()
-while os.getppid() == driver:  # without a parent-death signal: notice the driver is gone
+pause = 1.0
+while driver_alive():
     look()
-    time.sleep(1.0)
+    got = signal.sigtimedwait(ASK | WAKE, pause)
+    if got is not None and got.si_signo in ASK:
+        break
+    # woken: the driver is dying (look every 50 ms until it is gone) or one of its threads ended
+    pause = 0.05 if got is not None else min(1.0, pause * 2)
 sweep()
 """
 MARK_VAR = "MOLGFN_RAY_OWNER"
+# Ray's longest socket path is TEMP/session_<date>_<time>_<usec>_<pid>/sockets/plasma_store, at most 64
+# characters after TEMP; a Unix socket path has 107: TEMP = BASE/molgfn-ray-XXXXXXXX fits when BASE has 23
+_MAX_BASE = 23
+
+
+def _private_temp_dir() -> str | None:
+    """A new directory for one local Ray instance (its sessions, logs and sockets); None if none can be made."""
+    import os
+    import tempfile
+
+    for base in (os.environ.get("RAY_TMPDIR"), "/tmp"):
+        if base and len(os.path.abspath(base)) <= _MAX_BASE:
+            try:
+                return tempfile.mkdtemp(prefix="molgfn-ray-", dir=os.path.abspath(base))
+            except OSError:
+                continue
+    return None
+
+
+def _start_time(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()[19]
 
 
 class _Sweeper:
     def __init__(self) -> None:
         import os
+        import shutil
         import subprocess
         import sys
         import uuid
 
         self.mark = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.proc = None
-        if not sys.platform.startswith("linux"):  # /proc/PID/environ: Linux
+        self.temp_dir = None
+        if not sys.platform.startswith("linux"):  # /proc: Linux
             return
         env = {k: v for k, v in os.environ.items() if k != MARK_VAR}
+        temp_dir = _private_temp_dir()
         try:
-            self.proc = subprocess.Popen([sys.executable, "-c", _SWEEPER, str(os.getpid()), MARK_VAR, self.mark],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+            self.proc = subprocess.Popen([sys.executable, "-c", _SWEEPER, str(os.getpid()), _start_time(os.getpid()),
+                                          MARK_VAR, self.mark, temp_dir or ""],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env,
+                                         start_new_session=True)  # the terminal's signals are the driver's
             self.proc.stdout.readline()  # its parent-death signal is set: Ray may start
+            self.temp_dir = temp_dir
         except OSError:
             self.proc = None
+            if temp_dir:
+                shutil.rmtree(temp_dir, ignore_errors=True)
 
     @contextlib.contextmanager
     def marking(self):
@@ -152,6 +253,7 @@ class _Sweeper:
             os.environ.pop(MARK_VAR, None)
 
     def sweep(self) -> None:
+        import shutil
         import signal
 
         if self.proc is None:
@@ -160,12 +262,15 @@ class _Sweeper:
         with contextlib.suppress(OSError):
             proc.send_signal(signal.SIGUSR1)
         try:
-            proc.wait(10)
+            proc.wait(15)
         except Exception:
             proc.kill()
             proc.wait()
         with contextlib.suppress(OSError):
             proc.stdout.close()
+        if self.temp_dir:  # the sweeper removes it; not if it was killed first
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.temp_dir = None
 
 
 @contextlib.contextmanager
@@ -224,7 +329,8 @@ class RayExecutor:
                     if ray_address:
                         ray.init(address=ray_address, log_to_driver=True)
                     else:
-                        ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=True)
+                        private = {"_temp_dir": self.sweeper.temp_dir} if self.sweeper.temp_dir else {}
+                        ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=True, **private)
                 except ConnectionError as e:
                     raise InputError(f"cannot connect to Ray at {ray_address}: {e}") from None
                 except BaseException:
