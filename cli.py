@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from molgfn.commands.base import OUT_DIR_RENAMED, Command, console, out, renamed
+from molgfn.commands.base import OUT_DIR_RENAMED, Command, Group, console, out, renamed
 from molgfn.commands.bench import bench
 from molgfn.commands.common import _rich_table
 from molgfn.commands.data import data_fetch, data_import, data_list, tasks_cmd
@@ -38,9 +38,9 @@ __all__ = ["OBJECTIVE_HELP", "Command", "Conditioning", "ControlVariate", "Devic
            "ListFormat", "Logger", "Objective", "OnOracleError", "Preset", "ProgressMode", "_rich_table", "app",
            "console", "data_app", "friendly", "out", "renamed"]
 
-app = typer.Typer(help="Design molecules and biological sequences with GFlowNets.", no_args_is_help=True,
+app = typer.Typer(cls=Group, help="Design molecules and biological sequences with GFlowNets.", no_args_is_help=True,
                   pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
-data_app = typer.Typer(help="Third-party data assets: list, fetch, import.", no_args_is_help=True)
+data_app = typer.Typer(cls=Group, help="Third-party data assets: list, fetch, import.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from enum import Enum
 
 import typer
 from rich.console import Console
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 try:  # recent typer vendors its own click
     from typer._click.exceptions import BadParameter
@@ -26,7 +27,8 @@ class Command(TyperCommand):
     A value outside an option's fixed choices is one line naming them (Click's is a box of four).
 
     Its --help leaves out the ``--no-X`` form of flags (it still works; a help text names it where it
-    matters): at 80 columns that column would leave the help text a third of the width."""
+    matters): at 80 columns that column would leave the help text a third of the width. A flag shows no
+    type (``<bool>``): it takes no value."""
 
     renamed: dict[str, str] = {}
     shown_negatives = ("local_search",)  # off in train, on in design's recipes: --no-local-search matters
@@ -37,7 +39,8 @@ class Command(TyperCommand):
         for p, _ in quiet:
             p.secondary_opts = []
         try:
-            super().format_help(ctx, formatter)
+            with _untyped_flags(self.get_params(ctx)):
+                super().format_help(ctx, formatter)
         finally:
             for p, opts in quiet:
                 p.secondary_opts = opts
@@ -78,6 +81,27 @@ class Command(TyperCommand):
             console.print(f"[bold red]error:[/] {flag} must be {need}" + (f", got {escape(got[1])}" if got else ""),
                           highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+
+
+class Group(TyperGroup):
+    """molgfn and its command groups (``molgfn data``): as ``Command``, flags show no ``<bool>`` in --help."""
+
+    def format_help(self, ctx, formatter) -> None:
+        with _untyped_flags(self.get_params(ctx)):
+            super().format_help(ctx, formatter)
+
+
+@contextlib.contextmanager
+def _untyped_flags(params):
+    """While --help is written: flags (--resume, --help) show no type column, as they take no value."""
+    flags = [p for p in params if getattr(p, "is_flag", False) and hasattr(p, "display_type_rich")]
+    for p in flags:
+        p.display_type_rich = lambda ctx=None: None  # an instance attribute over typer's method
+    try:
+        yield
+    finally:
+        for p in flags:
+            p.__dict__.pop("display_type_rich", None)
 
 
 def _choice_values(param) -> list[str]:
