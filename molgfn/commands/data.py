@@ -6,31 +6,50 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from .base import console, out
+from .common import _print_json
 from .errors import friendly
-from .options import DataDirOpt
+from .options import DataDirOpt, Format, FormatOpt
 
 
 @friendly
-def tasks_cmd(data_dir: DataDirOpt = None) -> None:
-    """List the tasks: name, kind, object space, reward exponent, assets and their status."""
+def tasks_cmd(data_dir: DataDirOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the tasks: name, kind, object space, reward exponent, assets and their status (piped or
+    logged: whole names and notes, one line per task; --format json for scripts)."""
+    import sys
+
+    from rich.console import Console
+    from rich.text import Text
+
     from molgfn import assets
     from tasks import registry
 
     assets.set_data_dir(data_dir)
-    table = Table("task", "kind", "objects", "b", "assets", "description")
+    rows = []
     for name, cls in sorted(registry().items()):
         if not isinstance(cls, type):
-            table.add_row(name, "plugin", "?", "?", "?", f"entry point {cls.value}")
+            rows.append({"task": name, "kind": "plugin", "objects": None, "reward_exponent": None, "assets": None,
+                         "description": f"entry point {cls.value}"})
             continue
         space = getattr(cls, "space", None) or (f"{len(cls.alphabet)}^{cls.length}" if name != "custom"
                                                  else "your alphabet^L")
-        st = ", ".join(f"{a}: {assets.status(a)[0]}" for a in cls.assets) or "none needed"
-        table.add_row(name, cls.kind, space, f"{cls.reward_exponent:g}" if name != "custom" else "--reward-exponent",
-                      st, cls.description)
-    out.print(table)
+        rows.append({"task": name, "kind": cls.kind, "objects": space,
+                     "reward_exponent": cls.reward_exponent if name != "custom" else None,
+                     "assets": {a: assets.status(a)[0] for a in cls.assets}, "description": cls.description})
+    if fmt == Format.json:
+        _print_json(rows)
+        return
+    whole = not out.is_terminal  # piped or logged: nothing folded or cut at 80 columns
+    table = Table(*(Column(h, no_wrap=whole) for h in ("task", "kind", "objects", "b", "assets", "description")))
+    for r in rows:
+        plugin = r["kind"] == "plugin"
+        b = "?" if plugin else "--reward-exponent" if r["task"] == "custom" else f"{r['reward_exponent']:g}"
+        st = "?" if plugin else ", ".join(f"{a}: {v}" for a, v in r["assets"].items()) or "none needed"
+        # Text: a note such as molgfn[docking] is printed as written, not read as rich markup
+        table.add_row(*(Text(str(v)) for v in (r["task"], r["kind"], r["objects"] or "?", b, st, r["description"])))
+    (Console(file=sys.stdout, width=100_000) if whole else out).print(table)
 
 
 @friendly
