@@ -235,4 +235,4 @@ def _emit(df, output: str) -> None:
 
             raise input_error(e, "cannot write --output") from None
         if "smiles" in df.columns:
-            console.print(_rich_table(df, 10, console.width)[0])
+            console.print(_rich_table(df, 10, console.width)[0], crop=False)  # a SMILES is never cut

@@ -185,7 +185,7 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
             console.print(f"top molecules -> {out_dir / MOLECULES_PNG}")
     tr.task.close()
     table, left_out = _rich_table(df, show, out.width)
-    out.print(table)
+    out.print(table, crop=False)  # a SMILES is never cut: the line runs on
     if left_out:
         console.print(f"(not shown here: {', '.join(left_out)})", highlight=False)
     console.print(f"{len(df)} ranked candidates -> {out_dir / CANDIDATES}")
