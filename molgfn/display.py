@@ -1,8 +1,9 @@
 """Tables for people: candidate lists that stay readable in an 80-column terminal.
 
-Objects (sequences, SMILES) are never cut: they are shown whole, folded over lines if they must,
-and the remaining columns are added in order while they fit; the ones left out are named
-under the table (candidates.csv has them all).
+Objects are never cut: a sequence is shown whole, folded over lines if it must, and the remaining
+columns are added in order while they fit; a SMILES follows its row's numbers on the same line,
+whole and never folded, so that it can be copied. The columns left out are named under the table
+(candidates.csv has them all).
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ MOLECULE_VIEW = {"rank": "#", "beta": "beta", "smiles": "smiles", "raw_score": "
                  "qed": "QED", "sa_score": "SA", "lipinski_pass": "Ro5", "alerts": "alerts"}
 
 
-def molecule_table_view(df: pd.DataFrame, show: int) -> tuple[Table, list[str]]:
+def molecule_table_view(df: pd.DataFrame, show: int) -> tuple[MoleculeRows, list[str]]:
     """The first ``show`` rows of a molecule list as a compact table that reads at 80 columns: a
-    few columns worth a glance (with the number of PAINS/Brenk alerts), SMILES folded whole
-    over lines instead of cut, numbers with 4 significant digits; and the columns left out."""
+    few columns worth a glance (with the number of PAINS/Brenk alerts), numbers with 4 significant
+    digits, and each SMILES whole after its row, never folded (print it with ``crop=False``: the
+    terminal wraps a long line, and a copied SMILES is one piece); and the columns left out."""
     from rich import box
 
     view = df.head(show)
@@ -73,9 +75,31 @@ def molecule_table_view(df: pd.DataFrame, show: int) -> tuple[Table, list[str]]:
              for p, b in zip(view["pains_alerts"], view["brenk_alerts"], strict=True)]
         view = view.assign(alerts=n)
     headers = {c: h for c, h in MOLECULE_VIEW.items() if c in view.columns}
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for c, h in headers.items():
-        table.add_column(h, overflow="fold", no_wrap=c != "smiles", min_width=16 if c == "smiles" else None)
-    for row in view[list(headers)].itertuples(index=False):  # Text: a SMILES like [nH] is not rich markup
+        if c != "smiles":
+            table.add_column(h, no_wrap=True)
+    for row in view[[c for c in headers if c != "smiles"]].itertuples(index=False):
         table.add_row(*[Text(_cell(v)) for v in row])
-    return table, [c for c in df.columns if c not in headers and c != "alerts"]
+    smiles = [str(s) for s in view["smiles"]] if "smiles" in headers else []
+    return MoleculeRows(table, smiles), [c for c in df.columns if c not in headers and c != "alerts"]
+
+
+class MoleculeRows:
+    """A rich renderable: a table of numbers with each row's SMILES after it on the same line, whole."""
+
+    def __init__(self, table: Table, smiles: list[str]):
+        self.table, self.smiles = table, smiles
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        lines = console.render_lines(self.table, options, pad=False)
+        # the header, its rule, then one line per row (every cell is short and never wraps)
+        extra = ["smiles", "", *self.smiles] if len(lines) == len(self.smiles) + 2 else []
+        for i, line in enumerate(lines):
+            yield from line
+            if i < len(extra) and extra[i]:
+                style = console.get_style("table.header") if i == 0 else None
+                yield Segment("  " + extra[i], style)  # Segment: a SMILES like [nH] is not rich markup
+            yield Segment.line()

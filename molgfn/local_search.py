@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import torch
 
+from .choices import LS_FILTERS as FILTERS  # defined once, for the library and the CLI
 from .conditioning import temperature
 from .sampling import sample_backward, sample_forward
 from .trajectories import Trajectories, transition_logprobs, valid_transitions
-
-FILTERS = ("greedy", "greedy-strict", "mh", "barker")
 
 
 @torch.no_grad()

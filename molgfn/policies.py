@@ -30,9 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .choices import CONDITIONINGS  # defined once, for the library and the CLI
 from .conditioning import as_input, temperature
-
-CONDITIONINGS = ("none", "logit", "layer")
 
 
 def logz_param_groups(policy: nn.Module, lr: float, lr_logz: float) -> list[dict]:

@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
+from .choices import LOGGERS, PROGRESS  # defined once, for the library and the CLI
 from .errors import InputError
 
-LOGGERS = ("tensorboard", "mlflow")
 INSTALL = {"tensorboard": "pip install 'molgfn[tensorboard]'  (or: pip install tensorboard)",
            "mlflow": "pip install 'molgfn[mlflow]'  (or: pip install mlflow-skinny)"}
 MLFLOW_RUN_ID = "mlflow_run_id"
@@ -260,7 +260,6 @@ class NoProgress:
         pass
 
 
-PROGRESS = ("auto", "bar", "plain", "none")
 
 
 def make_progress(mode: str, total: int, start_round: int = 0, console=None, every: int | None = None,

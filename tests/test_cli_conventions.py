@@ -286,7 +286,8 @@ def test_design_help_reads_at_80_columns():
     # the help text column starts by column 50 in every row, so it is at least 28 characters wide
     import re
 
-    rows = [re.match(r"│ (--\S+)\s+(-\w\s+)?(<\S*|NAME)\s+\S", ln) for ln in lines]
+    # a row: the option, its --no- form or short name, its type (none for a flag), then its help text
+    rows = [re.match(r"│ (--\S+)\s+(--no-\S+\s+)?(-\w\s+)?((<\S*|NAME)\s+)?\S", ln) for ln in lines]
     starts = {m[1]: m.end() - 1 for m in rows if m}
     assert len(starts) > 60 and max(starts.values()) <= 53, starts  # help text >= 24 wide (was 18)
 

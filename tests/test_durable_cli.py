@@ -389,9 +389,9 @@ def test_an_unexpected_exception_is_one_line_with_the_traceback_in_a_log(trained
     log = (trained / "molgfn-error.log").read_text()
     assert "Traceback" in log and "ZeroDivisionError: a bug" in log
     # no run folder: the log goes to the user cache
-    import cli
+    import molgfn.commands.scoring
 
-    monkeypatch.setattr(cli, "_read_objects", boom)
+    monkeypatch.setattr(molgfn.commands.scoring, "_read_objects", boom)
     (tmp_path / "in.txt").write_text("ACGTA\n")
     r = run("score", "--task", "custom", "--oracle", "tests.durable_oracles:gc", "--length", 5, "--input",
             tmp_path / "in.txt")

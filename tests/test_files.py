@@ -239,6 +239,7 @@ def test_the_error_handler_never_fails_itself(trained, tmp_path, monkeypatch):
     import tempfile
 
     import cli
+    import molgfn.commands.scoring
 
     class Odd(Exception):
         def __str__(self):
@@ -247,14 +248,15 @@ def test_the_error_handler_never_fails_itself(trained, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise Odd()
 
-    monkeypatch.setattr(cli, "_read_objects", boom)
+    monkeypatch.setattr(molgfn.commands.scoring, "_read_objects", boom)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / LONG))  # no log file can be written anywhere
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / LONG))
     (tmp_path / "in.txt").write_text("ACGTA\n")
     r = run("score", *GC[:6], "--input", tmp_path / "in.txt")
     assert r.exit_code == 1, (r.output, r.exception)
     assert "error: unexpected" in r.output and "Traceback" not in r.output
-    monkeypatch.setattr(cli, "_read_objects", lambda *a, **k: (_ for _ in ()).throw(ValueError("a bug")))
+    monkeypatch.setattr(molgfn.commands.scoring, "_read_objects",
+                        lambda *a, **k: (_ for _ in ()).throw(ValueError("a bug")))
     r = run("score", *GC[:6], "--input", tmp_path / "in.txt")
     one_line_error(r, "unexpected ValueError: a bug", "no log file could be written", code=1)
 

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 from rdkit import Chem
 
+from ..choices import LIST_FORMATS as FORMATS  # defined once, for the library and the CLI
+from ..choices import MOLECULE_FILTERS as FILTERS
 from .rdlog import quiet_rdkit
 
 if TYPE_CHECKING:  # pandas (~70 MB) is imported by the table functions only: training never needs it
@@ -35,7 +37,6 @@ if TYPE_CHECKING:  # pandas (~70 MB) is imported by the table functions only: tr
 FP_RADIUS = 2
 FP_BITS = 1024
 
-FILTERS = ("pains", "brenk", "lipinski", "veber")
 DESCRIPTOR_COLUMNS = ("inchikey", "scaffold", "mol_weight", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds",
                       "qed", "sa_score", "lipinski_violations", "lipinski_pass", "veber_pass", "pains_alerts",
                       "brenk_alerts")
@@ -279,7 +280,6 @@ def cap_per_scaffold(smiles: Sequence[str], max_per_scaffold: int) -> list[int]:
 
 
 # ---- files: SDF, Parquet, CSV -----------------------------------------------------------
-FORMATS = ("csv", "sdf", "parquet")
 
 
 def _sd_value(v) -> str:

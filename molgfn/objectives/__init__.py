@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..choices import OBJECTIVE_HELP
 from ..trajectories import TrajectoryScores
 from .db import detailed_balance
 from .fkl import ForwardKL
@@ -21,24 +22,20 @@ from .tsallis import Tsallis
 
 Objective = Callable[[TrajectoryScores], "tuple"]
 
-OBJECTIVES: dict[str, tuple[Callable[..., Objective], str]] = {
-    "tb": (lambda **_: trajectory_balance, "trajectory balance (Malkin et al. 2022)"),
-    "db": (lambda **_: detailed_balance, "detailed balance (Bengio et al. 2023)"),
-    "subtb": (lambda subtb_lambda=0.9, **_: SubTB(subtb_lambda),
-              "SubTB(lambda), --subtb-lambda (Madan et al. 2023)"),
-    "fldb": (lambda fldb_partial=False, **_: ForwardLookingDB(fldb_partial),
-             "forward-looking DB, --fldb-partial (Pan et al. 2023)"),
-    "rkl": (lambda control_variate="loo", **_: ReverseKL(control_variate),
-            "reverse KL(q||pi), REINFORCE (Zimmermann et al. 2023)"),
-    "fkl": (lambda control_variate="loo", **_: ForwardKL(control_variate),
-            "forward KL(pi||q), SNIS (Zimmermann et al. 2023)"),
-    "kl-mix": (lambda kl_mix_lambda=0.5, control_variate="loo", **_: KLMix(kl_mix_lambda, control_variate),
-               "mix of both KLs, --kl-mix-lambda (Zimmermann et al. 2023)"),
-    "renyi": (lambda alpha=0.5, control_variate="loo", **_: Renyi(alpha, control_variate),
-              "Renyi-alpha D(q||pi), --alpha (da Silva et al. 2024)"),
-    "tsallis": (lambda alpha=0.5, control_variate="loo", **_: Tsallis(alpha, control_variate),
-                "Tsallis-alpha T(q||pi), --alpha (da Silva et al. 2024)"),
+_FACTORIES: dict[str, Callable[..., Objective]] = {
+    "tb": lambda **_: trajectory_balance,
+    "db": lambda **_: detailed_balance,
+    "subtb": lambda subtb_lambda=0.9, **_: SubTB(subtb_lambda),
+    "fldb": lambda fldb_partial=False, **_: ForwardLookingDB(fldb_partial),
+    "rkl": lambda control_variate="loo", **_: ReverseKL(control_variate),
+    "fkl": lambda control_variate="loo", **_: ForwardKL(control_variate),
+    "kl-mix": lambda kl_mix_lambda=0.5, control_variate="loo", **_: KLMix(kl_mix_lambda, control_variate),
+    "renyi": lambda alpha=0.5, control_variate="loo", **_: Renyi(alpha, control_variate),
+    "tsallis": lambda alpha=0.5, control_variate="loo", **_: Tsallis(alpha, control_variate),
 }
+# name -> (factory, description); the names and descriptions are molgfn.choices' (--help lists them)
+OBJECTIVES: dict[str, tuple[Callable[..., Objective], str]] = {
+    name: (_FACTORIES[name], description) for name, description in OBJECTIVE_HELP.items()}
 
 
 def get_objective(name: str, **options) -> Objective:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from ..choices import CONTROL_VARIATES  # defined once, for the library and the CLI
 from ..trajectories import TrajectoryScores
-
-CONTROL_VARIATES = ("none", "loo", "logz")
 
 
 def head_tail(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

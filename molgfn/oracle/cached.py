@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..choices import EXECUTORS  # defined once, for the library and the CLI
+from ..choices import ON_ORACLE_ERROR as ON_ERROR
 from ..errors import InputError, OracleError
 from .contract import Outcome, check_scores, value_error
 
-EXECUTORS = ("auto", "local", "process", "ray")
-ON_ERROR = ("stop", "invalid")
 DEFAULT_TIMEOUT_S = 600.0  # per object, process and Ray executors: a hung Python oracle costs 10 minutes
 
 
