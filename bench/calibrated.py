@@ -4,9 +4,14 @@ A mode count ranks samplers only among those that sample what they claim: a log 
 converged makes a sampler sharper than R^beta / Z and so find more modes than an exact sampler of
 its target could. Every row here therefore carries, beside the modes discovered in training, what
 `molgfn evaluate RUN --format json` reports after it (the same function, ``evaluate_trainer``, with
-1,000 samples at beta = 1 drawn with seed 0): on enumerable tasks the exact L1 distance to R / Z and
+1,000 samples drawn with seed 0): on enumerable tasks the exact L1 distance to R^beta / Z and
 the signed log Z error (learned - exact), and on every task the importance-sampled one (learned -
 IS estimate, with its standard error and effective sample size).
+
+Calibration is measured against the sampler's own target: a sampler trained at one inverse
+temperature (plain TB with ``beta_dist=fixed:B``, trained on R^B) at that beta; a temperature-conditional
+one (Logit-GFN, beta ~ U[LO, HI]) at both ends of its range, the row keeping the end with the larger
+|log Z error| (column ``beta_eval``, e.g. "3 (of 1, 3)").
 
 A recipe is ``design`` (the task's `molgfn design` default recipe, ``Task.design_defaults``, over
 `molgfn train`'s option defaults) or a `molgfn bench` method, each optionally followed by
