@@ -183,6 +183,50 @@ def table(paths: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _summary(dr, exact: bool) -> dict:
+    e = dr["log_z_error"] if exact else dr["is_log_z_error"]
+    calls = int(dr["reward_calls"].median())
+    return {"seeds": dr["seed"].nunique(), "calls": calls, "modes": dr["modes"].median(),
+            "key": dr["modes"].median() / calls * 1000, "ok": bool((e.abs() <= 0.5).all()), "e": e.tolist(),
+            "all": dr.sort_values("seed")["modes"].tolist()}
+
+
+def best_table(paths: list[Path], min_seeds: int = 3) -> str:
+    """Markdown per task and budget: each method (the recipe before its first '/') at its best setting, the
+    one with the most median modes among its settings calibrated on every seed (run on at least
+    ``min_seeds`` seeds), ranked by modes per 1,000 reward calls."""
+    import pandas as pd
+
+    df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    lines = []
+    for (task, rounds), dt in df.groupby(["task", "rounds"], sort=False):
+        exact = dt["log_z_error"].notna().any()
+        best: dict[str, tuple] = {}
+        methods = list(dict.fromkeys(r.split("/")[0] for r in dt["recipe"]))
+        for recipe, dr in dt.groupby("recipe", sort=False):
+            s = _summary(dr, exact)
+            method = recipe.split("/")[0]
+            if s["ok"] and s["seeds"] >= min_seeds and (method not in best or s["modes"] > best[method][1]["modes"]):
+                best[method] = (recipe, s)
+        missing = [m for m in methods if m not in best]
+        if not best:
+            continue
+        err = "log Z error, learned - exact (worst)" if exact else "IS log Z error, learned - IS (worst)"
+        lines += [f"### {task}, {rounds} rounds: each method at its best calibrated setting", "",
+                  f"| method | best setting | seeds | reward calls | modes | modes / 1k calls | {err} |",
+                  "|---|---|---|---|---|---|---|"]
+        for method, (recipe, s) in sorted(best.items(), key=lambda kv: -kv[1][1]["key"]):
+            setting = recipe[len(method) + 1:] or "(default)"
+            modes = f"{s['modes']:g} ({', '.join(f'{m:g}' for m in s['all'])})"
+            lines.append(f"| `{method}` | `{setting}` | {s['seeds']} | {s['calls']:,} | {modes} | {s['key']:.1f} "
+                         f"| {_cell(s['e'], '+.2f', worst=True)} |")
+        if missing:
+            lines.append(f"| {', '.join(f'`{m}`' for m in missing)} | no setting calibrated on {min_seeds}+ seeds "
+                         "| | | | | |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("recipes", nargs="*", help="design or a method, then /FIELD=VALUE..., e.g. tb/logz_init=zero")
@@ -192,10 +236,12 @@ def main() -> None:
     ap.add_argument("--csv", type=Path, action="append",
                     help="CSV to append to (default bench/tuning/calibrated.csv); with --table, repeatable")
     ap.add_argument("--table", action="store_true", help="print the Markdown summary of --csv and stop")
+    ap.add_argument("--best", action="store_true",
+                    help="with --table: each method at its best setting calibrated on 3+ seeds, ranked")
     a = ap.parse_args()
     paths = a.csv or [Path("bench/tuning/calibrated.csv")]
     if a.table:
-        sys.stdout.write(table(paths))
+        sys.stdout.write(best_table(paths) if a.best else table(paths))
         return
     argv = sys.argv[1:]
     for i in [i for i, x in enumerate(argv) if x == "--csv"][::-1]:  # where rows go is not how they were made
