@@ -1200,8 +1200,8 @@ def _design_defaults(ctx: typer.Context, opts: dict) -> dict:
         if name not in given:
             new[name] = applied[name] = value
     recipe_conditioning = getattr(cls, "design_defaults", {}).get("conditioning", "none")
-    # --conditioning none on a conditional recipe: that sampler keeps fixed:1, not the recipe's beta range
-    if new["conditioning"] == "none" != recipe_conditioning and "beta_dist" in applied:
+    # the user's --conditioning turned a conditional recipe into a fixed-beta one or back: no recipe beta (fixed:1)
+    if "beta_dist" in applied and (new["conditioning"] == "none") != (recipe_conditioning == "none"):
         new["beta_dist"] = opts["beta_dist"]
         del applied["beta_dist"]
     if new["local_search"] and "local_search" in applied and new["batch_size"] % (new["ls_iterations"] + 1):
