@@ -304,7 +304,7 @@ def markdown(finals: pd.DataFrame, command: str) -> str:
     lines = [f"command: `{command}`", "",
              "Medians over seeds (per-seed values in brackets for modes). Final-sample metrics use 1,000 "
              "samples at beta = 1; top-100 diversity is the true mean pairwise distance. Calibration: l1 and "
-             "log_z_error (|learned - exact|) on enumerable tasks; is_log_z_error = learned log Z - an "
+             "log_z_error (learned - exact, signed) on enumerable tasks; is_log_z_error = learned log Z - an "
              "importance-sampled log Z from those samples (is_log_z_se its standard error, is_ess their "
              "effective number).", ""]
     present = [c for c in dict.fromkeys(cols) if c in finals.columns]

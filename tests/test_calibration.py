@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -131,8 +132,24 @@ def test_evaluate_reports_calibration_beside_modes(tmp_path, request):
     assert ev["is_samples"] == 500
     # an untrained sampler: the IS estimate agrees with the exact log Z, the learned one does not
     assert abs(ev["is_log_z"] - ev["log_z_exact"]) < 5 * ev["is_log_z_se"] + 0.05
-    assert math.isclose(abs(ev["is_log_z_error"] + ev["is_log_z"] - ev["log_z_exact"]), ev["log_z_error"],
-                        rel_tol=1e-6)
+    # both errors signed, learned - reference, so they differ by the reference's difference
+    assert math.isclose(ev["is_log_z_error"] + ev["is_log_z"] - ev["log_z_exact"], ev["log_z_error"], rel_tol=1e-6)
+
+
+def test_exact_and_is_log_z_errors_are_both_signed_learned_minus_reference():
+    from molgfn.evaluation import evaluate_trainer
+
+    task = TableTask("AB", 4, seed=4)
+    tr = _trainer(task)
+    exact = exact_log_z(task.log_reward(task.table))
+    for offset in (-1.5, 0.7):  # a sampler whose log Z is too low (sharper than R / Z), then too high
+        with torch.no_grad():
+            tr.policy.log_z.value.fill_(exact + offset)
+        tr.gen.manual_seed(0)
+        ev = evaluate_trainer(tr, n=200)
+        assert ev["log_z_error"] == pytest.approx(offset, abs=1e-5)
+        assert ev["log_z_error"] == pytest.approx(ev["log_z_learned"] - ev["log_z_exact"])
+        assert ev["is_log_z_error"] == pytest.approx(ev["log_z_learned"] - ev["is_log_z"])
 
 
 def test_evaluation_samples_are_the_trainers():

@@ -49,6 +49,21 @@ def test_explicit_flags_override_the_recipe(tmp_path, recipe):
     assert cfg["lr"] == 3e-4
 
 
+def test_a_fixed_beta_recipe_sets_its_beta_unless_the_user_asks_for_conditioning(tmp_path, monkeypatch):
+    # qm9str and sehstr: TB + LS on R^beta at a fixed beta > 1 (bench/TUNING.md)
+    monkeypatch.setattr(CustomSequenceTask, "design_defaults", {"conditioning": "none", "beta_dist": "fixed:2",
+                                                                "local_search": True})
+    r, cfg = run("design", tmp_path / "a")
+    assert r.exit_code == 0, r.output
+    assert (cfg["conditioning"], cfg["beta_dist"], cfg["local_search"]) == ("none", "fixed:2", True)
+    r, cfg = run("design", tmp_path / "b", "--conditioning", "none")  # the recipe's own conditioning: its beta
+    assert r.exit_code == 0, r.output
+    assert cfg["beta_dist"] == "fixed:2"
+    r, cfg = run("design", tmp_path / "c", "--conditioning", "logit")  # a sampler of every beta: not the recipe's
+    assert r.exit_code == 0, r.output
+    assert (cfg["conditioning"], cfg["beta_dist"]) == ("logit", "fixed:1")
+
+
 def test_train_keeps_the_plain_defaults(tmp_path, recipe):
     r, cfg = run("train", tmp_path / "a")
     assert r.exit_code == 0, r.output

@@ -41,7 +41,7 @@ def test_tb_learns_target_distribution_and_log_z():
     rep = distribution_report(task.env, tr.policy, task.log_reward(task.table))
     print(rep)
     assert rep["l1"] < 0.02
-    assert rep["log_z_error"] < 0.01
+    assert abs(rep["log_z_error"]) < 0.01
     assert rep["pearson_logp_logr"] > 0.98
 
 
@@ -52,4 +52,4 @@ def test_tb_append_only_variant():
     rep = distribution_report(task.env, tr.policy, task.log_reward(task.table))
     print(rep)
     assert rep["l1"] < 0.02
-    assert rep["log_z_error"] < 0.01
+    assert abs(rep["log_z_error"]) < 0.01

@@ -133,7 +133,9 @@ def _design_defaults(ctx: typer.Context, opts: dict) -> dict:
             raise InputError(f"task {opts['task']!r}: design default {key!r} is not a training option")
         if name not in given:
             new[name] = applied[name] = value
-    if new["conditioning"] == "none" and "beta_dist" in applied:  # a fixed-beta sampler keeps its fixed:1
+    recipe_conditioning = getattr(cls, "design_defaults", {}).get("conditioning", "none")
+    # the user's --conditioning turned a conditional recipe into a fixed-beta one or back: no recipe beta (fixed:1)
+    if "beta_dist" in applied and (new["conditioning"] == "none") != (recipe_conditioning == "none"):
         new["beta_dist"] = opts["beta_dist"]
         del applied["beta_dist"]
     if new["local_search"] and "local_search" in applied and new["batch_size"] % (new["ls_iterations"] + 1):
