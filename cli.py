@@ -365,6 +365,8 @@ DataDirOpt = Annotated[
 # \\[ in help: rich would read [str] as markup and drop it
 OracleOpt = Annotated[str | None, typer.Option(
     help="Your oracle as package.module:function (list\\[str] -> list\\[float]); use with --task custom.")]
+ScoringOpt = Annotated[Path | None, typer.Option(help="A scoring file (TOML: components, transforms, aggregation; "
+                                                 "README 'Your objective as a scoring file'); --task custom-frag.")]
 AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one character per token).")]
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
 ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task, in (0, 100]: R = R_max * "
@@ -496,16 +498,21 @@ def _check_task_numbers(reward_exponent: float, workers: int | None, length: int
 
 
 def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_exponent: float,
-          workers: int | None, frag: dict | None = None, task_option: list[str] | None = None):
+          workers: int | None, frag: dict | None = None, task_option: list[str] | None = None, scoring=None):
     from tasks import get_task
 
     _check_task_numbers(reward_exponent, workers, length)
     opts: dict = {}
+    if scoring is not None:  # a scoring file: the objective of custom-frag, checked now (molgfn.scoring_task)
+        from molgfn.scoring_task import scoring_option
+
+        frag = {**(frag or {}), **scoring_option(scoring, task, oracle)}
     if task == "custom-frag":  # fragment molecules scored by the user's function of SMILES
-        if not oracle:
+        if not oracle and scoring is None:
             from molgfn.errors import InputError
 
-            raise InputError("--task custom-frag needs --oracle package.module:function (list of SMILES -> floats)")
+            raise InputError("--task custom-frag needs --oracle package.module:function (list of SMILES -> floats) "
+                             "or --scoring FILE")
         opts = {"oracle": oracle, "reward_exponent": reward_exponent}
         if workers is not None:
             opts["workers"] = workers
@@ -657,7 +664,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None, preference_dist=None, stale_scores_ok=False, threads=None, max_oracle_calls=None):
+                filters=None, preference_dist=None, stale_scores_ok=False, threads=None, max_oracle_calls=None,
+                scoring=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -677,6 +685,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
         cfg = TrainConfig.load(out_dir / CONFIG)
         given = dict(locals())
         _check_resume_options(cfg, given)
+        from molgfn.scoring_task import check_resumed_scoring
+
+        check_resumed_scoring(cfg.task_options, scoring)  # --scoring again: the same content, which trusts it
         if rounds is not None and rounds != cfg.rounds:
             console.print(f"--rounds {rounds} applied (the run was set to {cfg.rounds} rounds)")
         cfg.rounds = rounds if rounds is not None else cfg.rounds
@@ -692,7 +703,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
             console.print(f"--checkpoint-every {checkpoint_every} applied (was {cfg.checkpoint_every})")
             cfg.checkpoint_every = checkpoint_every
         cfg.device = device  # a run may resume on another machine
-        task_obj = _stored_task(cfg, oracle, trust_oracle, workers=workers)
+        task_obj = _stored_task(cfg, oracle, trust_oracle or scoring is not None, workers=workers)
     else:
         frag = {"max_blocks": max_blocks} if max_blocks != 8 else {}
         if vocab is not None:
@@ -715,7 +726,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                  f"task {task!r} is not one")
             frag["filters"] = list(parse_filters(filters))
         task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers,
-                                          {**frag, **(moo or {})}, task_option)
+                                          {**frag, **(moo or {})}, task_option, scoring)
         from molgfn.budget import default_rounds
 
         if rounds is None:
@@ -890,6 +901,9 @@ def _stored_task(cfg, oracle: str | None, trust_oracle: bool, need_oracle: bool 
             opts["oracle"] = None
         if workers is not None:
             opts["workers"] = workers
+    from molgfn.scoring_task import stored_scoring_options
+
+    opts = stored_scoring_options(opts, trust_oracle, need_oracle)  # its oracle components: only when trusted
     return get_task(cfg.task, **opts)
 
 
@@ -945,6 +959,7 @@ def _training_options(
                                                "again).")] = False,
     checkpoint_every: Annotated[int, typer.Option(help="Rounds between checkpoints.")] = 50,
     oracle: OracleOpt = None,
+    scoring: ScoringOpt = None,
     alphabet: AlphabetOpt = "ACGT",
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
@@ -1028,7 +1043,7 @@ def with_training_options(fn):
 
 # --help panels of the long commands, shown in this order; an option named in none stays under "Options"
 PANELS = {
-    "Task": ("task", "task_option", "oracle", "alphabet", "length", "reward_exponent", "vocab", "max_blocks",
+    "Task": ("task", "task_option", "oracle", "scoring", "alphabet", "length", "reward_exponent", "vocab", "max_blocks",
              "filters", "input", "column", "data_dir"),
     "Model": ("hidden", "layers", "conditioning", "beta_dist", "uniform_pb", "device", "threads"),
     "Training": ("rounds", "batch_size", "replay_size", "grad_steps", "objective", "subtb_lambda", "alpha",
@@ -1415,14 +1430,16 @@ def _emit(df, output: str) -> None:
 @friendly
 @help_panels
 def score(
-    task: TaskOpt,
-    input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")],
+    task: Annotated[str | None, typer.Option("--task", "-t", help="Task name (see `molgfn tasks`); with --scoring: "
+                                             "custom-frag.")] = None,
+    input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")] = ...,
     column: Annotated[str | None, typer.Option(help="CSV column holding the objects (default: the task's "
                                                "object column, else the first).")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
                                         "stdout.")] = "-",
     data_dir: DataDirOpt = None,
     oracle: OracleOpt = None,
+    scoring: ScoringOpt = None,
     alphabet: AlphabetOpt = "ACGT",
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
@@ -1441,12 +1458,14 @@ def score(
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
 
     from molgfn import assets
+    from molgfn.scoring_task import score_task_name
 
+    task = score_task_name(task, scoring)  # --scoring alone scores with custom-frag
     output = _output_path(output, force, inputs=[input])
     assets.set_data_dir(data_dir)
     settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
                                 on_oracle_error, score_store, stale_scores_ok)
-    _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option)
+    _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option, scoring=scoring)
     try:
         _configure_oracle(t, settings, executor is not None or score_store is not None)
         objs, row_offset = _read_objects(input, column, t.object_column)
