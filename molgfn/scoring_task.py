@@ -118,10 +118,23 @@ class ScoringMixin:
             out[s] = r
         return [out[s] for s in smiles]
 
+    def scoring_columns(self, objs: list[str]) -> dict[str, list]:
+        """``NAME_raw`` / ``NAME_score`` of every component (memo or store: no new oracle call for a
+        molecule scored before); NaN for objects that are not candidates (invalid, filtered, forbidden),
+        which are never scored; {} without a scoring or with its oracle not loaded."""
+        import numpy as np
+
+        if self.scoring is None or self.oracle is None:
+            return {}
+        ok = [i for i, o in enumerate(objs) if self.is_candidate(o)]
+        Y = np.full((len(objs), len(self.scoring.names)), np.nan)
+        if ok:
+            Y[ok] = self.oracle.vectors([objs[i] for i in ok])
+        return self.scoring.columns(Y)
+
     def extra_columns(self, objs: list[str]) -> dict[str, list]:
         cols = super().extra_columns(objs)
-        if self.scoring is not None and self.oracle is not None:
-            cols.update(self.scoring.columns(self.oracle.vectors(objs)))
+        cols.update(self.scoring_columns(objs))
         return cols
 
     def score_table(self, smiles: list[str], row_offset: int = 1):

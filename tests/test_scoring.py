@@ -161,6 +161,10 @@ def test_design_with_the_issues_scoring_file(tmp_path):
     assert df["qed_score"].tolist() == pytest.approx((1 / (1 + 10 ** (-5 * (q - 0.6) / 0.6))).tolist())
     geo = (df["qed_score"] * df["similarity_score"] * df["substructure_score"]) ** (1 / 3)
     assert df["raw_score"].tolist() == pytest.approx(geo.tolist())
+    r = run("sample", out, "-n", 6, "--output", tmp_path / "s.csv")  # every list has the component columns
+    assert r.exit_code == 0, r.output
+    drawn = pd.read_csv(tmp_path / "s.csv")
+    assert {"qed_raw", "qed_score", "similarity_raw", "substructure_score"} <= set(drawn.columns)
     stored = json.loads((out / "config.json").read_text())
     # a resumed run keeps the content the run started with, even once the file is edited
     sc.write_text(EXAMPLE.replace('kind = "qed"', 'kind = "tpsa"'))
