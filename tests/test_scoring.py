@@ -250,3 +250,18 @@ def test_scoring_needs_custom_frag_and_not_oracle(tmp_path):
     r = run("score", "--task", "custom-frag", "--scoring", sc, "--oracle", "tests.fragment_helpers:smiles_length",
             "--input", mols)
     assert r.exit_code == 2 and "give --scoring or --oracle, not both" in r.output
+
+
+def test_an_alert_file_is_read_into_the_recorded_scoring(tmp_path):
+    (tmp_path / "alerts.txt").write_text("# my alerts\n[#7;!n][#7;!n]  hydrazine\n\nC#C alkyne\n")
+    (tmp_path / "s.toml").write_text('[[component]]\nkind = "alerts"\nfile = "alerts.txt"\n')  # next to the file
+    spec = load_scoring(tmp_path / "s.toml").spec
+    assert spec["component"][0]["smarts"] == ["[#7;!n][#7;!n]", "C#C"] and spec["component"][0]["forbid"] is True
+    assert "file" not in spec["component"][0]  # the content, not the path: a resumed run needs no file
+    assert load_scoring(spec).spec == spec  # what config.json holds loads back unchanged
+
+
+def test_the_library_exports_the_scoring_task():
+    import molgfn
+
+    assert molgfn.ScoringTask.__module__ == "molgfn.scoring_task" and callable(molgfn.load_scoring)
