@@ -21,6 +21,7 @@ _EXPORTS = {
     # tasks
     "FunctionTask": "api", "MoleculeFunctionTask": "api", "Task": "task", "SequenceTask": "task",
     "TabularSequenceTask": "task", "FragmentTask": "fragtask",
+    "ScoringTask": "scoring_task", "load_scoring": "chem.scoring",  # scoring files (README: your objective)
     # configuration and training
     "TrainConfig": "config", "Trainer": "trainer",
     # multi-objective

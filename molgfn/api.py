@@ -374,6 +374,9 @@ def sample(trainer: Trainer, n: int = 100, beta: float | None = None, preference
         for i, c in enumerate(trainer.task.components):
             df[c.name] = Y[:, i]
         df = with_pareto_rank(df, trainer.task)
+    if scored and hasattr(trainer.task, "scoring_columns"):  # a scoring file: each component's raw value and score
+        for name, col in trainer.task.scoring_columns(objs).items():
+            df[name] = col
     return df
 
 

@@ -36,6 +36,8 @@ class FragmentTask(Task):
     assets: tuple[str, ...] = ("seh-frag-blocks",)
     object_column: str = "smiles"
     space: str = "block trees (105 blocks, <= 8)"
+    # a subclass whose failed_filters rejects more than --filter (a scoring file's forbidden substructures)
+    constrained: bool = False
 
     def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
                  filters: str | list[str] | None = None) -> None:
@@ -77,7 +79,7 @@ class FragmentTask(Task):
         nb = self.env.num_blocks(states).tolist()
         raw = np.full(len(smiles), self.raw_floor, dtype=np.float64)
         ok = [i for i, s in enumerate(smiles) if self.is_valid(s)]
-        if self.filters and ok:  # constraints: failing molecules keep the floor, without an oracle call
+        if (self.filters or self.constrained) and ok:  # failing molecules keep the floor, with no oracle call
             failed = self.failed_filters([smiles[i] for i in ok])
             for fs in failed:
                 for f in fs:
@@ -102,7 +104,7 @@ class FragmentTask(Task):
 
     def is_candidate(self, obj: str) -> bool:
         """Valid and passing every filter: may be listed in candidates."""
-        return self.is_valid(obj) and not (self.filters and self.failed_filters([obj])[0])
+        return self.is_valid(obj) and not ((self.filters or self.constrained) and self.failed_filters([obj])[0])
 
     def failed_filters(self, smiles: list[str]) -> list[tuple[str, ...]]:
         """The first filter each (valid) SMILES fails, or (); each distinct SMILES is checked once."""
@@ -122,7 +124,7 @@ class FragmentTask(Task):
 
     def round_metrics(self) -> dict:
         """Columns for metrics.csv: reward calls spent on filtered molecules so far."""
-        return {"filtered": self.filter_counts["filtered"]} if self.filters else {}
+        return {"filtered": self.filter_counts["filtered"]} if self.filters or self.constrained else {}
 
     def extra_columns(self, objs: list[str]) -> dict[str, list]:
         """Per-molecule columns for candidates.csv: the number of blocks. QED, molecular weight and

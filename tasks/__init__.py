@@ -53,5 +53,6 @@ def get_task(name: str, **options):
         raise TaskError(f"task {name!r}: {e}") from e
     # what rebuilds this task from a run's config.json (a run trained through the library resumes and
     # samples from the CLI): the options as given, where they are plain data
-    task.task_options = {k: v for k, v in options.items() if isinstance(v, str | int | float | bool | list | None)}
+    plain = str | int | float | bool | list | dict | None  # dict: a scoring file's content (custom-frag --scoring)
+    task.task_options = {k: v for k, v in options.items() if isinstance(v, plain)}
     return task

@@ -28,16 +28,21 @@ def _print_json(obj) -> None:
 
 
 def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_exponent: float,
-          workers: int | None, frag: dict | None = None, task_option: list[str] | None = None):
+          workers: int | None, frag: dict | None = None, task_option: list[str] | None = None, scoring=None):
     from tasks import get_task
 
     _check_task_numbers(reward_exponent, workers, length)
     opts: dict = {}
+    if scoring is not None:  # a scoring file: the objective of custom-frag, checked now (molgfn.scoring_task)
+        from molgfn.scoring_task import scoring_option
+
+        frag = {**(frag or {}), **scoring_option(scoring, task, oracle)}
     if task == "custom-frag":  # fragment molecules scored by the user's function of SMILES
-        if not oracle:
+        if not oracle and scoring is None:
             from molgfn.errors import InputError
 
-            raise InputError("--task custom-frag needs --oracle package.module:function (list of SMILES -> floats)")
+            raise InputError("--task custom-frag needs --oracle package.module:function (list of SMILES -> floats) "
+                             "or --scoring FILE")
         opts = {"oracle": oracle, "reward_exponent": reward_exponent}
         if workers is not None:
             opts["workers"] = workers
@@ -146,6 +151,9 @@ def _stored_task(cfg, oracle: str | None, trust_oracle: bool, need_oracle: bool 
             opts["oracle"] = None
         if workers is not None:
             opts["workers"] = workers
+    from molgfn.scoring_task import stored_scoring_options
+
+    opts = stored_scoring_options(opts, trust_oracle, need_oracle)  # its oracle components: only when trusted
     return get_task(cfg.task, **opts)
 
 

@@ -46,6 +46,8 @@ DataDirOpt = Annotated[
 # \\[ in help: rich would read [str] as markup and drop it
 OracleOpt = Annotated[str | None, typer.Option(
     help="Your oracle as package.module:function (list\\[str] -> list\\[float]); use with --task custom.")]
+ScoringOpt = Annotated[Path | None, typer.Option(help="A scoring file (TOML: components, transforms, aggregation; "
+                                                 "README 'Your objective as a scoring file'); --task custom-frag.")]
 AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one character per token).")]
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
 ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task, in (0, 100]: R = R_max * "
@@ -213,6 +215,7 @@ def _training_options(
                                                "again).")] = False,
     checkpoint_every: Annotated[int, typer.Option(help="Rounds between checkpoints.")] = 50,
     oracle: OracleOpt = None,
+    scoring: ScoringOpt = None,
     alphabet: AlphabetOpt = "ACGT",
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
@@ -298,7 +301,7 @@ def with_training_options(fn):
 
 # --help panels of the long commands, shown in this order; an option named in none stays under "Options"
 PANELS = {
-    "Task": ("task", "task_option", "oracle", "alphabet", "length", "reward_exponent", "vocab", "max_blocks",
+    "Task": ("task", "task_option", "oracle", "scoring", "alphabet", "length", "reward_exponent", "vocab", "max_blocks",
              "filters", "input", "column", "data_dir"),
     "Model": ("hidden", "layers", "conditioning", "beta_dist", "uniform_pb", "device", "threads"),
     "Training": ("rounds", "batch_size", "replay_size", "grad_steps", "objective", "subtb_lambda", "alpha",

@@ -26,7 +26,7 @@ from .options import (
     RayAddressOpt,
     ReuseScoresOpt,
     ScoreStoreOpt,
-    TaskOpt,
+    ScoringOpt,
     TaskOptionOpt,
     WorkersOpt,
     help_panels,
@@ -36,14 +36,16 @@ from .options import (
 @friendly
 @help_panels
 def score(
-    task: TaskOpt,
-    input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")],
+    task: Annotated[str | None, typer.Option("--task", "-t", help="Task name (see `molgfn tasks`); with --scoring: "
+                                             "custom-frag.")] = None,
+    input: Annotated[Path, typer.Option("--input", "-i", help="File: one object per line, or a CSV.")] = ...,
     column: Annotated[str | None, typer.Option(help="CSV column holding the objects (default: the task's "
                                                "object column, else the first).")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="Output file (.csv, .sdf or .parquet), or - for CSV on "
                                         "stdout.")] = "-",
     data_dir: DataDirOpt = None,
     oracle: OracleOpt = None,
+    scoring: ScoringOpt = None,
     alphabet: AlphabetOpt = "ACGT",
     length: LengthOpt = 8,
     reward_exponent: ExpOpt = 1.0,
@@ -62,12 +64,15 @@ def score(
     """Score the objects in a file with the task's oracle: CSV of object, raw_score, reward."""
 
     from molgfn import assets
+    from molgfn.scoring_task import score_task_name
 
+    task = score_task_name(task, scoring)  # --scoring alone scores with custom-frag
     output = _output_path(output, force, inputs=[input])
     assets.set_data_dir(data_dir)
     settings = _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries,
                                 on_oracle_error, score_store, stale_scores_ok)
-    _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option)
+    _, _, t = _task(task, oracle, alphabet, length, reward_exponent, workers, task_option=task_option,
+                    scoring=scoring)
     try:
         _configure_oracle(t, settings, executor is not None or score_store is not None)
         objs, row_offset = _read_objects(input, column, t.object_column)

@@ -63,7 +63,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None, preference_dist=None, stale_scores_ok=False, threads=None, max_oracle_calls=None):
+                filters=None, preference_dist=None, stale_scores_ok=False, threads=None, max_oracle_calls=None,
+                scoring=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -83,6 +84,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
         cfg = TrainConfig.load(out_dir / CONFIG)
         given = dict(locals())
         _check_resume_options(cfg, given)
+        from molgfn.scoring_task import check_resumed_scoring
+
+        check_resumed_scoring(cfg.task_options, scoring)  # --scoring again: the same content, which trusts it
         if rounds is not None and rounds != cfg.rounds:
             console.print(f"--rounds {rounds} applied (the run was set to {cfg.rounds} rounds)")
         cfg.rounds = rounds if rounds is not None else cfg.rounds
@@ -98,7 +102,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
             console.print(f"--checkpoint-every {checkpoint_every} applied (was {cfg.checkpoint_every})")
             cfg.checkpoint_every = checkpoint_every
         cfg.device = device  # a run may resume on another machine
-        task_obj = _stored_task(cfg, oracle, trust_oracle, workers=workers)
+        task_obj = _stored_task(cfg, oracle, trust_oracle or scoring is not None, workers=workers)
     else:
         frag = {"max_blocks": max_blocks} if max_blocks != 8 else {}
         if vocab is not None:
@@ -121,7 +125,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                  f"task {task!r} is not one")
             frag["filters"] = list(parse_filters(filters))
         task_name, opts, task_obj = _task(task, oracle, alphabet, length, reward_exponent, workers,
-                                          {**frag, **(moo or {})}, task_option)
+                                          {**frag, **(moo or {})}, task_option, scoring)
         from molgfn.budget import default_rounds
 
         if rounds is None:
