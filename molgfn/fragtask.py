@@ -36,9 +36,12 @@ class FragmentTask(Task):
     assets: tuple[str, ...] = ("seh-frag-blocks",)
     object_column: str = "smiles"
     space: str = "block trees (105 blocks, <= 8)"
+    # a size limit in the environment (``FragmentEnv.max_heavy_atoms``): actions that would pass it are
+    # masked, so no reward call goes to a molecule the oracle refuses for its size (xtb-gap: 9)
+    max_heavy_atoms: int | None = None
 
     def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
-                 filters: str | list[str] | None = None) -> None:
+                 filters: str | list[str] | None = None, max_heavy_atoms: int | None = None) -> None:
         from .chem.descriptors import parse_filters
         from .limits import MAX_BLOCKS, check_ranges
 
@@ -50,7 +53,10 @@ class FragmentTask(Task):
             self.reward_exponent = float(reward_exponent)
         if vocab is not None:
             self.assets = tuple(a for a in self.assets if a != "seh-frag-blocks")
-        self.env = FragmentEnv(load_vocab(vocab), int(max_blocks))
+        if max_heavy_atoms is not None:
+            check_ranges(("max_heavy_atoms", max_heavy_atoms, 1, None))
+            self.max_heavy_atoms = int(max_heavy_atoms)
+        self.env = FragmentEnv(load_vocab(vocab), int(max_blocks), self.max_heavy_atoms)
         self.reward_calls = 0
         self.num_blocks: dict[str, int] = {}  # SMILES -> blocks of the state it was first seen as
 
