@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from rdkit import Chem
@@ -134,3 +135,21 @@ def test_xtb_gap_sets_its_oracle_limit_in_the_environment():
         assert max(heavy(s) for s in t.env.to_strings(x)) <= MAX_HEAVY
     finally:
         t.close()
+
+
+def test_resuming_a_run_logged_without_the_limit_drops_replay_objects_out_of_reach(tmp_path):
+    # a run made before its task had a size limit: its replay buffer holds larger molecules, whose backward
+    # trajectories take masked forward actions (log P_F = -1e9): they are dropped when the logs are replayed
+    cfg = TrainConfig(task="size-limited-frag", rounds=2, batch_size=16, replay_size=8, hidden=16, n_layers=1,
+                      device="cpu", seed=0, checkpoint_every=1)
+    old = Trainer(cfg, SizeLimitedTask(max_blocks=6, max_heavy_atoms=99), tmp_path)
+    old.train()
+    n = old.buffer.size
+    assert not bool(Trainer(cfg, SizeLimitedTask(max_blocks=6), None).env.within_limits(old.buffer.objects[:n]).all())
+    cfg.rounds = 3
+    new = Trainer(cfg, SizeLimitedTask(max_blocks=6), tmp_path)
+    assert new.resume() and new.round == 2
+    kept = new.buffer.objects[: new.buffer.size]
+    assert 0 < new.buffer.size < n and bool(new.env.within_limits(kept).all())
+    new.train()
+    assert new.round == 3 and all(np.isfinite(r["loss"]) for r in new.metrics)

@@ -43,6 +43,14 @@ edges to the same parent but one forward edge from it.) The same molecule can st
 built as several states (another root, or duplicate blocks): the sampler targets states
 with probability proportional to R(molecule), as in the fragment GFlowNet papers.
 
+Size limit (``max_heavy_atoms``, set by a task whose oracle refuses larger molecules, e.g.
+xtb-gap's 9): a block may be added only if the molecule's heavy atoms (the sum over its
+blocks; joining blocks removes hydrogens only) stay within the limit (``fits``), in
+``forward_mask``, ``forward_valid`` and the factorised sampler alike. The size only grows
+forwards, so every parent of a state within the limit is within it too: the backward mask
+needs no change and P_B stays on the masked space (local search rebuilds with P_F, inside it);
+stop stays allowed in every non-empty state, so a terminal state is reachable from every state.
+
 Vocabulary de-duplication: blocks with the same SMILES and the same stem multiset give
 the same root, so only the first of them may be added as a root; blocks with the same
 SMILES, the same joining atom ``r[0]`` and the same remaining stems give the same child,
@@ -289,6 +297,13 @@ class FragmentEnv:
             return None
         room = self.max_heavy_atoms - self.heavy_atoms(s)
         return self._const("heavy", s.device)[None] <= room[:, None]
+
+    def within_limits(self, s: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the state is inside the masked space (all True without a size limit); the trainer
+        drops replay objects of a run logged before a limit was set, which the mask can no longer reach."""
+        if self.max_heavy_atoms is None:
+            return torch.ones(s.shape[0], dtype=torch.bool, device=s.device)
+        return self.heavy_atoms(s) <= self.max_heavy_atoms
 
     # -- dynamics ----------------------------------------------------------------------
     def initial(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
