@@ -153,3 +153,30 @@ def test_resuming_a_run_logged_without_the_limit_drops_replay_objects_out_of_rea
     assert 0 < new.buffer.size < n and bool(new.env.within_limits(kept).all())
     new.train()
     assert new.round == 3 and all(np.isfinite(r["loss"]) for r in new.metrics)
+
+
+class FilteredQM9Task(SizeLimitedTask):
+    name = "filtered-qm9-frag"
+    max_heavy_atoms = None
+
+
+def test_blocks_with_their_own_alert_are_masked_and_every_molecule_holding_one_fails():
+    from molgfn.chem.descriptors import failed_filters, mol_from_smiles
+
+    task = FilteredQM9Task(max_blocks=4, filters="brenk")
+    env = task.env
+    names = {task.env.vocab.smiles[b] for b in env.blocked}
+    assert {"C#C", "C1CO1"} <= names and "c1ccccc1" not in names  # alkyne, epoxide: alerts in any context
+    assert "C=C" not in names  # an "isolated alkene" is no longer isolated next to an aryl: left to the filter
+    assert FilteredQM9Task(max_blocks=4).env.blocked == ()  # no filter, no mask
+    assert FilteredQM9Task(max_blocks=4, filters="lipinski").env.blocked == ()  # rules are not block alerts
+    x = random_rollout(env, 200, 0)
+    assert not bool(torch.isin(x[:, :, : env.M], torch.tensor(env.blocked)).any())
+    assert bool(env.within_limits(x[:, -1]).all())
+    # the mask drops only molecules the filter rejects: in the unmasked space, every one holding a blocked block fails
+    full = FragmentEnv(env.vocab, 4)
+    y = random_rollout(full, 300, 1)[:, -1]
+    held = torch.isin(y[:, : full.M], torch.tensor(env.blocked)).any(1)
+    smiles = full.to_strings(y[held])
+    assert len(smiles) > 100
+    assert all(failed_filters(mol_from_smiles(s), ("brenk",)) for s in smiles)

@@ -51,6 +51,10 @@ forwards, so every parent of a state within the limit is within it too: the back
 needs no change and P_B stays on the masked space (local search rebuilds with P_F, inside it);
 stop stays allowed in every non-empty state, so a terminal state is reachable from every state.
 
+Blocked blocks (``blocked``): never added, as a root or a child (a fragment task with alert
+filters blocks the blocks that carry an alert of their own, ``FragmentTask``). A static mask
+on the vocabulary: the same argument as the size limit keeps P_B and local search inside it.
+
 Vocabulary de-duplication: blocks with the same SMILES and the same stem multiset give
 the same root, so only the first of them may be added as a root; blocks with the same
 SMILES, the same joining atom ``r[0]`` and the same remaining stems give the same child,
@@ -182,6 +186,7 @@ class FragmentEnv:
     vocab: FragmentVocab
     max_blocks: int = 8
     max_heavy_atoms: int | None = None  # a size limit of the molecule (e.g. an oracle's): see ``fits``
+    blocked: tuple[int, ...] = ()  # blocks never added (e.g. blocks whose own alert fails a filter)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -205,6 +210,15 @@ class FragmentEnv:
                 if kc not in seen_child:
                     seen_child.add(kc)
                     child_ok[b] = True
+        if self.blocked:
+            allowed = torch.ones(V, dtype=torch.bool)
+            allowed[list(self.blocked)] = False
+            root_ok &= allowed
+            child_ok &= allowed
+            if not bool(root_ok.any()):
+                from ..errors import InputError
+
+                raise InputError("every block of the vocabulary is excluded (blocked); nothing can be built")
         if self.max_heavy_atoms is not None:
             root_ok &= heavy <= self.max_heavy_atoms
             if not bool(root_ok.any()):
@@ -213,7 +227,8 @@ class FragmentEnv:
                 raise InputError(f"max_heavy_atoms={self.max_heavy_atoms}: every block of the vocabulary has more "
                                  f"heavy atoms (the smallest has {int(heavy.min())}); raise the limit or use "
                                  "smaller blocks")
-        self._cache.update(n_stems=nst, root_ok=root_ok, child_ok=child_ok, heavy=heavy, S=S, V=V, smiles={})
+        self._cache.update(n_stems=nst, root_ok=root_ok, child_ok=child_ok, heavy=heavy, S=S, V=V, smiles={},
+                           blocked=torch.tensor(sorted(self.blocked), dtype=torch.long))
 
     # -- sizes -------------------------------------------------------------------------
     @property
@@ -299,11 +314,14 @@ class FragmentEnv:
         return self._const("heavy", s.device)[None] <= room[:, None]
 
     def within_limits(self, s: torch.Tensor) -> torch.Tensor:
-        """(B,) bool: the state is inside the masked space (all True without a size limit); the trainer
-        drops replay objects of a run logged before a limit was set, which the mask can no longer reach."""
-        if self.max_heavy_atoms is None:
-            return torch.ones(s.shape[0], dtype=torch.bool, device=s.device)
-        return self.heavy_atoms(s) <= self.max_heavy_atoms
+        """(B,) bool: the state is inside the masked space (within the size limit, no blocked block); the
+        trainer drops replay objects of a run logged before a mask was set, which it can no longer reach."""
+        ok = torch.ones(s.shape[0], dtype=torch.bool, device=s.device)
+        if self.blocked:
+            ok &= ~torch.isin(s[:, : self.M], self._const("blocked", s.device)).any(1)
+        if self.max_heavy_atoms is not None:
+            ok &= self.heavy_atoms(s) <= self.max_heavy_atoms
+        return ok
 
     # -- dynamics ----------------------------------------------------------------------
     def initial(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
