@@ -65,7 +65,8 @@ def run(task_name: str, filters: str, setting: str, seed: int, rounds: int, batc
     last_rej = m[-1]["filtered"] - m[-q - 1]["filtered"]
     return {"setting": setting, "seed": seed, "calls": m[-1]["reward_calls"],
             "rejected": m[-1]["filtered"] / m[-1]["reward_calls"], "rejected_last": last_rej / last_calls,
-            "best": tr._best_raw, "s": time.perf_counter() - t0}
+            "best": tr._best_raw, "s": time.perf_counter() - t0,
+            "by": ", ".join(f"{f} {n}" for f, n in task.filter_counts.items() if f != "filtered")}
 
 
 def main() -> None:
@@ -79,13 +80,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"`{' '.join(['bench/filter_rejects.py', *map(shlex.quote, sys.argv[1:])])}`\n")
-    print("| setting | seed | reward calls | on rejects (all rounds) | on rejects (last quarter) | best raw | s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| setting | seed | reward calls | on rejects (all rounds) | on rejects (last quarter) | best raw | s | "
+          "rejected by (first failing filter) |")
+    print("|---|---|---|---|---|---|---|---|")
     for setting in args.settings:
         for seed in args.seeds:
             r = run(args.task, args.filters, setting, seed, args.rounds, args.batch)
             print(f"| {r['setting']} | {r['seed']} | {r['calls']} | {r['rejected']:.0%} | {r['rejected_last']:.0%} | "
-                  f"{r['best']:.3f} | {r['s']:.0f} |", flush=True)
+                  f"{r['best']:.3f} | {r['s']:.0f} | {r['by']} |", flush=True)
 
 
 if __name__ == "__main__":
