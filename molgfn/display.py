@@ -64,15 +64,16 @@ MOLECULE_VIEW = {"rank": "#", "beta": "beta", "smiles": "smiles", "raw_score": "
 
 def molecule_table_view(df: pd.DataFrame, show: int) -> tuple[MoleculeRows, list[str]]:
     """The first ``show`` rows of a molecule list as a compact table that reads at 80 columns: a
-    few columns worth a glance (with the number of PAINS/Brenk alerts), numbers with 4 significant
+    few columns worth a glance (with the number of PAINS/Brenk/reactive alerts), numbers with 4 significant
     digits, and each SMILES whole after its row, never folded (print it with ``crop=False``: the
     terminal wraps a long line, and a copied SMILES is one piece); and the columns left out."""
     from rich import box
 
     view = df.head(show)
     if {"pains_alerts", "brenk_alerts"} <= set(df.columns):  # how many alerts; their names are in the file
-        n = [len([a for a in f"{p}; {b}".split("; ") if a and a != "nan"])
-             for p, b in zip(view["pains_alerts"], view["brenk_alerts"], strict=True)]
+        cols = [c for c in ("pains_alerts", "brenk_alerts", "reactive_alerts") if c in df.columns]
+        n = [len([a for a in "; ".join(map(str, r)).split("; ") if a and a != "nan"])
+             for r in zip(*(view[c] for c in cols), strict=True)]
         view = view.assign(alerts=n)
     headers = {c: h for c, h in MOLECULE_VIEW.items() if c in view.columns}
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)

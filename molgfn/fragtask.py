@@ -16,17 +16,71 @@ gets raw = raw_floor without an oracle call and is never a candidate. Filters ar
 cheapest first and the check stops at the first failure, so each filtered reward call is
 counted once, under the filter that rejected it (``filter_counts``, in the checkpoint; the
 total is ``filtered`` in metrics.csv).
+
+With alert filters (pains, brenk, reactive) the environment also masks the blocks that carry
+an alert of their own, in every context tried (``alert_blocks``): every molecule holding one
+would be rejected, so the sampler never spends a reward call on it. Rules (lipinski, ...) and
+alerts that depend on what is attached are checked on the finished molecule only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import torch
 
 from .envs.fragments import INVALID_PREFIX, FragmentEnv, load_vocab
 from .task import Task
+
+# what an attachment can put next to a block: nothing (H), alkyl, aryl, amine, hydroxyl, carbonyl
+ALERT_CONTEXTS = ("C", "c1ccccc1", "N", "O", "C=O")
+
+
+def _with_probe(smi: str, stems, probe: str):
+    """The block with a copy of ``probe`` (joined by its atom 0) on every stem; None if it does not sanitise."""
+    from rdkit import Chem
+
+    from .chem.blocks import kekulized
+    from .envs.fragments import _sanitised, _take_h
+
+    rw = Chem.RWMol(kekulized(smi))
+    for a in stems:
+        at = rw.GetNumAtoms()
+        rw.InsertMol(kekulized(probe))
+        rw.AddBond(a, at, Chem.BondType.SINGLE)
+        _take_h(rw.GetAtomWithIdx(a))
+        _take_h(rw.GetAtomWithIdx(at))
+    return _sanitised(rw)
+
+
+@lru_cache(maxsize=16)
+def alert_blocks(vocab, filters: tuple[str, ...]) -> tuple[int, ...]:
+    """Blocks that carry an alert of the alert filters among ``filters`` (pains, brenk, reactive) of their
+    own: the same alert matches the bare block (stems capped by hydrogen) and the block with each of
+    ``ALERT_CONTEXTS`` on every stem. A molecule holding such a block fails the filter whatever is
+    attached to it: a check of six contexts, not a proof for every one, measured on random molecules
+    (tests/test_size_limit.py; bench/CHEM.md). Alerts that a neighbour can remove (an isolated alkene next
+    to an aryl, a thiol capped by the attachment) are left to the filter at the end."""
+    from rdkit import Chem
+
+    from .chem.descriptors import _catalogs
+
+    cats = [c for f, c in _catalogs().items() if f in filters]
+    if not cats:
+        return ()
+    out = []
+    for b, (smi, r) in enumerate(zip(vocab.smiles, vocab.stems, strict=True)):
+        mols = [Chem.MolFromSmiles(smi)] + [_with_probe(smi, r, p) for p in ALERT_CONTEXTS]
+        if any(m is None for m in mols):
+            continue
+        for cat in cats:
+            common = set.intersection(*({e.GetDescription() for e in cat.GetMatches(m)} for m in mols))
+            if common:
+                out.append(b)
+                break
+    return tuple(out)
 
 
 class FragmentTask(Task):
@@ -38,9 +92,15 @@ class FragmentTask(Task):
     space: str = "block trees (105 blocks, <= 8)"
     # a subclass whose failed_filters rejects more than --filter (a scoring file's forbidden substructures)
     constrained: bool = False
+    # a size limit in the environment (``FragmentEnv.max_heavy_atoms``): actions that would pass it are
+    # masked, so no reward call goes to a molecule the oracle refuses for its size (xtb-gap: 9)
+    max_heavy_atoms: int | None = None
+    # with alert filters, blocks whose own alert fails them are masked (``alert_blocks``), so the sampler
+    # never spends reward calls on molecules they would make (bench/CHEM.md measures the effect)
+    mask_alert_blocks: bool = True
 
     def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
-                 filters: str | list[str] | None = None) -> None:
+                 filters: str | list[str] | None = None, max_heavy_atoms: int | None = None) -> None:
         from .chem.descriptors import parse_filters
         from .limits import MAX_BLOCKS, check_ranges
 
@@ -52,7 +112,12 @@ class FragmentTask(Task):
             self.reward_exponent = float(reward_exponent)
         if vocab is not None:
             self.assets = tuple(a for a in self.assets if a != "seh-frag-blocks")
-        self.env = FragmentEnv(load_vocab(vocab), int(max_blocks))
+        if max_heavy_atoms is not None:
+            check_ranges(("max_heavy_atoms", max_heavy_atoms, 1, None))
+            self.max_heavy_atoms = int(max_heavy_atoms)
+        blocks = load_vocab(vocab)
+        blocked = alert_blocks(blocks, self.filters) if self.mask_alert_blocks else ()
+        self.env = FragmentEnv(blocks, int(max_blocks), self.max_heavy_atoms, blocked)
         self.reward_calls = 0
         self.num_blocks: dict[str, int] = {}  # SMILES -> blocks of the state it was first seen as
 

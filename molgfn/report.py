@@ -253,9 +253,10 @@ def _card(row: dict) -> str:
             flags.append(f'<span class="{"ok" if ok else "bad"}">{label} {"✓" if ok else "✗"}</span>')
     if flags:
         lines.append(" ".join(flags))
-    names = [a for k in ("pains_alerts", "brenk_alerts") for a in _fmt(row.get(k, "")).split(ALERT_SEP) if a]
+    names = [a for k in ("pains_alerts", "brenk_alerts", "reactive_alerts")
+             for a in _fmt(row.get(k, "")).split(ALERT_SEP) if a]
     lines.append("".join(f'<span class="alert">{escape(a)}</span>' for a in names) if names
-                 else '<span class="ok">no PAINS / Brenk alerts</span>')
+                 else '<span class="ok">no PAINS / Brenk / reactive alerts</span>')
     return (f'<div class="card">{svg}<div>{"<br>".join(lines)}</div>'
             f'<div class="smi">{escape(smi)}</div></div>')
 
@@ -278,7 +279,7 @@ def html_report(run: Path, path: Path, top: int = 24) -> Path:
         from .chem.descriptors import add_descriptors
 
         cands = add_descriptors(cands)
-    for c in ("pains_alerts", "brenk_alerts", "scaffold", "inchikey"):
+    for c in ("pains_alerts", "brenk_alerts", "reactive_alerts", "scaffold", "inchikey"):
         if c in cands.columns:
             cands[c] = cands[c].astype(object).fillna("")  # an all-empty column reads as float NaN
     parts = [f"<h1>molgfn report: {escape(run.resolve().name)}</h1>"]
@@ -305,7 +306,7 @@ def html_report(run: Path, path: Path, top: int = 24) -> Path:
         cards = "".join(_card(r) for r in cands.head(top).to_dict("records"))
         sections.append(("top", f"Top {min(top, len(cands))} molecules", f'<div class="grid">{cards}</div>'))
     if len(cands):
-        text_cols = {"smiles", "sequence", "inchikey", "scaffold", "pains_alerts", "brenk_alerts"}
+        text_cols = {"smiles", "sequence", "inchikey", "scaffold", "pains_alerts", "brenk_alerts", "reactive_alerts"}
         head = "".join(f'<th data-col="{escape(c)}" aria-sort="none"{" class=text" if c in text_cols else ""}>'
                        f"{escape(c)}</th>" for c in cands.columns)
         body = "".join("<tr>" + "".join(

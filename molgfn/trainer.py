@@ -433,9 +433,11 @@ class Trainer:
                 self.seen.update(rec["objs"], rec["raw"], rec["logr"], rec["r"])
                 self.modes_found.update(rec["modes"])
                 if rec["new"]:
-                    self.buffer.add(torch.tensor(rec["new"], dtype=torch.long, device=self.device),
-                                    torch.tensor(rec["new_logr"], dtype=torch.float64),
-                                    torch.tensor(rec["new_y"], dtype=torch.float64) if self.n_prefs else None)
+                    new = torch.tensor(rec["new"], dtype=torch.long, device=self.device)
+                    within = getattr(self.env, "within_limits", None)  # a run logged before a size limit
+                    keep = within(new).cpu() if within is not None else torch.ones(len(new), dtype=torch.bool)
+                    self.buffer.add(new[keep.to(new.device)], torch.tensor(rec["new_logr"], dtype=torch.float64)[keep],
+                                    torch.tensor(rec["new_y"], dtype=torch.float64)[keep] if self.n_prefs else None)
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise RunFileError(f"{path} is damaged ({type(e).__name__}: {e}); restore it from a backup, or "
                                "start the run again with --overwrite") from None

@@ -7,8 +7,11 @@ F as in QM9 (Ramakrishnan et al. 2014). Geometry: RDKit ETKDG + MMFF94 with a fi
 (``molgfn.chem.conformers``); energy levels: a GFN2-xTB single point (Bannwarth et al.
 2019, the ``tblite`` library). Raw score r = eps_LUMO - eps_HOMO in eV; reward
 R = (max(r, 1e-3) / 17)^b, b = 4 (17 eV is about methane's gap, the largest here). A
-molecule that is too large, cannot be embedded, or whose SCF fails is an invalid object
-(floor reward, reason in the score store). Needs ``pip install "molgfn[xtb]"``.
+molecule that cannot be embedded, or whose SCF fails is an invalid object (floor reward,
+reason in the score store). The size limit is part of the environment
+(``max_heavy_atoms``): actions that would pass 9 heavy atoms are masked, so no reward call
+is spent on a molecule the oracle would refuse for its size (the oracle still checks it).
+Needs ``pip install "molgfn[xtb]"``.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class XTBGap(FragmentTask):
     raw_max = 17.0
     assets: tuple[str, ...] = ()
     space = "QM9-like block trees (16 blocks, <= 9 heavy atoms)"
+    max_heavy_atoms = MAX_HEAVY
 
     def __init__(self, max_blocks: int = 6, vocab: str | None = None, reward_exponent: float | None = None,
                  seed: int = 0, workers: int | None = None) -> None:

@@ -10,10 +10,21 @@ One module, used by the candidate writer, ``molgfn score`` and the report alike.
   count), rotatable bonds (RDKit's strict SMARTS), QED (Bickerton et al. 2012) and the SA score
   of Ertl & Schuffenhauer (2009) from RDKit's contributed ``sascorer`` (1 easy .. 10 hard).
 - Rules: Lipinski's rule of five (MW <= 500, cLogP <= 5, HBD <= 5, HBA <= 10; a molecule passes
-  with at most one violation, as in Lipinski et al. 1997) and Veber et al. 2002 (rotatable
-  bonds <= 10 and TPSA <= 140 A^2).
-- Structural alerts: RDKit ``FilterCatalog`` PAINS (A, B, C; Baell & Holloway 2010) and Brenk
-  et al. (2008), reported by alert name.
+  with at most one violation, as in Lipinski et al. 1997; the filter ``ro5-strict`` allows none)
+  and Veber et al. 2002 (rotatable bonds <= 10 and TPSA <= 140 A^2).
+- Structural alerts: RDKit ``FilterCatalog`` PAINS (A, B, C; Baell & Holloway 2010), Brenk
+  et al. (2008) and "reactive or unstable" (``REACTIVE_SETS``), reported by alert name.
+
+The reactive set is two of the ChEMBL structural-alert sets that RDKit ships: BMS (Pearce et
+al. 2006, J. Chem. Inf. Model. 46:1060, 180 rules written to keep reactive and unstable
+compounds out of a screening deck) and Glaxo (Hann et al. 1999, J. Chem. Inf. Comput. Sci.
+39:897, 55 reactive-group rules). BMS catches aminals ("non_ring_acetal": any acyclic
+X-C-X of N/O, also between ring nitrogens, which Brenk misses), every N-N hydrazine
+("hydrazine", again also between ring nitrogens), acyl and carbamoyl halides
+("carbonyl_halide") and N-S bonds ("sulf_D2_nitrogen"); Glaxo adds thiols, hence N-SH ("I5
+Thiols"), and acyl hydrazides. Neither flags any of 12 marketed drugs in
+tests/test_chem_descriptors.py, where Brenk flags aspirin and paracetamol; the larger ChEMBL
+sets (MLSMR, LINT, SureChEMBL) also flag esters, carbamates, sulfoxides or anilines.
 """
 
 from __future__ import annotations
@@ -39,7 +50,8 @@ FP_BITS = 1024
 
 DESCRIPTOR_COLUMNS = ("inchikey", "scaffold", "mol_weight", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds",
                       "qed", "sa_score", "lipinski_violations", "lipinski_pass", "veber_pass", "pains_alerts",
-                      "brenk_alerts")
+                      "brenk_alerts", "reactive_alerts")
+REACTIVE_SETS = ("CHEMBL_BMS", "CHEMBL_Glaxo")  # RDKit FilterCatalogs members (see the module docstring)
 ALERT_SEP = "; "
 
 
@@ -137,16 +149,18 @@ def _catalogs() -> dict:
     from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 
     out = {}
-    for name, cat in (("pains", FilterCatalogParams.FilterCatalogs.PAINS),
-                      ("brenk", FilterCatalogParams.FilterCatalogs.BRENK)):
+    sets = FilterCatalogParams.FilterCatalogs
+    for name, cats in (("pains", (sets.PAINS,)), ("brenk", (sets.BRENK,)),
+                       ("reactive", tuple(getattr(sets, c) for c in REACTIVE_SETS))):
         params = FilterCatalogParams()
-        params.AddCatalog(cat)
+        for cat in cats:
+            params.AddCatalog(cat)
         out[name] = FilterCatalog(params)
     return out
 
 
 def alerts(mol: Chem.Mol) -> dict[str, list[str]]:
-    """Structural alerts by catalog: {'pains': [names], 'brenk': [names]} (unique, sorted)."""
+    """Structural alerts by catalog: {'pains': [names], 'brenk': [names], 'reactive': [names]} (unique, sorted)."""
     return {name: sorted({e.GetDescription() for e in cat.GetMatches(mol)}) for name, cat in _catalogs().items()}
 
 
@@ -181,13 +195,14 @@ def describe(mol: Chem.Mol) -> dict:
     return {"inchikey": key, "scaffold": murcko_scaffold(mol), "mol_weight": mw, "clogp": clogp, "tpsa": tpsa,
             "hbd": hbd, "hba": hba, "rotatable_bonds": rot, "qed": QED.qed(mol), "sa_score": sa_score(mol),
             "lipinski_violations": viol, "lipinski_pass": viol <= 1, "veber_pass": veber_pass(rot, tpsa),
-            "pains_alerts": ALERT_SEP.join(al["pains"]), "brenk_alerts": ALERT_SEP.join(al["brenk"])}
+            "pains_alerts": ALERT_SEP.join(al["pains"]), "brenk_alerts": ALERT_SEP.join(al["brenk"]),
+            "reactive_alerts": ALERT_SEP.join(al["reactive"])}
 
 
 _INT_COLUMNS = ("hbd", "hba", "rotatable_bonds", "lipinski_violations")
 _BOOL_COLUMNS = ("lipinski_pass", "veber_pass")
 _EMPTY = {c: float("nan") for c in DESCRIPTOR_COLUMNS} | {"inchikey": "", "scaffold": "", "pains_alerts": "",
-                                                           "brenk_alerts": ""}
+                                                           "brenk_alerts": "", "reactive_alerts": ""}
 
 
 def descriptor_table(smiles: Sequence[str]) -> pd.DataFrame:
@@ -233,7 +248,7 @@ def parse_filters(spec: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 # cheapest first (per molecule, measured by bench/chem_speed.py): PAINS's ~480 patterns cost the most
-CHECK_ORDER = ("lipinski", "veber", "brenk", "pains")
+CHECK_ORDER = ("ro5-strict", "lipinski", "veber", "brenk", "reactive", "pains")
 
 
 def failed_filters(mol: Chem.Mol, filters: Sequence[str], first_only: bool = False) -> tuple[str, ...]:
@@ -246,10 +261,10 @@ def failed_filters(mol: Chem.Mol, filters: Sequence[str], first_only: bool = Fal
     for f in sorted(filters, key=CHECK_ORDER.index):
         if f in cats:
             bad = cats[f].HasMatch(mol)
-        elif f == "lipinski":
+        elif f in ("lipinski", "ro5-strict"):  # Lipinski et al. allow one violation; ro5-strict none
             bad = lipinski_violations(Descriptors.MolWt(mol), Crippen.MolLogP(mol),
                                       rdMolDescriptors.CalcNumLipinskiHBD(mol),
-                                      rdMolDescriptors.CalcNumLipinskiHBA(mol)) > 1
+                                      rdMolDescriptors.CalcNumLipinskiHBA(mol)) > (1 if f == "lipinski" else 0)
         else:  # veber
             bad = not veber_pass(rdMolDescriptors.CalcNumRotatableBonds(mol), rdMolDescriptors.CalcTPSA(mol))
         if bad:

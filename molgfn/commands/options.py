@@ -80,7 +80,8 @@ VocabOpt = Annotated[Path | None, typer.Option(help="Fragment tasks: your block 
                                                "default: the 105 blocks of seh-frag-blocks).")]
 MaxBlocksOpt = Annotated[int, typer.Option(help="Fragment tasks: most blocks per molecule.")]
 FilterOpt = Annotated[str | None, typer.Option(
-    "--filter", help="Fragment tasks: design constraints, comma-separated from pains, brenk, lipinski, veber; a "
+    "--filter", help="Fragment tasks: design constraints, comma-separated from pains, brenk, reactive (ChEMBL's BMS "
+    "+ Glaxo alerts), lipinski (<= 1 violation), ro5-strict (none), veber; a "
     "failing molecule gets the floor reward (no oracle call) and is never a candidate.")]
 # one line per objective: their names and descriptions are molgfn.choices', which molgfn.objectives uses too
 OBJECTIVE_HELP = "\n\n".join(["Training objective:", *(f"{k}: {d}" for k, d in choices.OBJECTIVE_HELP.items())])

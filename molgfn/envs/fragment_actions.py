@@ -40,7 +40,8 @@ class SparseForward:
     glp: torch.Tensor  # (N, 1+V) log P_F of stop and of "add root b"
     alp: torch.Tensor  # (F, V) log P_F of "attach b" at each listed free stem
     gmask: torch.Tensor  # (N, 1+V) which of stop/roots are valid
-    amask: torch.Tensor  # (V,) blocks that may be attached (de-duplicated vocabulary)
+    amask: torch.Tensor  # (1, V) blocks that may be attached (de-duplicated vocabulary); (F, V) per listed stem
+    #                      under a size limit (``FragmentEnv.fits``)
     gi: torch.Tensor  # (F,) state row of each free stem
     q: torch.Tensor  # (F,) its stem slot i*S + j
     pos: torch.Tensor  # (N, M*S) index of stem slot (i, j) of row n in the F list, -1 if not free
@@ -93,7 +94,7 @@ class SparseForward:
             return a, None
         inf = float("-inf")
         u = self._argmax(torch.where(self.gmask, noise(self.glp), inf),
-                         torch.where(self.amask[None], noise(self.alp), inf))
+                         torch.where(self.amask, noise(self.alp), inf))
         coin = torch.rand(a.shape[0] if rows is None else n, generator=gen, device=a.device) < epsilon
         return torch.where(coin if rows is None else coin[rows], u, a), coin
 
@@ -108,16 +109,20 @@ def factorised_logprobs(env, s: torch.Tensor, graph_logits: torch.Tensor, scale:
     live = s[:, 3 * M] == 0
     roots = env._const("root_ok", s.device)
     gmask = torch.cat([(live & (n >= 1))[:, None], (live & (n == 0))[:, None] & roots[None]], 1)
-    free = env.free_stems(s) & (live & (n < M))[:, None, None]
+    amask = env._const("child_ok", s.device)[None]
+    fits = env.fits(s)  # (N, V) under a size limit: only stems where some block still fits are listed
+    grow = live & (n < M) if fits is None else live & (n < M) & (fits & amask).any(1)
+    free = env.free_stems(s) & grow[:, None, None]
     gi, mi, si = free.nonzero(as_tuple=True)
+    if fits is not None:
+        amask = amask & fits[gi]
     att = stem_logits(gi, mi, si)
     glog = graph_logits
     if scale is not None:
         glog = glog * scale[:, None]
         att = att * scale[gi][:, None]
-    amask = env._const("child_ok", s.device)
     glog = glog.masked_fill(~gmask, NEG)
-    att = att.masked_fill(~amask[None], NEG)
+    att = att.masked_fill(~amask, NEG)
     q = mi * S + si
     per = glog.new_full((N, M * S), NEG).index_put((gi, q), att.logsumexp(-1))
     log_z = torch.cat([glog, per], 1).logsumexp(1)

@@ -43,6 +43,18 @@ edges to the same parent but one forward edge from it.) The same molecule can st
 built as several states (another root, or duplicate blocks): the sampler targets states
 with probability proportional to R(molecule), as in the fragment GFlowNet papers.
 
+Size limit (``max_heavy_atoms``, set by a task whose oracle refuses larger molecules, e.g.
+xtb-gap's 9): a block may be added only if the molecule's heavy atoms (the sum over its
+blocks; joining blocks removes hydrogens only) stay within the limit (``fits``), in
+``forward_mask``, ``forward_valid`` and the factorised sampler alike. The size only grows
+forwards, so every parent of a state within the limit is within it too: the backward mask
+needs no change and P_B stays on the masked space (local search rebuilds with P_F, inside it);
+stop stays allowed in every non-empty state, so a terminal state is reachable from every state.
+
+Blocked blocks (``blocked``): never added, as a root or a child (a fragment task with alert
+filters blocks the blocks that carry an alert of their own, ``FragmentTask``). A static mask
+on the vocabulary: the same argument as the size limit keeps P_B and local search inside it.
+
 Vocabulary de-duplication: blocks with the same SMILES and the same stem multiset give
 the same root, so only the first of them may be added as a root; blocks with the same
 SMILES, the same joining atom ``r[0]`` and the same remaining stems give the same child,
@@ -173,6 +185,8 @@ def build_molecule(vocab: FragmentVocab, blocks, parents, pstems) -> Chem.Mol | 
 class FragmentEnv:
     vocab: FragmentVocab
     max_blocks: int = 8
+    max_heavy_atoms: int | None = None  # a size limit of the molecule (e.g. an oracle's): see ``fits``
+    blocked: tuple[int, ...] = ()  # blocks never added (e.g. blocks whose own alert fails a filter)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -180,6 +194,8 @@ class FragmentEnv:
             raise ValueError("max_blocks must be >= 1")
         V, S = self.vocab.size, self.vocab.max_stems
         nst = torch.tensor([len(r) for r in self.vocab.stems], dtype=torch.long)
+        heavy = torch.tensor([Chem.MolFromSmiles(smi).GetNumHeavyAtoms() for smi in self.vocab.smiles],
+                             dtype=torch.long)
         root_ok = torch.zeros(V, dtype=torch.bool)
         child_ok = torch.zeros(V, dtype=torch.bool)
         seen_root, seen_child = set(), set()
@@ -194,7 +210,25 @@ class FragmentEnv:
                 if kc not in seen_child:
                     seen_child.add(kc)
                     child_ok[b] = True
-        self._cache.update(n_stems=nst, root_ok=root_ok, child_ok=child_ok, S=S, V=V, smiles={})
+        if self.blocked:
+            allowed = torch.ones(V, dtype=torch.bool)
+            allowed[list(self.blocked)] = False
+            root_ok &= allowed
+            child_ok &= allowed
+            if not bool(root_ok.any()):
+                from ..errors import InputError
+
+                raise InputError("every block of the vocabulary is excluded (blocked); nothing can be built")
+        if self.max_heavy_atoms is not None:
+            root_ok &= heavy <= self.max_heavy_atoms
+            if not bool(root_ok.any()):
+                from ..errors import InputError
+
+                raise InputError(f"max_heavy_atoms={self.max_heavy_atoms}: every block of the vocabulary has more "
+                                 f"heavy atoms (the smallest has {int(heavy.min())}); raise the limit or use "
+                                 "smaller blocks")
+        self._cache.update(n_stems=nst, root_ok=root_ok, child_ok=child_ok, heavy=heavy, S=S, V=V, smiles={},
+                           blocked=torch.tensor(sorted(self.blocked), dtype=torch.long))
 
     # -- sizes -------------------------------------------------------------------------
     @property
@@ -263,6 +297,32 @@ class FragmentEnv:
         has_child = torch.zeros(s.shape[0], self.M + 1, dtype=torch.bool, device=s.device).scatter_(1, idx, True)
         return nonroot & ~has_child[:, : self.M]
 
+    def heavy_atoms(self, s: torch.Tensor) -> torch.Tensor:
+        """(B,) heavy atoms of each state's molecule: the sum over its blocks (joining blocks by a bond
+        removes hydrogens only)."""
+        blk = s[:, : self.M]
+        return (self._const("heavy", s.device)[blk.clamp(min=0)] * (blk >= 0)).sum(-1)
+
+    def fits(self, s: torch.Tensor) -> torch.Tensor | None:
+        """(B, V) bool: block b may be added to state s without passing ``max_heavy_atoms``; None
+        without a limit. The size only grows forwards, so every state reachable under this mask is
+        within the limit, every parent of such a state is too (P_B needs no extra mask) and stop
+        stays allowed in every non-empty state: a terminal state is always reachable."""
+        if self.max_heavy_atoms is None:
+            return None
+        room = self.max_heavy_atoms - self.heavy_atoms(s)
+        return self._const("heavy", s.device)[None] <= room[:, None]
+
+    def within_limits(self, s: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the state is inside the masked space (within the size limit, no blocked block); the
+        trainer drops replay objects of a run logged before a mask was set, which it can no longer reach."""
+        ok = torch.ones(s.shape[0], dtype=torch.bool, device=s.device)
+        if self.blocked:
+            ok &= ~torch.isin(s[:, : self.M], self._const("blocked", s.device)).any(1)
+        if self.max_heavy_atoms is not None:
+            ok &= self.heavy_atoms(s) <= self.max_heavy_atoms
+        return ok
+
     # -- dynamics ----------------------------------------------------------------------
     def initial(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
         s = torch.full((n, 3 * self.M + 1), -1, dtype=torch.long, device=device)
@@ -277,6 +337,9 @@ class FragmentEnv:
         first = (live & (n == 0))[:, None] & self._const("root_ok", s.device)[None]
         grow = (live & (n < self.M))[:, None, None, None]
         attach = grow & self.free_stems(s)[..., None] & self._const("child_ok", s.device)[None, None, None]
+        fits = self.fits(s)
+        if fits is not None:
+            attach = attach & fits[:, None, None, :]
         return torch.cat([stop[:, None], first, attach.flatten(1)], dim=1)
 
     def backward_mask(self, s: torch.Tensor) -> torch.Tensor:
@@ -299,6 +362,8 @@ class FragmentEnv:
         first = (n == 0) & (a >= 1) & (a <= V) & self._const("root_ok", s.device)[(a - 1).clamp(0, V - 1)]
         free = self.free_stems(s).view(-1, M * S).gather(1, (i * S + j).clamp(0, M * S - 1)[:, None])[:, 0]
         attach = (a > V) & (a < self.n_fwd) & (n < M) & free & self._const("child_ok", s.device)[b]
+        if self.max_heavy_atoms is not None:
+            attach = attach & (self.heavy_atoms(s) + self._const("heavy", s.device)[b] <= self.max_heavy_atoms)
         return live & torch.where(a == 0, n >= 1, first | attach)
 
     def _decode_attach(self, a: torch.Tensor):
