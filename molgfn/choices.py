@@ -25,8 +25,9 @@ DEVICES = ("auto", "cpu", "cuda")  # molgfn.config.resolve_device
 EXECUTORS = ("auto", "local", "process", "ray")  # where oracle calls run (molgfn.oracle)
 ON_ORACLE_ERROR = ("stop", "invalid")  # a failed object (molgfn.oracle.cached)
 LIST_FORMATS = ("csv", "sdf", "parquet")  # candidate and sample lists (molgfn.chem.descriptors.write_table)
-MOLECULE_FILTERS = ("pains", "brenk", "reactive", "lipinski", "ro5-strict", "veber")  # design constraints (molgfn.chem.descriptors)
-BENCH_PRESETS = ("small", "results", "paper")  # molgfn.bench.PRESETS
+# design constraints (molgfn.chem.descriptors)
+MOLECULE_FILTERS = ("pains", "brenk", "reactive", "lipinski", "ro5-strict", "veber")
+BENCH_PRESETS = ("small", "results", "paper", "pmo")  # molgfn.bench.PRESETS
 LOGGERS = ("tensorboard", "mlflow")  # molgfn.tracking
 PROGRESS = ("auto", "bar", "plain", "none")  # molgfn.tracking.make_progress
 OUTPUT_FORMATS = ("table", "json")  # what evaluate, info and tasks print
