@@ -25,6 +25,8 @@ app = typer.Typer(help="Design molecules and biological sequences with GFlowNets
                   pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
 data_app = typer.Typer(help="Third-party data assets: list, fetch, import.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+fragments_app = typer.Typer(help="Block vocabularies from your own molecules.", no_args_is_help=True)
+app.add_typer(fragments_app, name="fragments")
 console = Console(stderr=True)
 out = Console()
 
@@ -657,7 +659,8 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 task_option=None, precheck=None, logger=None, progress="auto", log_every=0, objectives=None,
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
-                filters=None, preference_dist=None, stale_scores_ok=False, threads=None, max_oracle_calls=None):
+                filters=None, preference_dist=None, stale_scores_ok=False, threads=None, max_oracle_calls=None,
+                seed_molecules=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -731,6 +734,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                               "kl_mix_lambda": kl_mix_lambda, "control_variate": control_variate,
                                               "fldb_partial": fldb_partial})
         cfg.preference_dist = _preference_dist(preference_dist, weights, task_obj)  # several objectives
+        from molgfn.seeding import seed_option
+
+        cfg.seed_molecules = seed_option(seed_molecules, task_obj)  # checked now; used in round one
     cfg.validate()
     from molgfn.limits import check_training_memory
 
@@ -960,6 +966,9 @@ def _training_options(
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
     filters: FilterOpt = None,
+    seed_molecules: Annotated[Path | None, typer.Option(
+        help="Fragment tasks: known molecules (SMILES file) decomposed into blocks of the vocabulary, scored in "
+             "round one, replayed, and starting local-search chains.", rich_help_panel="Task")] = None,
     track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA modes, whose check "
                                               "costs 42 oracle calls each, are counted by `evaluate`); "
                                               "--no-track-modes: off, and no mode asset needed.")]
@@ -1670,6 +1679,26 @@ def bench(
                    str(data_dir) if data_dir else None, task_options=task_opts, make_task=get_task, progress=prog)
     md = B.write_report(out_dir, "molgfn bench " + " ".join(sys.argv[2:]))
     sys.stdout.write(md)
+
+
+@fragments_app.command("build", cls=Command)
+@friendly
+def fragments_build(
+    library: Annotated[Path, typer.Argument(help="Your molecules: a SMILES file (one per line) or a CSV with a "
+                                            "smiles column.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The vocabulary JSON to write (use it with "
+                                         "--vocab).")],
+    max_blocks_in_vocab: Annotated[int, typer.Option(help="Most blocks kept (the most frequent fragments, "
+                                                     "each with one block per attachment point).")] = 105,
+    method: Annotated[str, typer.Option(help="Cutting rules: brics or recap.")] = "brics",
+    max_attachments: Annotated[int, typer.Option(help="Fragments with more attachment points are dropped.")] = 4,
+    force: Annotated[bool, typer.Option(help="Replace --output even if molgfn did not write it.")] = False,
+) -> None:
+    """Cut molecules into fragments (BRICS or RECAP) and write the most frequent as a block vocabulary."""
+    from molgfn.chem.fragmentation import build_command
+
+    for line in build_command(str(library), str(output), max_blocks_in_vocab, method, max_attachments, force):
+        console.print(line, markup=False, highlight=False)
 
 
 @data_app.command("list", cls=Command)

@@ -235,16 +235,36 @@ class Trainer:
         return out
 
     # -- one round ---------------------------------------------------------------------
+    def _seeds(self) -> torch.Tensor | None:
+        """Round 0 of a run with --seed-molecules: the seed molecules' done states (molgfn.seeding)."""
+        if self.round != 0 or not self.cfg.seed_molecules:
+            return None
+        from .seeding import seed_states
+
+        rows, _ = seed_states(self.cfg.seed_molecules, self.env, log=lambda line: None)
+        return torch.tensor(rows, dtype=torch.long, device=self.device) if rows else None
+
+    def _seed_trajectories(self, seeds: torch.Tensor, beta: torch.Tensor) -> Trajectories:
+        """Scored seed molecules, their trajectories drawn with P_B (off-policy, like replayed objects)."""
+        t = sample_backward(self.env, self.policy, seeds, beta, gen=self.gen).mark(False)
+        return t.with_reward(self._evaluate(seeds, preferences(beta)))
+
     def collect(self) -> list[Trajectories]:
         cfg = self.cfg
         trajs: list[Trajectories] = []
+        seeds = self._seeds()
         if cfg.local_search:
             m = max(1, cfg.batch_size // (cfg.ls_iterations + 1))
             beta = self._cond(m)
             evaluate = functools.partial(self._evaluate, pref=preferences(beta))  # each chain keeps its w
-            cur = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
-            cur = cur.with_reward(evaluate(cur.terminals))
+            n_seeded = 0 if seeds is None else min(m // 2, seeds.shape[0])  # up to half the chains: seeds
+            cur = sample_forward(self.env, self.policy, beta[n_seeded:], cfg.epsilon, gen=self.gen)
+            cur = cur.with_reward(self._evaluate(cur.terminals, preferences(beta[n_seeded:])))
             trajs.append(cur)  # on_policy: the rows that took no exploratory action
+            if n_seeded:  # seed chains, scored after the sampler's (the batch keeps the order of the reward calls)
+                seeded = self._seed_trajectories(seeds[:n_seeded], beta[:n_seeded])
+                trajs.append(seeded)
+                cur = Trajectories.cat([seeded, cur])  # chain i keeps beta[i]
             k = cfg.ls_backtrack or (self.env.traj_len + 1) // 2
             acc = []
             for _ in range(cfg.ls_iterations):
@@ -256,6 +276,9 @@ class Trainer:
             beta = self._cond(cfg.batch_size)
             t = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
             trajs.append(t.with_reward(self._evaluate(t.terminals, preferences(beta))))  # on_policy: the sampler
+            n_seeded = 0
+        if seeds is not None and n_seeded < seeds.shape[0]:  # the other seeds: scored, trained on, replayed
+            trajs.append(self._seed_trajectories(seeds[n_seeded:], self._cond(seeds.shape[0] - n_seeded)))
         return trajs
 
     def train_round(self) -> dict:
