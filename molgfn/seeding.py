@@ -247,6 +247,7 @@ class _Search:
     def partitions(self):
         free = set(range(self.n_units))
         chosen: list[frozenset] = []
+        dead: set[tuple[frozenset, int]] = set()  # units no pieces cover within the blocks left (any prefix)
 
         def rec():
             if self.used >= self.steps:
@@ -257,15 +258,23 @@ class _Search:
             if len(chosen) >= self.max_blocks:
                 self.fewest = len(chosen) + 1 if self.fewest is None else min(self.fewest, len(chosen) + 1)
                 return
+            state = (frozenset(free), len(chosen))
+            if state in dead:
+                return
+            found = False
             top = next(u for u in self.order if u in free)
             for s in self.sets_down(top, free):
                 if self.piece(s) is None:
                     continue
                 chosen.append(s)
                 free.difference_update(s)
-                yield from rec()
+                for parts in rec():
+                    found = True
+                    yield parts
                 free.update(s)
                 chosen.pop()
+            if not found and self.used < self.steps:
+                dead.add(state)
 
         yield from rec()
 
