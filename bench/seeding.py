@@ -75,14 +75,14 @@ def top_mean(values, k: int = 10) -> float:
 
 
 def run(task_name: str, vocab: Path, seeds_file: Path | None, seed: int, rounds: int, batch: int,
-        max_blocks: int, seed_set: set[str]) -> list[dict]:
+        max_blocks: int, seed_set: set[str], local_search: bool = False) -> list[dict]:
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
     from tasks import get_task
 
     task = get_task(task_name, vocab=str(vocab), max_blocks=max_blocks)
     cfg = TrainConfig(task=task_name, rounds=rounds, batch_size=batch, replay_size=batch, grad_steps=1,
-                      hidden=64, n_layers=2, device="cpu", seed=seed, calibration_every=0,
+                      hidden=64, n_layers=2, device="cpu", seed=seed, calibration_every=0, local_search=local_search,
                       seed_molecules=str(seeds_file) if seeds_file else "")
     tr = Trainer(cfg, task)
     rows = []
@@ -103,6 +103,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-blocks", type=int, default=8)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--local-search", action="store_true", help="LS-GFN (7 iterations): seeds start chains")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -118,9 +119,11 @@ def main() -> None:
     env = FragmentEnv(load_vocab(tmp / "blocks.json"), args.max_blocks)
     decs = decompose_all(list(DRUGS.values()), env)
     seed_set = {d.canonical for d in decs if d.row is not None}
-    lines = [f"# Seeding with known molecules vs starting cold ({args.task})", "",
+    ls = ", local search" if args.local_search else ""
+    lines = [f"# Seeding with known molecules vs starting cold ({args.task}{ls})", "",
              f"Made by `OMP_NUM_THREADS=1 .venv/bin/python bench/seeding.py --task {args.task} --rounds {args.rounds} "
-             f"--batch {args.batch} --max-blocks {args.max_blocks} --seeds {' '.join(map(str, args.seeds))}` "
+             f"--batch {args.batch} --max-blocks {args.max_blocks} --seeds {' '.join(map(str, args.seeds))}"
+             f"{' --local-search' if args.local_search else ''}` "
              "(CPU, 1 torch thread; TB, GNN width 64 x 2 layers, batch = replay, 1 gradient step per round).", "",
              "Vocabulary: `molgfn fragments build` (BRICS, <= 105 blocks, <= 4 attachment points) of the 40 known "
              "drugs written out in bench/seeding.py:", "", *["    " + ln for ln in rep.lines()], "",
@@ -133,7 +136,7 @@ def main() -> None:
     for s in args.seeds:
         for mode in ("cold", "seeded"):
             results[(mode, s)] = run(args.task, tmp / "blocks.json", tmp / "drugs.smi" if mode == "seeded" else None,
-                                     s, args.rounds, args.batch, args.max_blocks, seed_set)
+                                     s, args.rounds, args.batch, args.max_blocks, seed_set, args.local_search)
             print(mode, s, results[(mode, s)][-1], f"{time.time() - t0:.0f}s", file=sys.stderr)
     lines += ["", "Mean raw score of the 10 best distinct molecules scored so far (all / not seeds), per training "
               "seed, against reward calls (a seeded run's calls include the seeds' own):", "",

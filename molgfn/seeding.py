@@ -377,7 +377,7 @@ def decompose_all(smiles: list[str], env) -> list[Decomposition]:
     return [decompose(s, env, index) for s in smiles]
 
 
-def read_smiles_file(path: str | Path) -> list[str]:
+def read_smiles_file(path: str | Path, flag: str = "") -> list[str]:
     """SMILES of a .smi file (first field of each line; blank lines and # comments skipped) or of a
     CSV's ``smiles`` column."""
     from .errors import InputError
@@ -387,9 +387,9 @@ def read_smiles_file(path: str | Path) -> list[str]:
     try:
         text = path.read_text()
     except OSError as e:
-        raise input_error(e, "cannot read") from None
+        raise input_error(e, f"cannot read {flag}".strip()) from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file; give one SMILES per line") from None
+        raise InputError(f"{flag} {path}: not a text file; give one SMILES per line".strip()) from None
     lines = [ln.strip() for ln in text.splitlines()]
     if path.suffix.lower() == ".csv":
         import csv
@@ -411,7 +411,7 @@ def seed_states(path: str | Path, env, log=print) -> tuple[list[list[int]], list
     molecule's decomposition; ``log`` gets one line per molecule that cannot be expressed and a summary."""
     from .errors import InputError
 
-    smiles = read_smiles_file(path)
+    smiles = read_smiles_file(path, "--seed-molecules")
     if not smiles:
         raise InputError(f"--seed-molecules {path}: no SMILES in the file; give one SMILES per line")
     decs = decompose_all(smiles, env)

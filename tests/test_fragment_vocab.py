@@ -171,6 +171,28 @@ def test_molecules_that_cannot_be_expressed_say_why(tmp_path, vocab_file):
     assert lines[-1] == "seed molecules: 1 of 3 expressible in the vocabulary (1 not)"
 
 
+def test_seed_file_errors_are_one_line_and_name_the_option(tmp_path, vocab_file):
+    from types import SimpleNamespace
+
+    from molgfn.errors import InputError
+    from molgfn.seeding import check_seed_file
+
+    env = FragmentEnv(FragmentVocab.load(vocab_file(build_vocabulary(DRUGS[:2], "brics", 50, 4)[0])), 4)
+    task = SimpleNamespace(kind="fragment", env=env, name="qed-frag")
+    f = tmp_path / "actives.smi"
+    with pytest.raises(InputError, match=r"cannot read --seed-molecules .*actives.smi"):
+        check_seed_file(f, task)
+    f.write_text("c1ccccc1[Se][Se]c1ccccc1\n")
+    lines: list[str] = []
+    with pytest.raises(InputError, match="none of its 1 molecules can be expressed"):
+        check_seed_file(f, task, lines.append)
+    assert "no block matches fragment *[Se]*" in lines[0]
+    f.write_text("CC(=O)Nc1ccc(O)cc1\n")
+    assert check_seed_file(f, task, lines.append) == 1
+    with pytest.raises(InputError, match="task 'tfbind8' is not one"):
+        check_seed_file(f, SimpleNamespace(kind="sequence", name="tfbind8"))
+
+
 @pytest.mark.parametrize("local_search", [False, True])
 def test_seed_molecules_are_scored_replayed_and_start_chains_in_round_one(tmp_path, local_search, vocab_file):
     from tasks import get_task
