@@ -7,8 +7,8 @@ we record, against the reward calls spent so far (the seeds' own calls included)
 the 10 best distinct molecules scored, and the same over molecules that are not seeds (what the sampler
 found itself).
 
-Run: MOLGFN_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python bench/seeding.py --task qed-frag \
-        --rounds 16 --seeds 0 1 [--out bench/SEEDING.md]
+Run: MOLGFN_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python bench/seeding.py --task seh-frag \
+        --rounds 16 --seeds 0 1 2 3 4 [--seeds-from-run 16] [--local-search] [--out FILE]
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def top_mean(values, k: int = 10) -> float:
 
 
 def run(task_name: str, vocab: Path, seeds_file: Path | None, seed: int, rounds: int, batch: int,
-        max_blocks: int, seed_set: set[str], local_search: bool = False) -> list[dict]:
+        max_blocks: int, seed_set: set[str], local_search: bool = False, keep: list | None = None) -> list[dict]:
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
     from tasks import get_task
@@ -93,6 +93,8 @@ def run(task_name: str, vocab: Path, seeds_file: Path | None, seed: int, rounds:
                      "top10_new": top_mean(v for o, v in raw.items() if o not in seed_set)})
 
     tr.train(rounds, on_round=on_round)
+    if keep is not None:  # the run's distinct molecules, best first
+        keep.extend(sorted(tr.seen.raw.items(), key=lambda kv: -kv[1]))
     return rows
 
 
@@ -104,6 +106,9 @@ def main() -> None:
     ap.add_argument("--max-blocks", type=int, default=8)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--local-search", action="store_true", help="LS-GFN (7 iterations): seeds start chains")
+    ap.add_argument("--seeds-from-run", type=int, default=0, metavar="ROUNDS",
+                    help="seed with the 20 best molecules of an earlier cold run (training seed 1000, ROUNDS "
+                         "rounds) instead of the drugs")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -117,19 +122,33 @@ def main() -> None:
     (tmp / "blocks.json").write_text(vocabulary_json(vocab))
     (tmp / "drugs.smi").write_text("\n".join(DRUGS.values()) + "\n")
     env = FragmentEnv(load_vocab(tmp / "blocks.json"), args.max_blocks)
-    decs = decompose_all(list(DRUGS.values()), env)
+    seed_smiles = list(DRUGS.values())
+    seed_raw = ""
+    if args.seeds_from_run:
+        best: list = []
+        run(args.task, tmp / "blocks.json", None, 1000, args.seeds_from_run, args.batch, args.max_blocks, set(),
+            keep=best)
+        seed_smiles = [o for o, _ in best[:20]]
+        seed_raw = f"{best[19][1]:.3f}-{best[0][1]:.3f}"
+        (tmp / "drugs.smi").write_text("\n".join(seed_smiles) + "\n")
+    decs = decompose_all(seed_smiles, env)
     seed_set = {d.canonical for d in decs if d.row is not None}
-    ls = ", local search" if args.local_search else ""
+    ls = (", local search" if args.local_search else "") + (
+        ", seeds: the best of an earlier run" if args.seeds_from_run else ", seeds: known drugs")
     lines = [f"# Seeding with known molecules vs starting cold ({args.task}{ls})", "",
-             f"Made by `OMP_NUM_THREADS=1 .venv/bin/python bench/seeding.py --task {args.task} --rounds {args.rounds} "
+             "Made by `MOLGFN_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python bench/seeding.py "
+             f"--task {args.task} --rounds {args.rounds} "
              f"--batch {args.batch} --max-blocks {args.max_blocks} --seeds {' '.join(map(str, args.seeds))}"
-             f"{' --local-search' if args.local_search else ''}` "
+             f"{' --local-search' if args.local_search else ''}"
+             f"{f' --seeds-from-run {args.seeds_from_run}' if args.seeds_from_run else ''}` "
              "(CPU, 1 torch thread; TB, GNN width 64 x 2 layers, batch = replay, 1 gradient step per round).", "",
              "Vocabulary: `molgfn fragments build` (BRICS, <= 105 blocks, <= 4 attachment points) of the 40 known "
              "drugs written out in bench/seeding.py:", "", *["    " + ln for ln in rep.lines()], "",
-             f"Seeds: the same 40 drugs; {len(seed_set)} are expressible in <= {args.max_blocks} blocks "
-             "(`--seed-molecules`), the others are not:", ""]
-    for name, d in zip(DRUGS, decs, strict=True):
+             (f"Seeds: the 20 best molecules of an earlier cold run (training seed 1000, {args.seeds_from_run} "
+              f"rounds; raw {seed_raw}); {len(seed_set)} are expressible:" if args.seeds_from_run else
+              f"Seeds: the same 40 drugs; {len(seed_set)} are expressible in <= {args.max_blocks} blocks "
+              "(`--seed-molecules`), the others are not:"), ""]
+    for name, d in zip(DRUGS if not args.seeds_from_run else seed_smiles, decs, strict=True):
         if d.row is None:
             lines.append(f"- {name}: {d.reason}")
     results = {}
@@ -151,6 +170,18 @@ def main() -> None:
                 x = results[(m, s)][r]
                 cells += [str(x["calls"]), f"{x['top10']:.3f}", f"{x['top10_new']:.3f}"]
         lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
+    lines += ["", f"Mean over the {len(args.seeds)} training seeds (min-max in brackets):", "",
+              "| round | cold calls | cold top-10 | seeded calls | seeded top-10 | seeded top-10 new (not seeds) |",
+              "|---|---|---|---|---|---|"]
+
+    def stat(mode: str, r: int, key: str) -> str:
+        v = [results[(mode, s)][r][key] for s in args.seeds]
+        return f"{np.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})"
+
+    for r in show:
+        lines.append(f"| {r + 1} | {results[('cold', args.seeds[0])][r]['calls']} | {stat('cold', r, 'top10')} | "
+                     f"{results[('seeded', args.seeds[0])][r]['calls']} | {stat('seeded', r, 'top10')} | "
+                     f"{stat('seeded', r, 'top10_new')} |")
     lines += ["", f"Wall time of the whole benchmark: {time.time() - t0:.0f} s.", ""]
     text = "\n".join(lines)
     if args.out:
