@@ -5,7 +5,8 @@ stereochemistry dropped); the same drugs are the seeds (those expressible in at 
 blocks). For each training seed, a cold run and a seeded run train the same settings; after every round
 we record, against the reward calls spent so far (the seeds' own calls included), the mean raw score of
 the 10 best distinct molecules scored, and the same over molecules that are not seeds (what the sampler
-found itself).
+found itself). ``--seeds-from-run R`` seeds with the 20 best molecules of an earlier cold run of R rounds
+(training seed 1000; its reward calls are not counted: it stands for a chemist's known actives).
 
 Run: MOLGFN_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python bench/seeding.py --task seh-frag \
         --rounds 16 --seeds 0 1 2 3 4 [--seeds-from-run 16] [--local-search] [--out FILE]
@@ -128,8 +129,9 @@ def main() -> None:
         best: list = []
         run(args.task, tmp / "blocks.json", None, 1000, args.seeds_from_run, args.batch, args.max_blocks, set(),
             keep=best)
-        seed_smiles = [o for o, _ in best[:20]]
-        seed_raw = f"{best[19][1]:.3f}-{best[0][1]:.3f}"
+        top = best[:20]
+        seed_smiles = [o for o, _ in top]
+        seed_raw = f"{top[-1][1]:.3f}-{top[0][1]:.3f}"
         (tmp / "drugs.smi").write_text("\n".join(seed_smiles) + "\n")
     decs = decompose_all(seed_smiles, env)
     seed_set = {d.canonical for d in decs if d.row is not None}
