@@ -14,6 +14,7 @@ from molgfn.commands.bench import bench
 from molgfn.commands.common import _rich_table
 from molgfn.commands.data import data_fetch, data_import, data_list, tasks_cmd
 from molgfn.commands.errors import friendly
+from molgfn.commands.fragments import fragments_build
 from molgfn.commands.options import (
     OBJECTIVE_HELP,
     Conditioning,
@@ -42,6 +43,8 @@ app = typer.Typer(cls=Group, help="Design molecules and biological sequences wit
                   pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
 data_app = typer.Typer(cls=Group, help="Third-party data assets: list, fetch, import.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+fragments_app = typer.Typer(cls=Group, help="Block vocabularies from your own molecules.", no_args_is_help=True)
+app.add_typer(fragments_app, name="fragments")
 
 
 def _print_version(value: bool) -> None:
@@ -68,6 +71,7 @@ app.command(cls=renamed(OUT_DIR_RENAMED))(bench)
 data_app.command("list", cls=Command)(data_list)
 data_app.command("fetch", cls=Command)(data_fetch)
 data_app.command("import", cls=Command)(data_import)
+fragments_app.command("build", cls=Command)(fragments_build)
 app.command(cls=renamed(OUT_DIR_RENAMED))(report)
 app.command(cls=Command)(info)
 app.command("scores", cls=Command)(scores_cmd)

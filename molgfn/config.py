@@ -58,6 +58,9 @@ class TrainConfig:
     calibration_samples: int = 64
     # PMO's budget: stop at exactly this many unique valid objects scored (molgfn.budget); None: off
     max_oracle_calls: int | None = None
+    # fragment tasks: a SMILES file of known molecules, scored in round 0, replayed and (with local search)
+    # the first round's chains (molgfn.seeding); "": none
+    seed_molecules: str = ""
 
     def validate(self) -> None:
         """Reject bad settings before any work is done, naming the option and the choices."""

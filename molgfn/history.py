@@ -184,3 +184,18 @@ class MetricsLog(AppendLog):
         self._buf.truncate()
         self._writer.writerow(cells)
         return self._buf.getvalue().encode()
+
+
+def legacy_snapshot(seen, modes_found: set, buffer) -> bytes:
+    """The seen log of a checkpoint from before append-only logs, as one replayable snapshot: each
+    object once per time it was sampled, at its first round, the buffer in its stored order."""
+    lines = []
+    n = buffer.size
+    for o, c in seen.count.items():
+        lines.append({"r": seen.first_round[o], "objs": [o] * c, "raw": [seen.raw[o]] * c,
+                      "logr": [seen.log_reward[o]] * c, "modes": [], "new": [], "new_logr": []})
+    if lines:
+        lines[0]["modes"] = sorted(modes_found)
+        lines[0]["new"] = buffer.objects[:n].cpu().tolist()
+        lines[0]["new_logr"] = buffer.log_reward[:n].cpu().tolist()
+    return b"".join((json.dumps(x, separators=(",", ":")) + "\n").encode() for x in lines)

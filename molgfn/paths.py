@@ -155,6 +155,8 @@ def written_by_molgfn(path: Path) -> bool:
             return True
         if text.startswith("command: `molgfn bench") or text.startswith('{"command": "molgfn bench'):
             return True
+        if text.startswith('{\n "molgfn_vocabulary"'):  # a block vocabulary of `molgfn fragments build`
+            return True
         first = text.splitlines()[0] if text else ""
         if "raw_score" in [c.strip().strip('"') for c in first.split(",")] or first.startswith("task,method,seed"):
             return True

@@ -29,7 +29,7 @@ from .calibration import init_log_z, round_columns
 from .conditioning import make_cond, preferences
 from .config import BETA_MAX, BetaDist, TrainConfig, parse_preference_dist, resolve_device
 from .energies import energy_function
-from .history import SEEN_LOG, AppendLog, MetricsLog, SeenStats, read_metrics, read_seen
+from .history import SEEN_LOG, AppendLog, MetricsLog, SeenStats, legacy_snapshot, read_metrics, read_seen
 from .limits import check_memory
 from .local_search import local_search_step
 from .objectives import get_objective, is_on_policy_only, needs_energy, needs_flow_head
@@ -238,13 +238,23 @@ class Trainer:
     def collect(self) -> list[Trajectories]:
         cfg = self.cfg
         trajs: list[Trajectories] = []
+        seeds = None
+        if self.round == 0 and self.cfg.seed_molecules:  # round 0 of a run with --seed-molecules
+            from .seeding import seed_tensor, seed_trajectories
+
+            seeds = seed_tensor(self.cfg.seed_molecules, self.env, self.device)
         if cfg.local_search:
             m = max(1, cfg.batch_size // (cfg.ls_iterations + 1))
             beta = self._cond(m)
             evaluate = functools.partial(self._evaluate, pref=preferences(beta))  # each chain keeps its w
-            cur = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
-            cur = cur.with_reward(evaluate(cur.terminals))
+            n_seeded = 0 if seeds is None else min(m // 2, seeds.shape[0])  # up to half the chains: seeds
+            cur = sample_forward(self.env, self.policy, beta[n_seeded:], cfg.epsilon, gen=self.gen)
+            cur = cur.with_reward(self._evaluate(cur.terminals, preferences(beta[n_seeded:])))
             trajs.append(cur)  # on_policy: the rows that took no exploratory action
+            if n_seeded:  # seed chains, scored after the sampler's (the batch keeps the order of the reward calls)
+                seeded = seed_trajectories(self, seeds[:n_seeded], beta[:n_seeded])
+                trajs.append(seeded)
+                cur = Trajectories.cat([seeded, cur])  # chain i keeps beta[i]
             k = cfg.ls_backtrack or (self.env.traj_len + 1) // 2
             acc = []
             for _ in range(cfg.ls_iterations):
@@ -256,6 +266,9 @@ class Trainer:
             beta = self._cond(cfg.batch_size)
             t = sample_forward(self.env, self.policy, beta, cfg.epsilon, gen=self.gen)
             trajs.append(t.with_reward(self._evaluate(t.terminals, preferences(beta))))  # on_policy: the sampler
+            n_seeded = 0
+        if seeds is not None and n_seeded < seeds.shape[0]:  # the other seeds: scored, trained on, replayed
+            trajs.append(seed_trajectories(self, seeds[n_seeded:], self._cond(seeds.shape[0] - n_seeded)))
         return trajs
 
     def train_round(self) -> dict:
@@ -456,27 +469,11 @@ class Trainer:
         metrics_log = MetricsLog(self.run_dir / runs.METRICS, 0 if self._legacy else self._offsets["metrics"],
                                  self.metrics)
         if self._legacy:  # migrate: one snapshot line per object seen so far, then append as usual
-            seen_log.write(self._legacy_snapshot())
+            seen_log.write(legacy_snapshot(self.seen, self.modes_found, self.buffer))
             for i, row in enumerate(self.metrics):
                 metrics_log.append(row, self.metrics[: i + 1])
             self._legacy = False
         self._logs = (seen_log, metrics_log)
-
-    def _legacy_snapshot(self) -> bytes:
-        # replaying this line reproduces the counts, first rounds and buffer of an older checkpoint:
-        # each object once per time it was sampled, at its first round, buffer in its stored order
-        lines = []
-        n = self.buffer.size
-        objs = list(self.seen.count)
-        for o in objs:
-            c = self.seen.count[o]
-            lines.append({"r": self.seen.first_round[o], "objs": [o] * c, "raw": [self.seen.raw[o]] * c,
-                          "logr": [self.seen.log_reward[o]] * c, "modes": [], "new": [], "new_logr": []})
-        if lines:
-            lines[0]["modes"] = sorted(self.modes_found)
-            lines[0]["new"] = self.buffer.objects[:n].cpu().tolist()
-            lines[0]["new_logr"] = self.buffer.log_reward[:n].cpu().tolist()
-        return b"".join((json.dumps(x, separators=(",", ":")) + "\n").encode() for x in lines)
 
     def checkpoint(self) -> None:
         if self.run_dir is None:

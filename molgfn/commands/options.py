@@ -232,6 +232,9 @@ def _training_options(
     vocab: VocabOpt = None,
     max_blocks: MaxBlocksOpt = 8,
     filters: FilterOpt = None,
+    seed_molecules: Annotated[Path | None, typer.Option(
+        help="Fragment tasks: known molecules (SMILES file) decomposed into blocks of the vocabulary, scored in "
+             "round one, replayed, and starting local-search chains.", rich_help_panel="Task")] = None,
     track_modes: Annotated[bool, typer.Option(help="Count modes found during training (RNA modes, whose check "
                                               "costs 42 oracle calls each, are counted by `evaluate`); "
                                               "--no-track-modes: off, and no mode asset needed.")]

@@ -64,7 +64,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                 weights=None, transform=None, trust_oracle=False, executor=None, ray_address=None,
                 chunk_size=None, oracle_timeout=600.0, oracle_retries=0, on_oracle_error="stop", score_store=None,
                 filters=None, preference_dist=None, stale_scores_ok=False, threads=None, max_oracle_calls=None,
-                scoring=None):
+                scoring=None, seed_molecules=None):
     from molgfn import assets
     from molgfn.config import TrainConfig
     from molgfn.errors import InputError
@@ -141,6 +141,9 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
                                               "kl_mix_lambda": kl_mix_lambda, "control_variate": control_variate,
                                               "fldb_partial": fldb_partial})
         cfg.preference_dist = _preference_dist(preference_dist, weights, task_obj)  # several objectives
+        from molgfn.seeding import seed_option
+
+        cfg.seed_molecules = seed_option(seed_molecules, task_obj)  # checked now; used in round one
     cfg.validate()
     from molgfn.limits import check_training_memory
 
