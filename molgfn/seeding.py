@@ -464,8 +464,8 @@ def seed_tensor(path: str, env, device) -> torch.Tensor | None:
 
 def seed_trajectories(trainer, seeds: torch.Tensor, beta: torch.Tensor):
     """Scored seed molecules, their trajectories drawn with P_B (off-policy, like replayed objects)."""
-    from .sampling import sample_backward
     from .conditioning import preferences
+    from .sampling import sample_backward
 
     t = sample_backward(trainer.env, trainer.policy, seeds, beta, gen=trainer.gen).mark(False)
     return t.with_reward(trainer._evaluate(seeds, preferences(beta)))
