@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .pmo_metric import PUBLISHED
 from .runs import atomic_write_csv
 
 METHODS: dict[str, dict] = {
@@ -26,6 +27,7 @@ METHODS: dict[str, dict] = {
     "layer-ls": {"local_search": True, "conditioning": "layer", "beta_dist": "uniform:1,3"},
     "logit": {"conditioning": "logit", "beta_dist": "uniform:1,3"},
     "layer": {"conditioning": "layer", "beta_dist": "uniform:1,3"},
+    "design": {},  # the task's own `molgfn design` recipe (Task.design_defaults), whatever it is today
 }
 
 # task settings of the LS-GFN paper: width, exploration, grad steps, K
@@ -44,6 +46,7 @@ class Preset:
     seeds: list[int]
     rounds: dict[str, int]
     hidden_override: int | None = None  # small preset: narrower nets to finish in minutes
+    max_oracle_calls: int | None = None  # a PMO-style budget: runs stop at this many unique valid objects
 
 
 DEFAULT_ROUNDS = 100  # a task the preset does not name
@@ -56,18 +59,24 @@ PRESETS = {
                       [0, 1, 2], {"tfbind8": 500, "qm9str": 500, "rna1": 200, "sehstr": 500}),
     "paper": Preset(["tfbind8", "qm9str", "sehstr", "rna1"], ["tb", "tb-ls", "logit-ls", "layer-ls"], [0, 1, 2],
                     {"tfbind8": 2000, "qm9str": 2000, "sehstr": 2000, "rna1": 5000}),
+    # PMO (Gao et al. 2022): every oracle at 10,000 calls, the design recipe, AUC top-10 (bench/PMO.md)
+    "pmo": Preset(["pmo-" + name.replace("_", "-") for name in PUBLISHED], ["design"], [0, 1, 2], {},
+                  max_oracle_calls=10_000),
 }
 
 
 def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | None, eval_every: int = 10,
             lr: float = 1e-3, data_dir: str | None = None, task_options: dict | None = None,
             make_task: Callable | None = None, events=None, job: int = 0,
-            oracle_settings=None) -> tuple[list[dict], dict]:
+            oracle_settings=None, max_oracle_calls: int | None = None) -> tuple[list[dict], dict]:
     """One training run of the grid. ``make_task(name, **options)`` builds the task (the CLI passes
     the task registry's ``get_task``, so this module knows no task); ``events`` (a queue) receives
     ``("round", job, round, rounds)`` every ``eval_every`` rounds for progress display.
     ``oracle_settings`` (``OracleSettings``): how the task's oracle runs (default: the ``auto``
-    executor with one worker), so a crashing or hanging oracle costs what it costs in ``train``."""
+    executor with one worker), so a crashing or hanging oracle costs what it costs in ``train``.
+    ``max_oracle_calls``: the run stops at that many unique valid objects (``molgfn.budget``; ``rounds``
+    is then only a cap) and its final metrics carry PMO's ``auc_top10`` (``molgfn.pmo_metric``). Method
+    ``design`` trains with the task's own ``design_defaults`` recipe."""
     import torch
 
     from . import assets
@@ -83,9 +92,10 @@ def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | N
     settings = dict(PAPER_SETTINGS.get(task_name, {}))
     if hidden:
         settings["hidden"] = hidden
-    cfg = TrainConfig(task=task_name, task_options=dict(task_options or {}), rounds=rounds, seed=seed,
-                      device="cpu", lr=lr, **settings, **METHODS[method])
     task = make_task(task_name, **(task_options or {}))
+    recipe = dict(getattr(task, "design_defaults", {})) if method == "design" else METHODS[method]
+    cfg = TrainConfig(task=task_name, task_options=dict(task_options or {}), rounds=rounds, seed=seed,
+                      device="cpu", lr=lr, max_oracle_calls=max_oracle_calls, **{**settings, **recipe})
     # an oracle runs as in `train`: fault-tolerant scheduling, one worker per run (runs are parallel)
     from .oracle import OracleSettings, configure_task
 
@@ -103,13 +113,18 @@ def run_one(task_name: str, method: str, seed: int, rounds: int, hidden: int | N
             if events is not None:
                 events.put(("round", job, row["round"], rounds))
 
-    tr.train(on_round=on_round)
+    last: dict = {}
+    tr.train(on_round=lambda row: (last.update(row), on_round(row)))
+    if last and (not curve or curve[-1]["round"] != last["round"]):  # a budget ended it between evaluations
+        on_round({**last, "round": rounds})
+        curve[-1]["round"] = last["round"]
     wall = time.perf_counter() - t0
     final = {"task": task_name, "method": method, "seed": seed, "wall_s": wall,
-             "ms_per_round": 1e3 * wall / rounds}
+             "ms_per_round": 1e3 * wall / max(1, tr.round)}
     ev = evaluate_trainer(tr, n=1000, beta=1.0, k=100)
     final.update({k: v for k, v in ev.items() if isinstance(v, (int, float)) or v is None})
-    if METHODS[method].get("conditioning") and hasattr(task, "table"):
+    final["rounds"] = tr.round
+    if recipe.get("conditioning") and hasattr(task, "table"):
         from .exact import distribution_report
 
         for b in (1.0, 2.0, 3.0):
@@ -214,8 +229,15 @@ def _run_parallel(jobs: list[tuple], workers: int, emit: Callable[[tuple], None]
 
 
 def grid_jobs(preset: Preset, tasks: list[str] | None = None, methods: list[str] | None = None,
-              seeds: list[int] | None = None, rounds: int | None = None) -> list[tuple[str, str, int, int]]:
-    """(task, method, seed, rounds) of every run in the grid."""
+              seeds: list[int] | None = None, rounds: int | None = None,
+              max_oracle_calls: int | None = None) -> list[tuple[str, str, int, int]]:
+    """(task, method, seed, rounds) of every run in the grid. Under a budget (``max_oracle_calls``) a run
+    without given rounds gets ``molgfn.budget.default_rounds``: the budget, not the rounds, ends it."""
+    if rounds is None and max_oracle_calls is not None:
+        from .budget import default_rounds
+        from .config import TrainConfig
+
+        rounds = default_rounds(max_oracle_calls, TrainConfig.batch_size)
     return [(t, m, s, rounds or preset.rounds.get(t, DEFAULT_ROUNDS))
             for t in (tasks or preset.tasks) for m in (methods or preset.methods) for s in (seeds or preset.seeds)]
 
@@ -223,12 +245,15 @@ def grid_jobs(preset: Preset, tasks: list[str] | None = None, methods: list[str]
 def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] | None = None,
              methods: list[str] | None = None, seeds: list[int] | None = None, rounds: int | None = None,
              lr: float = 1e-3, data_dir: str | None = None, task_options: dict[str, dict] | None = None,
-             make_task: Callable | None = None, progress: Callable[[tuple], None] | None = None) -> Path:
+             make_task: Callable | None = None, progress: Callable[[tuple], None] | None = None,
+             max_oracle_calls: int | None = None) -> Path:
     """Run the grid, saving after every finished run. ``task_options[task]`` are the options of
     each task (e.g. a custom oracle); ``progress`` receives ``("round", job, round, rounds)`` and
-    ``("done", job, final_metrics)`` events, in the calling process."""
+    ``("done", job, final_metrics)`` events, in the calling process. ``max_oracle_calls`` overrides
+    the preset's budget."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    grid = grid_jobs(preset, tasks, methods, seeds, rounds)
+    budget = max_oracle_calls if max_oracle_calls is not None else preset.max_oracle_calls
+    grid = grid_jobs(preset, tasks, methods, seeds, rounds, budget)
     task_options = task_options or {}
     results: list = []
     emit = progress or (lambda ev: None)
@@ -247,7 +272,8 @@ def run_grid(preset: Preset, out_dir: Path, workers: int = 2, tasks: list[str] |
     def args(i: int, job, events) -> tuple:
         t, m, s, r = job
         return (t, m, s, r, preset.hidden_override, 10, lr, data_dir,
-                {"task_options": task_options.get(t, {}), "make_task": make_task, "events": events, "job": i})
+                {"task_options": task_options.get(t, {}), "make_task": make_task, "events": events, "job": i,
+                 "max_oracle_calls": budget})
 
     if workers > 1:
         for i, res in _run_parallel([args(i, job, None) for i, job in enumerate(grid)], workers, emit):
@@ -326,9 +352,52 @@ def markdown(finals: pd.DataFrame, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _median_cell(df: pd.DataFrame, col: str, fmt: str) -> str:
+    vals = df[col].dropna().astype(float).tolist() if col in df else []
+    return format(statistics.median(vals), fmt) if vals else ""
+
+
+def pmo_markdown(finals: pd.DataFrame) -> str:
+    """PMO's table: per task, our AUC top-10 (mean +- std over seeds, each seed's value) beside the
+    published rows (``molgfn.pmo_metric.PUBLISHED``), and the sums over the tasks this grid ran."""
+    from .pmo_metric import PUBLISHED, PUBLISHED_METHODS
+
+    rows = finals[finals["task"].str.startswith("pmo-") & finals["auc_top10"].notna()]
+    if rows.empty:
+        return ""
+    lines = ["", "PMO (Gao et al. 2022): AUC of the top-10 mean against oracle calls, normalised by the budget "
+             "(molgfn.pmo_metric); ours: mean +- std over seeds [each seed]. Published: mean over 5 seeds at "
+             "10,000 calls (sources in molgfn.pmo_metric.PUBLISHED). Calibration: is_log_z_error = learned log Z "
+             "- importance-sampled log Z (1,000 samples at beta = 1), median over seeds, with its ESS.", "",
+             "| task | method | calls (median) | ours auc_top10 | " + " | ".join(PUBLISHED_METHODS)
+             + " | is_log_z_error | is_ess | wall s (median) |",
+             "|---|---|---|---|" + "---|" * len(PUBLISHED_METHODS) + "---|---|---|"]
+    sums = {m: [0.0, [0.0] * len(PUBLISHED_METHODS)] for m in rows["method"].unique()}
+    for (task, method), df in rows.groupby(["task", "method"], sort=False):
+        name = task.removeprefix("pmo-").replace("-", "_")
+        pub = PUBLISHED.get(name)
+        v = df["auc_top10"].astype(float).tolist()
+        mean, std = statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
+        published = [f"{p:.3f}" for p in pub] if pub else [""] * len(PUBLISHED_METHODS)
+        lines.append(f"| {task} | {method} | {_median_cell(df, 'reward_calls', '.0f')} | {mean:.3f} +- {std:.3f} ["
+                     + ", ".join(f"{x:.3f}" for x in v) + "] | " + " | ".join(published)
+                     + f" | {_median_cell(df, 'is_log_z_error', '+.2f')} | {_median_cell(df, 'is_ess', '.0f')} | "
+                     f"{_median_cell(df, 'wall_s', '.0f')} |")
+        sums[method][0] += mean
+        for i, p in enumerate(pub or (0.0,) * len(PUBLISHED_METHODS)):
+            sums[method][1][i] += p
+    for method, (ours, pubs) in sums.items():
+        n = rows[rows["method"] == method]["task"].nunique()
+        lines.append(f"| **sum of these {n}** | {method} | | **{ours:.2f}** | "
+                     + " | ".join(f"**{p:.2f}**" for p in pubs) + " | | | |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(out_dir: Path, command: str) -> str:
     finals = pd.read_csv(out_dir / "results.csv")
     md = markdown(finals, command)
+    if "auc_top10" in finals:
+        md += pmo_markdown(finals)
     from .atomic import atomic_write_text
 
     atomic_write_text(out_dir / "results.md", md)

@@ -16,6 +16,35 @@ from collections.abc import Sequence
 
 FREQ_LOG = 100
 
+# Published AUC top-10 (mean over 5 seeds, 10,000 calls) of the 20 PMO oracles that need no trained
+# model, per method: (PMO's GFlowNet, PMO's REINVENT, Genetic GFN). GFlowNet and REINVENT: the PMO
+# benchmark's leaderboard (Gao et al., NeurIPS 2022 Datasets and Benchmarks, Table 3 / mol_opt), whose
+# 23-task totals are GFlowNet 9.131 and REINVENT 14.196; Genetic GFN: Kim et al. 2024 ("Genetic-guided
+# GFlowNets", ICML 2024), its PMO table. As quoted in issue 19; bench/PMO.md prints them beside ours.
+PUBLISHED_METHODS = ("GFlowNet (PMO)", "REINVENT (PMO)", "Genetic GFN")
+PUBLISHED: dict[str, tuple[float, float, float]] = {
+    "albuterol_similarity": (0.447, 0.883, 0.949),
+    "amlodipine_mpo": (0.444, 0.635, 0.761),
+    "celecoxib_rediscovery": (0.327, 0.714, 0.802),
+    "deco_hop": (0.584, 0.667, 0.733),
+    "fexofenadine_mpo": (0.693, 0.785, 0.856),
+    "isomers_c7h8n2o2": (0.367, 0.852, 0.969),
+    "isomers_c9h10n2o2pf2cl": (0.110, 0.643, 0.897),
+    "median1": (0.202, 0.357, 0.379),
+    "median2": (0.181, 0.277, 0.294),
+    "mestranol_similarity": (0.323, 0.619, 0.708),
+    "osimertinib_mpo": (0.785, 0.837, 0.860),
+    "perindopril_mpo": (0.430, 0.537, 0.595),
+    "qed": (0.921, 0.941, 0.942),
+    "ranolazine_mpo": (0.653, 0.760, 0.819),
+    "scaffold_hop": (0.464, 0.560, 0.615),
+    "sitagliptin_mpo": (0.009, 0.022, 0.634),
+    "thiothixene_rediscovery": (0.285, 0.534, 0.583),
+    "troglitazone_rediscovery": (0.189, 0.441, 0.511),
+    "valsartan_smarts": (0.000, 0.179, 0.135),
+    "zaleplon_mpo": (0.036, 0.358, 0.552),
+}
+
 
 def _top_mean(heap: list[float]) -> float:
     return sum(heap) / len(heap) if heap else 0.0

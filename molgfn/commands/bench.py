@@ -26,15 +26,18 @@ from .options import (
 
 @friendly
 def bench(
-    preset: Annotated[Preset, typer.Option(help="small (minutes on 2 cores), results (the budgets of "
-                                           "bench/RESULTS.md) or paper (the papers' budgets).")] = Preset.small,
+    preset: Annotated[Preset, typer.Option(metavar="NAME", help="small (minutes on 2 cores), results (the budgets of "
+                                           "bench/RESULTS.md), paper (the papers' budgets) or pmo (the PMO "
+                                           "benchmark: 20 oracles at 10,000 calls, bench/PMO.md).")] = Preset.small,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for curves.csv, results.csv, "
                                           "results.md and PNG plots.")] = Path("bench/results"),
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the preset's).")] = None,
     methods: Annotated[str | None, typer.Option(help="Comma-separated methods: tb, tb-ls, logit-ls, layer-ls, "
-                                                "logit, layer.")] = None,
+                                                "logit, layer, design (each task's design recipe).")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds (default 0,1,2).")] = None,
     rounds: Annotated[int | None, typer.Option(help="Rounds per run, overriding the preset.")] = None,
+    max_oracle_calls: Annotated[int | None, typer.Option(min=1, max=10**9, help="Oracle-call budget per run "
+                                                         "(PMO's count), overriding the preset's.")] = None,
     workers: Annotated[int, typer.Option(help="Runs in parallel (processes).")] = 2,
     lr: Annotated[float, typer.Option(help="Policy learning rate of every run (the papers used 1e-4).")] = 1e-3,
     data_dir: DataDirOpt = None,
@@ -76,13 +79,15 @@ def bench(
                                   task_option=task_option)
         task_obj.close()
         task_opts[t] = opts
-    jobs = B.grid_jobs(B.PRESETS[preset], task_list, split(methods), seed_list, rounds)
+    budget = max_oracle_calls if max_oracle_calls is not None else B.PRESETS[preset].max_oracle_calls
+    jobs = B.grid_jobs(B.PRESETS[preset], task_list, split(methods), seed_list, rounds, budget)
     from molgfn.paths import check_output_dir, written_by_molgfn
 
     check_output_dir(out_dir, B.output_names({j[0] for j in jobs}), force=force,
                      ours=lambda p: B.is_bench_dir(p.parent) or written_by_molgfn(p))
     with GridProgress(jobs, progress, console) as prog:
         B.run_grid(B.PRESETS[preset], out_dir, workers, task_list, split(methods), seed_list, rounds, lr,
-                   str(data_dir) if data_dir else None, task_options=task_opts, make_task=get_task, progress=prog)
+                   str(data_dir) if data_dir else None, task_options=task_opts, make_task=get_task, progress=prog,
+                   max_oracle_calls=budget)
     md = B.write_report(out_dir, "molgfn bench " + " ".join(sys.argv[2:]))
     sys.stdout.write(md)
