@@ -47,7 +47,7 @@ def recipe_config(task_name: str, spec: str) -> dict:
     from tuning import parse_recipe
 
     if spec == "design" or spec.startswith("design/"):
-        from tasks import registry
+        from molgfn.tasks import registry
 
         kw = dict(getattr(registry()[task_name], "design_defaults", {}))
         rest = spec[len("design"):]
@@ -88,11 +88,11 @@ def _signed(ev: dict) -> dict:
 
 def run(task_name: str, spec: str, seed: int, rounds: int, command: str) -> dict:
     import torch
+    from molgfn.tasks import get_task
 
     from molgfn.config import TrainConfig
     from molgfn.evaluation import evaluate_trainer
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     torch.set_num_threads(1)
     opts = {"workers": 1} if task_name.startswith("rna") else {}

@@ -27,10 +27,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from molgfn.tasks import get_task  # noqa: E402
+
 from molgfn.config import TrainConfig  # noqa: E402
 from molgfn.fragtask import FragmentTask  # noqa: E402
 from molgfn.trainer import Trainer  # noqa: E402
-from tasks import get_task  # noqa: E402
 
 
 def with_penalty(task, penalty: float) -> None:

@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from fragments import ISSUE_ROUND, PHASES  # noqa: E402
+from molgfn.tasks import get_task  # noqa: E402
 
 from molgfn.config import TrainConfig  # noqa: E402
 from molgfn.trainer import Trainer  # noqa: E402
-from tasks import get_task  # noqa: E402
 
 MATMULS = {torch.ops.aten.mm, torch.ops.aten.addmm, torch.ops.aten.bmm, torch.ops.aten.baddbmm}
 MATMUL_NAMES = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}

@@ -39,10 +39,11 @@ if "--tree" in sys.argv:  # a child process measuring another checkout
     ROOT = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve()
 sys.path.insert(0, str(ROOT))
 
+from molgfn.tasks import get_task  # noqa: E402
+
 from molgfn.config import TrainConfig  # noqa: E402
 from molgfn.metrics import diverse_modes  # noqa: E402
 from molgfn.trainer import Trainer  # noqa: E402
-from tasks import get_task  # noqa: E402
 
 METHODS = {
     "TB": dict(objective="tb"),

@@ -30,9 +30,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from molgfn.tasks import get_task  # noqa: E402
+
 from molgfn import sampling, trainer  # noqa: E402
 from molgfn.config import TrainConfig  # noqa: E402
-from tasks import get_task  # noqa: E402
 
 
 def _n_syncs(caught: list) -> int:

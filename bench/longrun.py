@@ -38,9 +38,10 @@ def main() -> None:
     ap.add_argument("--grad-steps", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     with tempfile.TemporaryDirectory() as d:
         run, early_dir = Path(d) / "run", Path(d) / "early"

@@ -37,7 +37,7 @@ CVS = ("none", "loo", "logz")
 
 
 def run_one(task_name: str, objective: str, seed: int, rounds: int, batch: int) -> dict:
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     task = get_task(task_name, workers=1) if task_name.startswith("rna") else get_task(task_name)
     if task_name.startswith("rna"):  # its mode test (Hamming-1 local optimum) costs 42 oracle calls per object
@@ -59,7 +59,7 @@ def run_one(task_name: str, objective: str, seed: int, rounds: int, batch: int) 
 def grad_variance(task_name: str, k: int = 64, batch: int = 32) -> dict:
     """Total variance (trace of the covariance) of the per-batch gradient of each score-function
     objective at a fixed policy (TB-pretrained for 100 rounds), per control variate."""
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     task = get_task(task_name)
     tr = Trainer(TrainConfig(task=task_name, rounds=100, grad_steps=1, seed=0, device="cpu"), task)
@@ -157,7 +157,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/objectives.py " + shlex.join(sys.argv[1:])
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     budgets = [("tfbind8", args.rounds_tfbind8)]
     try:

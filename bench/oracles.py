@@ -133,8 +133,9 @@ def main() -> None:
             import ray
 
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        from tasks.vina import DockOracle
-        from tasks.xtb_gap import GapOracle
+        from molgfn.tasks.vina import DockOracle
+        from molgfn.tasks.xtb_gap import GapOracle
+
         from tests.test_vina import shell_receptor
 
         mols = random_molecules(args.n_xtb + 4, max_blocks=5)

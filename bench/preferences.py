@@ -87,9 +87,10 @@ def enumerable(length: int, rounds: int, b: float, seed: int) -> None:
 
 
 def frag_speed(rounds: int, repeats: int, device: str = "cpu") -> None:
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     recipe = dict(conditioning="logit", beta_dist="uniform:1,3", local_search=True, batch_size=32, device=device,
                   track_modes=False, seed=0)

@@ -77,9 +77,10 @@ def top_mean(values, k: int = 10) -> float:
 
 def run(task_name: str, vocab: Path, seeds_file: Path | None, seed: int, rounds: int, batch: int,
         max_blocks: int, seed_set: set[str], local_search: bool = False, keep: list | None = None) -> list[dict]:
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     task = get_task(task_name, vocab=str(vocab), max_blocks=max_blocks)
     cfg = TrainConfig(task=task_name, rounds=rounds, batch_size=batch, replay_size=batch, grad_steps=1,

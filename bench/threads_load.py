@@ -37,11 +37,11 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from molgfn.tasks import get_task
 
     from molgfn.config import TrainConfig
     from molgfn.threads import pick_threads, usable_cpus
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     torch_default = torch.get_num_threads()  # before anything sets it: one per core
     task = get_task(args.task)

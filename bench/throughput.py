@@ -53,9 +53,10 @@ def one(task: str, ls: bool, hidden: int, grad_steps: int, rounds: int, seed: in
     import torch
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     torch.set_num_threads(threads)
     t = get_task(task)
@@ -88,9 +89,10 @@ def per_iteration(task: str, hidden: int, rounds: int) -> dict:
     import torch
 
     sys.path.insert(0, ROOT)
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     torch.set_num_threads(1)
     cfg = TrainConfig(task=task, rounds=10**9, batch_size=32, replay_size=0, grad_steps=1, hidden=hidden,
@@ -133,12 +135,12 @@ def phases(tree: str) -> dict:
     sys.path.insert(0, tree)
     c0, w0 = time.process_time(), time.perf_counter()
     import torch
+    from molgfn.tasks import get_task
 
     import cli  # noqa: F401  (what `molgfn train` imports before it builds the task)
     from molgfn.api import train  # noqa: F401
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     c1, w1 = time.process_time(), time.perf_counter()
     task = get_task("tfbind8")
@@ -210,9 +212,10 @@ def rna_round(rounds: int) -> None:
     import torch
 
     sys.path.insert(0, ROOT)
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     torch.set_num_threads(1)
     task = get_task("rna1")
@@ -284,11 +287,12 @@ def round_parts(rounds: int) -> dict:
     import torch
 
     sys.path.insert(0, ROOT)
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.sampling import sample_forward
     from molgfn.trainer import Trainer
     from molgfn.trajectories import score
-    from tasks import get_task
 
     torch.set_num_threads(1)
     cfg = TrainConfig(task="tfbind8", rounds=10**9, batch_size=32, replay_size=0, grad_steps=1, hidden=128,
@@ -347,7 +351,7 @@ def write_log_rewards(task: str, path: str) -> str:
     import numpy as np
 
     sys.path.insert(0, ROOT)
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     t = get_task(task)
     np.save(path, t.log_reward(t.table).numpy())
@@ -441,10 +445,10 @@ def recipe_round(tree: str, task: str, recipe: str, rounds: int) -> dict:
     """Median CPU ms of a training round of ``RECIPES[recipe]`` on ``task``, for the checkout ``tree``."""
     sys.path.insert(0, tree)
     import torch
+    from molgfn.tasks import get_task
 
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     torch.set_num_threads(1)
     cfg = TrainConfig(task=task, rounds=10**9, device="cpu", hidden=128, checkpoint_every=10**9, seed=0,

@@ -65,11 +65,11 @@ def parse_recipe(spec: str) -> dict:
 
 def run(task_name: str, spec: str, seed: int, rounds: int, at: list[int], command: str) -> list[dict]:
     import torch
+    from molgfn.tasks import get_task
 
     from molgfn.config import TrainConfig
     from molgfn.metrics import top_k_report
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     torch.set_num_threads(1)
     opts = {"workers": 1} if task_name.startswith("rna") else {}

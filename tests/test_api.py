@@ -170,10 +170,10 @@ def test_api_resume_overwrite_and_refusals_follow_the_cli_rules(tmp_path, releas
 def test_a_library_run_of_a_registered_task_resumes_and_samples_from_the_cli(tmp_path):
     """get_task's options (here a length other than the CLI's default) are recorded, so the CLI
     rebuilds the same task: before, the checkpoint did not fit a length-8 task."""
+    from molgfn.tasks import get_task
     from typer.testing import CliRunner
 
     from cli import app
-    from tasks import get_task
 
     task = get_task("custom", oracle="tests.oracles:gc_content", length=6, alphabet="ACGT")
     train(task, tmp_path / "run", rounds=3, batch_size=8, replay_size=0, hidden=16, n_layers=1, device="cpu")

@@ -12,8 +12,9 @@ from molgfn.pmo_metric import PUBLISHED
 
 
 def test_the_preset_covers_every_pmo_oracle_and_each_is_a_task():
+    from molgfn.tasks import registry
+
     from molgfn.chem.pmo import ORACLES
-    from tasks import registry
 
     assert set(PUBLISHED) == set(ORACLES)
     preset = B.PRESETS["pmo"]
@@ -30,7 +31,7 @@ def test_budgeted_grid_jobs_get_rounds_from_the_budget():
 
 
 def test_a_budgeted_run_stops_at_the_budget_with_pmo_metrics_and_a_final_curve_point():
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     opts = {"oracle": "tests.oracles:gc_content", "length": 8}
     curve, final = B.run_one("custom", "design", 0, 200, 16, eval_every=10, task_options=opts,

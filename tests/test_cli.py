@@ -123,9 +123,10 @@ def test_sample_from_trained_run(tmp_path):
 
 
 def _trainer(tmp_path, rounds, checkpoint_every=5):
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     cfg = TrainConfig(task="custom", task_options={"oracle": "tests.oracles:flaky", "length": 6},
                       rounds=rounds, checkpoint_every=checkpoint_every, device="cpu", seed=3, local_search=True)
@@ -175,7 +176,7 @@ def test_failing_oracle_leaves_last_checkpoint_intact(tmp_path):
 def test_evaluate_reports_exact_metrics(tmp_path, synthetic_data):
     import json
 
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     out = tmp_path / "run"
     r = run("train", "--task", "tfbind8", "--rounds", 10, "--out", out, "--quiet", "--device", "cpu")

@@ -315,9 +315,10 @@ def test_a_config_file_is_checked_against_the_choices(tmp_path):
 def test_runs_made_before_the_choices_were_enums_still_load_and_resume(tmp_path):
     """A run written by the library as main wrote it (plain strings in config.json) resumes under the
     enum-typed flags, and what the CLI writes stays plain strings that the checkpoint loader accepts."""
+    from molgfn.tasks import get_task
+
     from molgfn.api import train
     from molgfn.config import TrainConfig
-    from tasks import get_task
 
     out = tmp_path / "old"
     opts = {"oracle": "tests.oracles:gc_content", "alphabet": "ACGT", "length": 6, "reward_exponent": 1.0,

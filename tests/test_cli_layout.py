@@ -23,7 +23,7 @@ def test_no_module_is_over_600_lines_and_cli_py_is_thin():
     sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in files}
     assert len(sizes) > 40
     assert {p: n for p, n in sizes.items() if n > 600} == {}
-    assert sizes["cli.py"] <= 150
+    assert sizes["cli.py"] <= 150 and sizes["molgfn/cli.py"] <= 150  # the checkout's launcher; the app itself
     commands = {p: n for p, n in sizes.items() if p.startswith("molgfn/commands/")}
     assert {p: n for p, n in commands.items() if n >= 400} == {}  # each command module well under 400
 
@@ -64,7 +64,7 @@ def test_flags_show_no_type_in_help():
 
 
 def _registry():
-    from tasks import registry
+    from molgfn.tasks import registry
 
     return registry()
 

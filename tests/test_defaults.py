@@ -4,12 +4,12 @@ a flag always wins; config.json records the values the run actually used."""
 import json
 
 import pytest
+from molgfn.tasks import BUILTIN
+from molgfn.tasks.custom import CustomSequenceTask
 from typer.testing import CliRunner
 
 from cli import app
 from molgfn.config import TrainConfig
-from tasks import BUILTIN
-from tasks.custom import CustomSequenceTask
 
 runner = CliRunner()
 CUSTOM = ["--task", "custom", "--oracle", "tests.oracles:gc_content", "--length", 4, "--rounds", 1,

@@ -62,9 +62,10 @@ def test_replay_grows_past_any_capacity_and_reloads():
 
 # ---- a long run, through the trainer -------------------------------------------------------------
 def _trainer(run_dir, rounds, every=20, oracle="tests.oracles:gc_content"):
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     opts = {"oracle": oracle, "length": 10, "reward_exponent": 2.0}
     cfg = TrainConfig(task="custom", task_options=opts, rounds=rounds, checkpoint_every=every, device="cpu", seed=7,

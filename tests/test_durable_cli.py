@@ -192,10 +192,11 @@ def test_a_signal_checkpoints_says_how_to_resume_and_resumes_exactly(tmp_path, s
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.errors import TrainingDiverged
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     opts = {"oracle": "tests.durable_oracles:gc", "length": 5}
     cfg = TrainConfig(task="custom", task_options=opts, rounds=6, checkpoint_every=2, device="cpu")
@@ -219,10 +220,11 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_an_oracle_error_closes_the_task_and_keeps_the_checkpoint(tmp_path):
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.errors import OracleError
     from molgfn.trainer import Trainer
-    from tasks import get_task
     from tests import oracles
 
     oracles.CALLS.update(n=0, fail_after=3)
@@ -402,10 +404,11 @@ def test_an_unexpected_exception_is_one_line_with_the_traceback_in_a_log(trained
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("fail", [False, True])
 def test_a_signal_in_process_finishes_or_abandons_the_round(tmp_path, sig, fail):
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.errors import Interrupted
     from molgfn.trainer import Trainer
-    from tasks import get_task
     from tests import durable_oracles as o
 
     o.STATE.update(calls=0, at=5, sig=sig, fail=fail)

@@ -195,7 +195,7 @@ def test_seed_file_errors_are_one_line_and_name_the_option(tmp_path, vocab_file)
 
 @pytest.mark.parametrize("local_search", [False, True])
 def test_seed_molecules_are_scored_replayed_and_start_chains_in_round_one(tmp_path, local_search, vocab_file):
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     vocab_path = vocab_file(build_vocabulary(DRUGS, "brics", 200, 4)[0])
     seeds = tmp_path / "actives.smi"
@@ -218,7 +218,7 @@ def test_seed_molecules_are_scored_replayed_and_start_chains_in_round_one(tmp_pa
 
 
 def test_train_on_a_built_vocabulary_generates_molecules_of_its_blocks(tmp_path, vocab_file):
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     vocab, _ = build_vocabulary(DRUGS, "brics", 40, 3)
     path = vocab_file(vocab)

@@ -146,7 +146,7 @@ def test_gnn_policy_is_invariant_to_slot_order(seh_env):
 
 def test_seh_proxy_gives_finite_scores(request):
     real_or_synthetic(request, "seh-frag-proxy", "seh-frag-blocks")  # the synthetic proxy: random weights
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     task = get_task("seh-frag")
     term = random_rollout(task.env, 16, 4)[:, -1]
@@ -253,7 +253,7 @@ def test_design_on_qed_frag_writes_parsable_smiles_and_report(tmp_path, request)
 
 
 def test_custom_frag_oracle_and_errors(tmp_path):
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     task = get_task("custom-frag", oracle="tests.fragment_helpers:smiles_length", vocab=str(write_vocab(tmp_path)),
                     max_blocks=2)

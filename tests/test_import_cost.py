@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_training_a_sequence_task_does_not_import_pandas():
-    code = ("import sys; import cli, tasks, molgfn.api, molgfn.trainer, molgfn.runs, molgfn.history; "
+    code = ("import sys; import cli, molgfn.tasks as tasks, molgfn.api, molgfn.trainer, molgfn.runs, molgfn.history; "
             "tasks.get_task('tfbind8'); print(sorted(m for m in ('pandas', 'matplotlib', 'torch_geometric') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,

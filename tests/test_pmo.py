@@ -49,7 +49,7 @@ def test_pmo_isomer_count_reads_the_smiles_as_a_formula():
 
 
 def test_pmo_tasks_are_registered_fragment_tasks(request):
-    from tasks import get_task, registry
+    from molgfn.tasks import get_task, registry
 
     from .conftest import frag_vocab_path
 

@@ -43,9 +43,10 @@ def test_repeats_and_invalid_objects_cost_nothing():
 
 
 def _trainer(run_dir, budget, rounds=1000):
+    from molgfn.tasks import get_task
+
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     opts = {"oracle": "tests.oracles:gc_content", "length": 10, "reward_exponent": 2.0}
     cfg = TrainConfig(task="custom", task_options=opts, rounds=rounds, checkpoint_every=1000, device="cpu", seed=3,

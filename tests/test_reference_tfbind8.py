@@ -4,9 +4,8 @@ test_synthetic_tasks.py and test_tasks_seq.py."""
 
 import pytest
 import torch
+from molgfn.tasks import get_task
 from rapidfuzz.distance import Levenshtein
-
-from tasks import get_task
 
 from .conftest import need_reference_data
 

@@ -6,10 +6,11 @@ import pytest
 
 pytest.importorskip("RNA", reason="ViennaRNA is absent: pip install ViennaRNA")
 
+from molgfn.tasks import get_task, rna  # noqa: E402
+
 from molgfn.config import TrainConfig  # noqa: E402
 from molgfn.evaluation import evaluate_trainer  # noqa: E402
 from molgfn.trainer import Trainer  # noqa: E402
-from tasks import get_task, rna  # noqa: E402
 
 
 def test_rna_training_spends_only_reward_calls_and_evaluate_counts_modes(monkeypatch):

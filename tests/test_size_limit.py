@@ -125,8 +125,8 @@ def test_training_spends_no_reward_call_over_the_limit():
 def test_xtb_gap_sets_its_oracle_limit_in_the_environment():
     if importlib.util.find_spec("tblite") is None:
         pytest.skip('tblite is not installed: pip install "molgfn[xtb]"')
-    from tasks import get_task
-    from tasks.xtb_gap import MAX_HEAVY
+    from molgfn.tasks import get_task
+    from molgfn.tasks.xtb_gap import MAX_HEAVY
 
     t = get_task("xtb-gap")
     try:

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from molgfn.tasks import get_task
 from typer.testing import CliRunner
 
 from cli import app
-from tasks import get_task
 
 from . import synthetic
 

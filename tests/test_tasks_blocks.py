@@ -10,13 +10,13 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from molgfn.tasks import get_task
 from rdkit import Chem
 
 from molgfn import assets
 from molgfn.chem.blocks import blocks_from_asset, string_to_smiles
 from molgfn.chem.trees import TreeEnsemble, load_tree_arrays, score_strings, trees_from_sklearn_pickle
 from molgfn.safe_pickle import safe_load
-from tasks import get_task
 
 from .conftest import SHARED, need_assets, need_reference_data
 
@@ -122,7 +122,7 @@ def test_sehstr_hand_checked_chains(s, smiles):
 def test_sehstr_num_modes_is_the_threshold_count_over_all_strings():
     """num_modes() must count the set mode_mask() defines: raw >= 6.69886 over all 18^6 strings
     (34M proxy evaluations, a few minutes on one core)."""
-    from tasks.sehstr import TOP_005_PERCENT
+    from molgfn.tasks.sehstr import TOP_005_PERCENT
 
     t = get_task("sehstr")
     A, L = 18, 6

@@ -6,8 +6,7 @@ import math
 
 import pytest
 import torch
-
-from tasks import get_task
+from molgfn.tasks import get_task
 
 from .conftest import real_or_synthetic
 
@@ -81,7 +80,7 @@ def test_rna_parallel_and_cache_agree_with_serial():
 def test_entry_point_plugins_are_listed_and_loaded(monkeypatch):
     import importlib.metadata as md
 
-    import tasks
+    from molgfn import tasks
 
     ep = md.EntryPoint(name="gc-plugin", value="tests.helpers:TableTask", group="molgfn.tasks")
     broken = md.EntryPoint(name="broken", value="no_such_module:Task", group="molgfn.tasks")

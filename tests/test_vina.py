@@ -33,7 +33,7 @@ def shell_receptor(path: Path, radius: float = 6.5, n: int = 60) -> Path:
 
 
 def task(tmp_path, **kw):
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     opts = dict(receptor=str(shell_receptor(tmp_path / "pocket.pdbqt")), center="0,0,0", size="12,12,12",
                 exhaustiveness=1, vocab=VOCAB)

@@ -41,7 +41,7 @@ def test_embed_conformer_reports_why_not():
 
 def test_gap_physics_conjugation_narrows_the_gap():
     need_tblite()
-    from tasks.xtb_gap import GapOracle
+    from molgfn.tasks.xtb_gap import GapOracle
 
     # textbook trend (Hueckel, particle in a box): longer conjugation -> smaller HOMO-LUMO gap,
     # and a saturated molecule has a much larger gap than any conjugated one
@@ -53,8 +53,9 @@ def test_gap_physics_conjugation_narrows_the_gap():
 
 def test_gap_invalid_objects_are_named():
     need_tblite()
+    from molgfn.tasks.xtb_gap import GapOracle
+
     from molgfn.oracle import Invalid
-    from tasks.xtb_gap import GapOracle
 
     big, ion, cl = GapOracle()(["CCCCCCCCCC", "C[NH3+]", "CCl"])
     assert big == Invalid("10 heavy atoms (QM9 size is at most 9)")
@@ -64,7 +65,7 @@ def test_gap_invalid_objects_are_named():
 
 def test_vocabulary_is_qm9_like():
     need_tblite()
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     t = get_task("xtb-gap")
     assert {a.GetSymbol() for s in t.env.vocab.smiles for a in Chem.MolFromSmiles(s).GetAtoms()} <= {"C", "N", "O",

@@ -64,10 +64,10 @@ def _timing(times: list[tuple[float, float]], warmup: int) -> dict:
 def run_ours(args) -> dict:
     sys.path.insert(0, str(ROOT))
     import torch
+    from molgfn.tasks import get_task
 
     from molgfn.config import TrainConfig
     from molgfn.trainer import Trainer
-    from tasks import get_task
 
     torch.set_num_threads(1)
     if args.ours_issue_round:

@@ -65,8 +65,8 @@ def bench(
         seed_list = [int(x) for x in split(seeds)] if seeds else None
     except ValueError:
         raise InputError(f"--seeds must be whole numbers separated by commas, got {seeds!r}") from None
+    from molgfn.tasks import get_task, registry
     from molgfn.tracking import GridProgress
-    from tasks import get_task, registry
 
     unknown = [t for t in (split(tasks) or []) if t not in registry()]
     if unknown:

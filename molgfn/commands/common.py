@@ -29,7 +29,7 @@ def _print_json(obj) -> None:
 
 def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_exponent: float,
           workers: int | None, frag: dict | None = None, task_option: list[str] | None = None, scoring=None):
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     _check_task_numbers(reward_exponent, workers, length)
     opts: dict = {}
@@ -65,7 +65,7 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
     moo = {k: frag.pop(k) for k in ("objectives", "weights", "transforms") if frag and k in frag}
     opts.update(moo)  # --objectives, --weights, --transform: checked to be a custom task by the caller
     if frag:  # --vocab / --max-blocks go to fragment tasks only
-        from tasks import registry
+        from molgfn.tasks import registry
 
         if getattr(registry().get(task), "kind", None) == "fragment":
             opts.update(frag)
@@ -134,7 +134,7 @@ def _stored_task(cfg, oracle: str | None, trust_oracle: bool, need_oracle: bool 
     in config.json is loaded only when named again on the command line (--oracle) or with
     --trust-oracle; without either, need_oracle=False gives the task without its oracle."""
     from molgfn.errors import InputError
-    from tasks import get_task
+    from molgfn.tasks import get_task
 
     opts = dict(cfg.task_options)
     spec = opts.get("oracle")

@@ -24,7 +24,7 @@ def tasks_cmd(data_dir: DataDirOpt = None, fmt: FormatOpt = Format.table) -> Non
     from rich.text import Text
 
     from molgfn import assets
-    from tasks import registry
+    from molgfn.tasks import registry
 
     assets.set_data_dir(data_dir)
     rows = []

@@ -113,7 +113,7 @@ def _design_defaults(ctx: typer.Context, opts: dict) -> dict:
     user did not give on the command line; the user's flags always win. Tuned with TB only,
     so another --objective (or --resume, which keeps its run's config) gets the plain defaults."""
     from molgfn.errors import InputError
-    from tasks import registry
+    from molgfn.tasks import registry
 
     cls = registry().get(opts["task"])
     if opts["resume"] or opts["objective"] != "tb" or cls is None:

@@ -111,7 +111,7 @@ def _train_like(task, out_dir, rounds, batch_size, replay_size, grad_steps, obje
             if objectives else None
         if moo is None and (weights or transform):
             raise InputError("--weights and --transform score the objectives named by --objectives")
-        from tasks import registry
+        from molgfn.tasks import registry
 
         if moo is not None and task not in ("custom", "custom-frag") and \
                 not getattr(registry().get(task), "multi_objective", False):
