@@ -379,7 +379,8 @@ def pmo_markdown(finals: pd.DataFrame) -> str:
         v = df["auc_top10"].astype(float).tolist()
         mean, std = statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
         published = [f"{p:.3f}" for p in pub] if pub else [""] * len(PUBLISHED_METHODS)
-        lines.append(f"| {task} | {method} | {_median_cell(df, 'reward_calls', '.0f')} | {mean:.3f} +- {std:.3f} ["
+        calls = _median_cell(df, "pmo_oracle_calls" if "pmo_oracle_calls" in df else "reward_calls", ".0f")
+        lines.append(f"| {task} | {method} | {calls} | {mean:.3f} +- {std:.3f} ["
                      + ", ".join(f"{x:.3f}" for x in v) + "] | " + " | ".join(published)
                      + f" | {_median_cell(df, 'is_log_z_error', '+.2f')} | {_median_cell(df, 'is_ess', '.0f')} | "
                      f"{_median_cell(df, 'wall_s', '.0f')} |")
