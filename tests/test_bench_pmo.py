@@ -65,3 +65,14 @@ def test_cli_refuses_a_budget_below_one(calls, tmp_path):
     r = CliRunner().invoke(cli.app, ["bench", "--preset", "pmo", "--tasks", "pmo-qed", "--max-oracle-calls",
                                      str(calls), "--out", str(tmp_path / "b")])
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "1000000000000", "257"])
+def test_bench_workers_are_bounded(workers, tmp_path):
+    # each parallel run is a process with its own torch: 1e12 used to start every run of the grid at once
+    from typer.testing import CliRunner
+
+    import cli
+
+    r = CliRunner().invoke(cli.app, ["bench", "--tasks", "pmo-qed", "--workers", workers, "--out", str(tmp_path / "b")])
+    assert r.exit_code == 2 and "--workers" in r.output and not (tmp_path / "b").exists()

@@ -23,6 +23,8 @@ from .options import (
     TaskOptionOpt,
 )
 
+MAX_BENCH_WORKERS = 256
+
 
 @friendly
 def bench(
@@ -36,9 +38,9 @@ def bench(
                                                 "logit, layer, design (each task's design recipe).")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds (default 0,1,2).")] = None,
     rounds: Annotated[int | None, typer.Option(help="Rounds per run, overriding the preset.")] = None,
-    max_oracle_calls: Annotated[int | None, typer.Option(min=1, max=10**9, help="Oracle-call budget per run "
+    max_oracle_calls: Annotated[int | None, typer.Option(help="Oracle-call budget per run "
                                                          "(PMO's count), overriding the preset's.")] = None,
-    workers: Annotated[int, typer.Option(help="Runs in parallel (processes).")] = 2,
+    workers: Annotated[int, typer.Option(help="Runs in parallel (processes, at most 256; 1: in this process).")] = 2,
     lr: Annotated[float, typer.Option(help="Policy learning rate of every run (the papers used 1e-4).")] = 1e-3,
     data_dir: DataDirOpt = None,
     oracle: OracleOpt = None,
@@ -55,7 +57,11 @@ def bench(
     from molgfn import assets
     from molgfn import bench as B
     from molgfn.errors import InputError
+    from molgfn.limits import check_ranges
 
+    # each parallel run is a process with its own torch: a bound, not a fork bomb (1e12 would start every run at once)
+    budget = B.PRESETS[preset].max_oracle_calls if max_oracle_calls is None else max_oracle_calls
+    check_ranges(("--workers", workers, 1, MAX_BENCH_WORKERS), ("--max-oracle-calls", budget or 1, 1, 10**9))
     assets.set_data_dir(data_dir)
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None  # noqa: E731
     bad = [m for m in (split(methods) or []) if m not in B.METHODS]
@@ -79,7 +85,6 @@ def bench(
                                   task_option=task_option)
         task_obj.close()
         task_opts[t] = opts
-    budget = max_oracle_calls if max_oracle_calls is not None else B.PRESETS[preset].max_oracle_calls
     jobs = B.grid_jobs(B.PRESETS[preset], task_list, split(methods), seed_list, rounds, budget)
     from molgfn.paths import check_output_dir, written_by_molgfn
 
