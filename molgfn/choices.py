@@ -31,3 +31,4 @@ BENCH_PRESETS = ("small", "results", "paper", "pmo")  # molgfn.bench.PRESETS
 LOGGERS = ("tensorboard", "mlflow")  # molgfn.tracking
 PROGRESS = ("auto", "bar", "plain", "none")  # molgfn.tracking.make_progress
 OUTPUT_FORMATS = ("table", "json")  # what evaluate, info and tasks print
+FRAGMENTATION_METHODS = ("brics", "recap")  # `molgfn fragments build --method` (molgfn.chem.fragmentation)

@@ -348,6 +348,10 @@ def decompose(smiles: str, env, index: _Index | None = None, steps: int = SEARCH
         d.reason = why
         return d
     d.canonical = Chem.MolToSmiles(mol)
+    limit = getattr(env, "max_heavy_atoms", None)  # every tree of this molecule has its heavy atoms
+    if limit is not None and mol.GetNumHeavyAtoms() > limit:  # the environment's size mask forbids it
+        d.reason = f"{mol.GetNumHeavyAtoms()} heavy atoms (> max_heavy_atoms {limit} of this task)"
+        return d
     search = _Search(mol, index, env.max_blocks, steps)
     for parts in search.partitions():
         row = search.tree(parts)

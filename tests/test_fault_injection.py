@@ -56,6 +56,7 @@ def base_setup(d: Path) -> None:
     (d / "adir").mkdir()
     (d / "adir" / "thesis.tex").write_text("years of work\n")
     (d / "in.csv").write_text("sequence\nACGT\nGGCC\nTTTT\nCAGA\n")
+    (d / "lib.smi").write_text("CC(=O)Nc1ccc(O)cc1\nCC(=O)Oc1ccccc1C(=O)O\nCN1CCC[C@H]1c1cccnc1\n")  # fragments build
     for name, text in TOMLS.items():
         (d / f"{name}.toml").write_bytes(text if isinstance(text, bytes) else text.encode())
 
@@ -136,10 +137,12 @@ BASE = {
     "data list": [],
     "data fetch": ["no-such-asset"],
     "data import": ["{D}/nope"],
+    "fragments build": ["{D}/lib.smi", "-o", "{D}/blocks.json"],
 }
 STORE = "run/scores.sqlite*"  # scoring with a run's oracle adds to the run's own score store
 OUTPUTS = {"train": ("out/",), "design": ("out/",), "sample": ("s.csv", STORE), "score": ("scored.csv",),
-           "evaluate": ("run/evaluation.json", STORE), "bench": ("bench/",), "report": ("rep/",), "scores": ("sc.csv",)}
+           "evaluate": ("run/evaluation.json", STORE), "bench": ("bench/",), "report": ("rep/",), "scores": ("sc.csv",),
+           "fragments build": ("blocks.json",)}
 OWNER_BY_OPTION = {"oracle_timeout": "procs", "workers": "procs", "executor": "procs", "chunk_size": "procs",
                    "oracle_retries": "procs", "ray_address": "procs", "score_store": "oracle", "print_config": "bounds",
                    "output": "files", "out_dir": "files", "config": "files", "resume": "files", "overwrite": "files"}

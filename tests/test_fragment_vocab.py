@@ -118,7 +118,7 @@ def test_fragments_build_command_writes_atomically_and_never_over_a_foreign_file
     assert res.exit_code == 2 and "molgfn did not write it" in res.output
     assert foreign.read_text() == '{"my": "data"}'
     res = CliRunner().invoke(app, ["fragments", "build", str(lib), "-o", str(foreign), "--method", "nope"])
-    assert res.exit_code == 2 and "--method must be one of brics, recap" in res.output
+    assert res.exit_code == 2 and "--method must be brics or recap" in res.output
     assert not list(tmp_path.glob(".*.tmp"))
 
 

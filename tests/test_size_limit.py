@@ -180,3 +180,19 @@ def test_blocks_with_their_own_alert_are_masked_and_every_molecule_holding_one_f
     smiles = full.to_strings(y[held])
     assert len(smiles) > 100
     assert all(failed_filters(mol_from_smiles(s), ("brenk",)) for s in smiles)
+
+
+def test_a_seed_molecule_over_the_limit_is_refused_with_its_reason(tmp_path):
+    # a seed's backward trajectory would need actions the mask forbids (its loss ~1e17 every round): refused
+    from molgfn.seeding import decompose
+
+    small = FragmentEnv(load_vocab(QM9_BLOCKS), 6)
+    limited = FragmentEnv(small.vocab, 6, max_heavy_atoms=9)
+    rows = random_rollout(small, 64, 3)[:, -1]
+    smiles = small.to_strings(rows)
+    big = next(s for s in smiles if heavy(s) > 9)
+    fits = next(s for s in smiles if heavy(s) <= 9 and s)
+    assert decompose(big, small).row is not None  # expressible without the limit
+    d = decompose(big, limited)
+    assert d.row is None and "> max_heavy_atoms 9" in d.reason
+    assert decompose(fits, limited).row is not None

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from rdkit import Chem
 from rdkit.Chem import BRICS
 
+from ..choices import FRAGMENTATION_METHODS as METHODS
 from .rdlog import quiet_rdkit
 
-METHODS = ("brics", "recap")
 #: elements a block may hold
 ELEMENTS = frozenset({"B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Se", "Br", "I"})
 #: marks a vocabulary JSON molgfn wrote (the first key), so a rebuild may replace it

@@ -175,8 +175,10 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
     atomic_write_csv(out_dir / CANDIDATES, df)
     if fmt != "csv":
         _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt)
-    if getattr(tr.task, "filters", ()):  # counted over training's reward calls, before the final sampling
-        per = ", ".join(f"{f} {trained_counts.get(f, 0)}" for f in sorted(tr.task.filters, key=CHECK_ORDER.index))
+    if getattr(tr.task, "filters", ()) or getattr(tr.task, "constrained", False):  # over training's reward calls
+        filters = sorted(tr.task.filters, key=CHECK_ORDER.index)
+        other = [k for k in trained_counts if k not in ("filtered", *filters)]  # e.g. a scoring file's forbidden ones
+        per = ", ".join(f"{f} {trained_counts.get(f, 0)}" for f in [*filters, *other])
         console.print(f"filters: {trained_counts['filtered']} of {tr.reward_calls} reward calls in training were "
                       f"molecules rejected by a filter ({per}; checked in this order, each counted once); they got "
                       "the floor reward", soft_wrap=True)

@@ -211,6 +211,9 @@ def _check_resume_options(cfg, given: dict) -> None:
             stored = cfg.task_options.get(name, _TASK_FIELDS[name])
             if name == "vocab" and given[name] is not None:
                 given = {**given, name: str(Path(given[name]).resolve())}
+        elif name == "seed_molecules":  # used in round one only: another file on resume would be ignored
+            stored = cfg.seed_molecules or None
+            given = {**given, name: str(Path(given[name]).resolve()) if given[name] else None}
         elif name == "task_option":
             for k, v in parse_task_options(given[name]).items():
                 if cfg.task_options.get(k) != v:
