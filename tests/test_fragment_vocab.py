@@ -235,3 +235,22 @@ def test_train_on_a_built_vocabulary_generates_molecules_of_its_blocks(tmp_path,
     other = FragmentEnv(FragmentVocab.load(path), 4)
     for smi, d in zip(smiles, decompose_all(smiles, other), strict=True):
         assert d.row is not None and other.smiles_of_row(d.row) == smi, (smi, d.reason)
+
+
+def test_resume_refuses_other_seed_molecules(tmp_path, vocab_file):
+    # seeds act in round one only: another file given on --resume would be silently ignored (and misrecorded)
+    import cli
+
+    vocab_path = vocab_file(build_vocabulary(DRUGS, "brics", 200, 4)[0])
+    seeds, other = tmp_path / "actives.smi", tmp_path / "other.smi"
+    seeds.write_text("\n".join(DRUGS[:3]) + "\n")
+    other.write_text("\n".join(DRUGS[3:5]) + "\n")
+    base = ["train", "--task", "qed-frag", "--vocab", str(vocab_path), "--max-blocks", "6", "--batch-size", "8",
+            "--replay-size", "4", "--hidden", "16", "--layers", "1", "--device", "cpu", "--quiet", "--out",
+            str(tmp_path / "run")]
+    r = CliRunner().invoke(cli.app, [*base, "--rounds", "1", "--seed-molecules", str(seeds)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli.app, [*base, "--rounds", "2", "--resume", "--seed-molecules", str(other)])
+    assert r.exit_code == 2 and "--seed-molecules" in r.output and "contradict" in r.output, r.output
+    r = CliRunner().invoke(cli.app, [*base, "--rounds", "2", "--resume", "--seed-molecules", str(seeds)])
+    assert r.exit_code == 0, r.output  # the same file: fine
