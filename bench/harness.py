@@ -2,8 +2,8 @@
 
     from harness import parser, command, median, print_table, ...   # in bench/NAME.py
 
-* importing this module puts the checkout (and bench/) first on ``sys.path``, so a script run as
-  ``python bench/NAME.py`` measures the tree it sits in, installed or not;
+* importing this module puts the checkout on ``sys.path`` before site-packages (after $PYTHONPATH), so a
+  script run as ``python bench/NAME.py`` measures the tree it sits in, installed or not;
 * :func:`parser`: an ``argparse`` parser with the common flags (``--repeats``, ``--seed``, ``--seeds``,
   ``--csv``, ``--device``, ``--threads``), each added only when the script gives its default;
 * :func:`command`: the exact command line that made a table, to print above it;
@@ -31,10 +31,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-for _p in (str(BENCH), str(ROOT)):  # ROOT ends up first: the checkout's molgfn before an installed one
-    if _p in sys.path:
-        sys.path.remove(_p)
-    sys.path.insert(0, _p)
+
+
+def _use_checkout() -> None:
+    """Put ROOT on ``sys.path`` just after the script's folder and $PYTHONPATH's entries: the checkout's molgfn
+    comes before an installed one, and ``PYTHONPATH=OTHER_TREE`` still measures that other tree."""
+    if str(ROOT) not in sys.path:
+        given = {os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+        at = 1
+        while at < len(sys.path) and os.path.abspath(sys.path[at] or ".") in given:
+            at += 1
+        sys.path.insert(at, str(ROOT))
+    if str(BENCH) not in sys.path:  # the scripts' shared modules, also when this one is loaded by path
+        sys.path.append(str(BENCH))
+
+
+_use_checkout()
 
 _UNSET = object()
 
