@@ -71,7 +71,7 @@ def parser(doc: str | None = None, *, first: str = "line", repeats=_UNSET, seed=
     if device is not _UNSET:
         ap.add_argument("--device", default=device)
     if threads is not _UNSET:
-        ap.add_argument("--threads", type=int, default=threads, help="torch CPU threads")
+        ap.add_argument("--threads", type=int, default=threads, help=f"torch CPU threads (default {threads})")
     return ap
 
 
