@@ -4,6 +4,7 @@ bench script built on it (or a listed exemption with its reason), and each conve
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -111,15 +112,34 @@ def test_every_bench_script_uses_the_harness_or_is_listed():
     assert not listed_but_converted, f"now on the harness, drop from EXEMPT: {listed_but_converted}"
 
 
+_HELP_ALL = """
+import contextlib, io, json, runpy, sys
+paths, res = sys.argv[1:], {}
+sys.path.insert(0, paths[0].rsplit("/", 1)[0])  # bench/, as for a script run from there
+for path in paths:
+    sys.argv, out = [path, "--help"], io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(path, run_name="__main__")
+        res[path] = ["did not exit", out.getvalue()[:300]]
+    except SystemExit as e:
+        res[path] = [e.code, out.getvalue()[:300]]
+    except BaseException as e:
+        res[path] = [repr(e), ""]
+print(json.dumps(res))
+"""
+
+
 def test_each_converted_script_answers_help():
-    converted = [p for p in _scripts() if p.name not in EXEMPT]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = {p.name: subprocess.Popen([sys.executable, str(p), "--help"], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT) for p in converted}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, f"{name} --help failed:\n{err[-2000:]}"
-        assert out.startswith("usage:"), name
+    # one child process runs every script's --help in turn (torch is imported once, not once per script)
+    converted = [str(p) for p in _scripts() if p.name not in EXEMPT]
+    run = subprocess.run([sys.executable, "-c", _HELP_ALL, *converted], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    res = json.loads(run.stdout.strip().splitlines()[-1])
+    assert sorted(res) == converted
+    bad = {Path(p).name: r for p, r in res.items() if r[0] not in (0, None) or not r[1].startswith("usage:")}
+    assert not bad, f"--help failed: {bad}"
 
 
 def test_the_checkout_comes_before_site_packages_and_after_pythonpath(tmp_path):
@@ -127,8 +147,10 @@ def test_the_checkout_comes_before_site_packages_and_after_pythonpath(tmp_path):
             "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
             "print(sys.path.index(sys.argv[2]), sys.path.index(sys.argv[3]), "
             "min(i for i, p in enumerate(sys.path) if 'site-packages' in p))")
+    other = tmp_path / "other_tree"  # what PYTHONPATH names (not the working folder)
+    other.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    run = subprocess.run([sys.executable, "-c", code, str(BENCH / "harness.py"), str(tmp_path), str(ROOT)],
-                         capture_output=True, text=True, env={**env, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path)
+    run = subprocess.run([sys.executable, "-c", code, str(BENCH / "harness.py"), str(other), str(ROOT)],
+                         capture_output=True, text=True, env={**env, "PYTHONPATH": str(other)}, cwd=tmp_path)
     given, root, site = map(int, run.stdout.split())
     assert given < root < site
