@@ -117,10 +117,11 @@ def proxy_speed(device: torch.device, n: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = parser(__doc__, threads=0)
+    ap = parser(__doc__)
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--rounds", type=int, default=10, help="timed rounds per configuration")
     ap.add_argument("--quick", action="store_true", help="smoke run: small batches, 2 rounds (tests, CPU)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--frag-batches", default="64,256,1024", help="comma-separated seh-frag batch sizes")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("GPU.md"))
     a = ap.parse_args(argv)
