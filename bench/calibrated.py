@@ -24,17 +24,14 @@ A recipe is ``design`` (the task's `molgfn design` default recipe, ``Task.design
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import median, parser
 
 FIELDS = ["task", "recipe", "seed", "rounds", "reward_calls", "modes", "l1", "log_z_learned", "log_z_exact",
           "log_z_error", "is_log_z", "is_log_z_se", "is_ess", "is_log_z_error", "wall_s", "command", "beta_eval"]
@@ -140,7 +137,7 @@ def _cell(values: list[float], fmt: str, worst: bool = False) -> str:
     vals = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     if not vals:
         return ""
-    head = max(vals, key=abs) if worst else statistics.median(vals)
+    head = max(vals, key=abs) if worst else median(vals)
     return f"{head:{fmt}} ({', '.join(f'{v:{fmt}}' for v in vals)})"
 
 
@@ -228,7 +225,7 @@ def best_table(paths: list[Path], min_seeds: int = 3) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = parser(__doc__, first="paragraph")
     ap.add_argument("recipes", nargs="*", help="design or a method, then /FIELD=VALUE..., e.g. tb/logz_init=zero")
     ap.add_argument("--task", default="qm9str")
     ap.add_argument("--rounds", type=int, default=500)

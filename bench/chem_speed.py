@@ -6,12 +6,8 @@ MOLGFN_DATA=../shared/data .venv/bin/python bench/chem_speed.py [--n 2000] [--re
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
-import time
-
 import torch
+from harness import command, parser, print_table, timed
 from rdkit import DataStructs
 
 from molgfn.chem import descriptors as D
@@ -46,19 +42,9 @@ def greedy(smiles: list[str], t: float, top: int | None) -> list[int]:
     return keep
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(repeats=3)
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     smiles = random_molecules(args.n)
     D.sa_score(D.mol_from_smiles(smiles[0]))  # load the SA table once, outside the timings
@@ -92,12 +78,10 @@ def main() -> None:
     sec, _ = timed(lambda: D.sdf_text(D.add_descriptors(__import__("pandas").DataFrame({"smiles": smiles[:50]}))),
                    1)
     rows.append(("SDF with ETKDG + MMFF conformers (per molecule, 50 molecules)", f"{1e3 * sec / 50:.0f} ms"))
-    print(f"Made by `MOLGFN_DATA=../shared/data .venv/bin/python bench/chem_speed.py {' '.join(sys.argv[1:])}` "
-          f"on {args.n} random seh-frag molecules, medians of {args.repeats} runs, 1 CPU thread; the 2-core "
-          "machine was shared with other jobs, so compare values within one run only.\n")
-    print("| measure | value |\n|---|---|")
-    for k, v in rows:
-        print(f"| {k} | {v} |")
+    print_table(["measure", "value"], rows,
+                head=f"Made by `{command('MOLGFN_DATA=../shared/data .venv/bin/python')}` "
+                f"on {args.n} random seh-frag molecules, medians of {args.repeats} runs, 1 CPU thread; the 2-core "
+                "machine was shared with other jobs, so compare values within one run only.")
 
 
 if __name__ == "__main__":

@@ -12,17 +12,12 @@ calls after one warm-up call. Prints a Markdown table; the command line is its f
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import command, median, parser, print_row, print_table
 
-from molgfn.oracle import CachedOracle, OracleSettings  # noqa: E402
+from molgfn.oracle import CachedOracle, OracleSettings
 
 
 def gc_content(seqs):
@@ -71,19 +66,16 @@ def measure(fn, make_objs, executor: str, workers: int, batch: int, repeats: int
             times.append(time.perf_counter() - t0)
     finally:
         o.close()
-    med = statistics.median(times)
+    med = median(times)
     return 1e3 * max(first - med, 0.0), 1e3 * med
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=15)
+    ap = parser(__doc__, repeats=15)
     ap.add_argument("--no-ray", action="store_true")
     a = ap.parse_args()
-    print(f"command: `nice -n 10 python bench/executor_overhead.py {' '.join(sys.argv[1:])}`".strip())
-    print()
-    print("| oracle | batch | executor | workers | start-up ms | ms per call | overhead vs local ms |")
-    print("|---|---|---|---|---|---|---|")
+    print_table(["oracle", "batch", "executor", "workers", "start-up ms", "ms per call", "overhead vs local ms"],
+                head=f"command: `{command('nice -n 10 python')}`")
     ray_inited = False
     execs = [("local", 1), ("process", 1), ("process", 2)] + ([] if a.no_ray else [("ray", 2)])
     for (name, fn, make), batch in itertools.product(
@@ -98,7 +90,7 @@ def main() -> None:
             reps = a.repeats if ex != "ray" else max(5, a.repeats // 3)
             start, per = measure(fn, make, ex, w, batch, reps)
             local = per if ex == "local" else local
-            print(f"| {name} | {batch} | {ex} | {w} | {start:.1f} | {per:.2f} | {per - local:+.2f} |", flush=True)
+            print_row(name, batch, ex, w, f"{start:.1f}", f"{per:.2f}", f"{per - local:+.2f}")
     if ray_inited:
         import ray
 

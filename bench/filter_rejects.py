@@ -16,22 +16,15 @@ now: blocks whose own alert fails a filter are masked in the environment,
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import sys
 import time
-from pathlib import Path
 
 import torch
+from harness import command, parser, print_row, print_table
+from molgfn.tasks import get_task
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from molgfn.tasks import get_task  # noqa: E402
-
-from molgfn.config import TrainConfig  # noqa: E402
-from molgfn.fragtask import FragmentTask  # noqa: E402
-from molgfn.trainer import Trainer  # noqa: E402
+from molgfn.config import TrainConfig
+from molgfn.fragtask import FragmentTask
+from molgfn.trainer import Trainer
 
 
 def with_penalty(task, penalty: float) -> None:
@@ -71,24 +64,21 @@ def run(task_name: str, filters: str, setting: str, seed: int, rounds: int, batc
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(seeds=[0, 1])
     ap.add_argument("--task", default="qed-frag")
     ap.add_argument("--filters", default="pains,brenk,lipinski")
     ap.add_argument("--rounds", type=int, default=150)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--settings", nargs="+", default=["floor", "mask"])
     args = ap.parse_args()
     torch.set_num_threads(1)
-    print(f"`{' '.join(['bench/filter_rejects.py', *map(shlex.quote, sys.argv[1:])])}`\n")
-    print("| setting | seed | reward calls | on rejects (all rounds) | on rejects (last quarter) | best raw | s | "
-          "rejected by (first failing filter) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print_table(["setting", "seed", "reward calls", "on rejects (all rounds)", "on rejects (last quarter)", "best raw",
+                 "s", "rejected by (first failing filter)"], head=f"`{command('')}`")
     for setting in args.settings:
         for seed in args.seeds:
             r = run(args.task, args.filters, setting, seed, args.rounds, args.batch)
-            print(f"| {r['setting']} | {r['seed']} | {r['calls']} | {r['rejected']:.0%} | {r['rejected_last']:.0%} | "
-                  f"{r['best']:.3f} | {r['s']:.0f} | {r['by']} |", flush=True)
+            print_row(r["setting"], r["seed"], r["calls"], f"{r['rejected']:.0%}", f"{r['rejected_last']:.0%}",
+                      f"{r['best']:.3f}", f"{r['s']:.0f}", r["by"])
 
 
 if __name__ == "__main__":

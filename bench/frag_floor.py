@@ -18,27 +18,20 @@ Run: MOLGFN_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python bench/frag_fl
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import statistics
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import torch
+from fragments import ISSUE_ROUND, PHASES
+from harness import median, parser
+from molgfn.tasks import get_task
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from fragments import ISSUE_ROUND, PHASES  # noqa: E402
-from molgfn.tasks import get_task  # noqa: E402
-
-from molgfn.config import TrainConfig  # noqa: E402
-from molgfn.trainer import Trainer  # noqa: E402
+from molgfn.config import TrainConfig
+from molgfn.trainer import Trainer
 
 MATMULS = {torch.ops.aten.mm, torch.ops.aten.addmm, torch.ops.aten.bmm, torch.ops.aten.baddbmm}
 MATMUL_NAMES = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
@@ -144,7 +137,7 @@ def _profile(tr: Trainer, rounds: int):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser()
     ap.add_argument("--rounds", type=int, default=3, help="rounds recorded (after 2 warm-up rounds)")
     ap.add_argument("--out", type=Path, help="write the markdown section here")
     args = ap.parse_args()
@@ -160,7 +153,7 @@ def main() -> None:
         c = time.process_time()
         tr.train_round()
         cpu.append(time.process_time() - c)
-    round_ms = statistics.median(cpu) * 1e3
+    round_ms = median(cpu) * 1e3
 
     # 2. FLOPs and matrix products per phase
     rec = _Recorder()
@@ -245,7 +238,7 @@ def main() -> None:
         "",
         f"This core: a large fp32 product (1024 x 512 @ 512 x 512) runs at **{peak:.0f} GFLOP/s** on one thread; "
         f"the round's products reach {rates[0]:.0f} GFLOP/s at best and "
-        f"{statistics.median(rates):.0f} GFLOP/s for the median distinct product (they are small: a few "
+        f"{median(rates):.0f} GFLOP/s for the median distinct product (they are small: a few "
         "thousand rows by 128-512 columns, and many are transposed operands of the backward pass).",
         "",
         "| floor (CPU ms per round, 1 thread) | value |",

@@ -25,19 +25,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+import harness
 import numpy as np
 import torch
+from harness import median, parser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = harness.ROOT
 if "--tree" in sys.argv:  # a child process measuring another checkout
     ROOT = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve()
-sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT))
 
 from molgfn.tasks import get_task  # noqa: E402
 
@@ -102,7 +102,7 @@ def issue_round(rounds: int = 8, phases: bool = False) -> dict:
         tr.train_round()
         wall.append(time.perf_counter() - w)
         cpu.append(time.process_time() - c)
-    return {"wall_ms": statistics.median(wall) * 1e3, "cpu_ms": statistics.median(cpu) * 1e3,
+    return {"wall_ms": median(wall) * 1e3, "cpu_ms": median(cpu) * 1e3,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "phases_ms": {k: v / rounds * 1e3 for k, v in spent.items()} if phases else {}}
 
@@ -118,11 +118,7 @@ def _timed(fn, spent: dict, label: str):
 
 
 def child(tree: Path, what: str, *args) -> dict:
-    cmd = [sys.executable, __file__, "--tree", str(tree), "--child", what, *map(str, args)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return harness.child([__file__, "--tree", tree, "--child", what, *args])
 
 
 def proxy_speed(n: int = 512) -> float:
@@ -168,9 +164,8 @@ def rounds_per_second(rounds: int = 5) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(seeds=[0, 1, 2])
     ap.add_argument("--rounds", type=int, default=40, help="training rounds per run (64 reward calls each)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--repeats", type=int, default=3, help="child processes per tree for the issue-11 round")
     ap.add_argument("--baseline", action="append", default=[], metavar="[LABEL=]DIR",
                     help="another molgfn checkout to measure in the same session (repeatable)")
@@ -220,7 +215,7 @@ def main() -> None:
            + (f" --modes-baselines {' '.join(args.modes_baselines)}" if args.modes_baselines is not None else ""))
 
     def med(k: str, key: str) -> float:
-        return statistics.median(r[key] for r in timing[k])
+        return median(r[key] for r in timing[k])
 
     lines = [
         "# Fragment molecules (seh-frag): speed and modes at a fixed budget",

@@ -18,22 +18,18 @@ counts are "n/a". Writes a markdown table (default bench/GPU.md).
 
 from __future__ import annotations
 
-import argparse
 import platform
-import statistics
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import torch
+from harness import command, median, parser
+from molgfn.tasks import get_task
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from molgfn.tasks import get_task  # noqa: E402
-
-from molgfn import sampling, trainer  # noqa: E402
-from molgfn.config import TrainConfig  # noqa: E402
+from molgfn import sampling, trainer
+from molgfn.config import TrainConfig
 
 
 def _n_syncs(caught: list) -> int:
@@ -96,7 +92,7 @@ def time_rounds(task_name: str, device: torch.device, rounds: int, warmup: int, 
         times.append(time.perf_counter() - t0)
     task.close()
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return {"ms": statistics.median(times) * 1e3, "syncs": counter.total / rounds if counter.on else None,
+    return {"ms": median(times) * 1e3, "syncs": counter.total / rounds if counter.on else None,
             "rollout_syncs": counter.rollout / rounds if counter.on else None, "peak_mib": peak}
 
 
@@ -121,7 +117,7 @@ def proxy_speed(device: torch.device, n: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = parser(__doc__)
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--rounds", type=int, default=10, help="timed rounds per configuration")
     ap.add_argument("--quick", action="store_true", help="smoke run: small batches, 2 rounds (tests, CPU)")
@@ -137,8 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     rounds, warmup = (1, 1) if a.quick else (a.rounds, 3)
     frag_batches = (4,) if a.quick else tuple(int(b) for b in a.frag_batches.split(",") if b)
     card = torch.cuda.get_device_name(0) if device.type == "cuda" else (platform.processor() or platform.machine())
-    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/gpu.py " + " ".join(sys.argv[1:] if argv is None
-                                                                                 else argv)
+    cmd = command("MOLGFN_DATA=../shared/data .venv/bin/python", argv, script="gpu.py")
     rows: list[tuple[str, dict | str]] = []
     proxy: list[str] = []
 

@@ -14,9 +14,7 @@ so PYTHONPATH=<older tree> measures the code before the append-only logs for com
 
 from __future__ import annotations
 
-import argparse
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -24,10 +22,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from harness import median, parser, print_table
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--rounds", type=int, default=20_000)
     ap.add_argument("--early", type=int, default=1_000)
     ap.add_argument("--window", type=int, default=100, help="rounds timed at each mark")
@@ -74,16 +73,15 @@ def main() -> None:
         for tr, mark, folder in ((early, args.early, early_dir), (late, args.rounds, run)):
             ms, ck = times[mark]
             size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-            res[mark] = (statistics.median(ms), statistics.median(ck), len(tr.seen.count),
+            res[mark] = (median(ms), median(ck), len(tr.seen.count),
                          (folder / "checkpoint.pt").stat().st_size, size)
     print(f"command: {' '.join(['python'] + sys.argv)}  ({args.label}; 2-core machine shared with other jobs, "
           "1 torch thread; medians)")
     print()
-    print(f"| round | ms per round (median of {args.window}) | ms per checkpoint (median of {args.repeats}) | "
-          "unique objects | checkpoint.pt | run folder |")
-    print("|---|---|---|---|---|---|")
-    for mark, (r, c, n, ck, sz) in res.items():
-        print(f"| {mark:,} | {r:.1f} | {c:.1f} | {n:,} | {ck / 1e6:.2f} MB | {sz / 1e6:.2f} MB |")
+    print_table(["round", f"ms per round (median of {args.window})", f"ms per checkpoint (median of {args.repeats})",
+                 "unique objects", "checkpoint.pt", "run folder"],
+                [(f"{mark:,}", f"{r:.1f}", f"{c:.1f}", f"{n:,}", f"{ck / 1e6:.2f} MB", f"{sz / 1e6:.2f} MB")
+                 for mark, (r, c, n, ck, sz) in res.items()])
     a, b = res[args.early], res[args.rounds]
     print(f"\nratio round {args.rounds:,} / round {args.early:,}: round {b[0] / a[0]:.2f}x, "
           f"checkpoint {b[1] / a[1]:.2f}x")

@@ -6,38 +6,25 @@ Pareto front, Pareto ranks and exact hypervolume, medians of ``--repeats`` runs.
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import sys
-import time
+from functools import partial
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import interleave, median, parser, print_row, print_table
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
+    args = parser(repeats=3).parse_args()
     from molgfn.moo import hypervolume, pareto_front, pareto_rank
 
     print(f"command: `.venv/bin/python bench/moo_metrics.py --repeats {args.repeats}`")
-    print("uniform random points in [0, 1]^k; shared 2-core machine, medians of repeats")
-    print()
-    print("| points | k | front size | front (s) | ranks (s) | hypervolume (s) |")
-    print("|---|---|---|---|---|---|")
+    print_table(["points", "k", "front size", "front (s)", "ranks (s)", "hypervolume (s)"],
+                head="uniform random points in [0, 1]^k; shared 2-core machine, medians of repeats")
     for n, k in [(1000, 2), (5000, 2), (1000, 3), (1000, 4), (5000, 4)]:
         Y = np.random.default_rng(0).random((n, k))
-        times = {"front": [], "ranks": [], "hv": []}
-        for _ in range(args.repeats):
-            for key, fn in (("front", pareto_front), ("ranks", pareto_rank), ("hv", hypervolume)):
-                t0 = time.perf_counter()
-                fn(Y)
-                times[key].append(time.perf_counter() - t0)
-        med = {key: statistics.median(v) for key, v in times.items()}
-        print(f"| {n:,} | {k} | {len(pareto_front(Y))} | {med['front']:.3f} | {med['ranks']:.3f} | {med['hv']:.3f} |")
+        times = interleave({"front": partial(pareto_front, Y), "ranks": partial(pareto_rank, Y),
+                            "hv": partial(hypervolume, Y)}, args.repeats)
+        med = {key: median(v) for key, v in times.items()}
+        print_row(f"{n:,}", k, len(pareto_front(Y)), f"{med['front']:.3f}", f"{med['ranks']:.3f}", f"{med['hv']:.3f}")
 
 
 if __name__ == "__main__":

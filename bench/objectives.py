@@ -11,26 +11,22 @@ One torch thread per run (the machine is shared; more threads oversubscribe it).
 
 from __future__ import annotations
 
-import argparse
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from harness import ROOT, command, parser, table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from molgfn.config import TrainConfig  # noqa: E402
-from molgfn.exact import distribution_report  # noqa: E402
-from molgfn.objectives import OBJECTIVES, get_objective, needs_flow_head  # noqa: E402
-from molgfn.policies import MLPPolicy  # noqa: E402
-from molgfn.sampling import sample_forward  # noqa: E402
-from molgfn.trainer import Trainer  # noqa: E402
-from molgfn.trajectories import score  # noqa: E402
+from molgfn.config import TrainConfig
+from molgfn.exact import distribution_report
+from molgfn.objectives import OBJECTIVES, get_objective, needs_flow_head
+from molgfn.policies import MLPPolicy
+from molgfn.sampling import sample_forward
+from molgfn.trainer import Trainer
+from molgfn.trajectories import score
 
 SF = ("rkl", "fkl", "kl-mix", "renyi", "tsallis")
 CVS = ("none", "loo", "logz")
@@ -146,7 +142,7 @@ def claims(all_res: dict, var: dict) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, first="all")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--rounds-tfbind8", type=int, default=1500)
@@ -156,7 +152,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "OBJECTIVES.md")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/objectives.py " + shlex.join(sys.argv[1:])
+    cmd = command("MOLGFN_DATA=../shared/data .venv/bin/python")
     from molgfn.tasks import get_task
 
     budgets = [("tfbind8", args.rounds_tfbind8)]
@@ -205,11 +201,9 @@ def main() -> None:
               "Total variance (trace of the covariance) of the per-batch gradient wrt the policy network (batch "
               "32, 64 batches, same trajectories for every row) at a policy pre-trained 100 rounds with TB; "
               "ratio = variance / variance without a control variate.", "",
-              "| objective | var (none) | var (loo) | ratio loo | var (logz) | ratio logz |",
-              "|---|---|---|---|---|---|"]
-    for name in SF:
-        v0, v1, v2 = (var[(name, cv)] for cv in CVS)
-        lines.append(f"| {name} | {v0:.3g} | {v1:.3g} | {v1 / v0:.3f} | {v2:.3g} | {v2 / v0:.3f} |")
+              *table(["objective", "var (none)", "var (loo)", "ratio loo", "var (logz)", "ratio logz"],
+                     [(name, f"{v0:.3g}", f"{v1:.3g}", f"{v1 / v0:.3f}", f"{v2:.3g}", f"{v2 / v0:.3f}")
+                      for name in SF for v0, v1, v2 in [[var[(name, cv)] for cv in CVS]]]).splitlines()]
     lines += claims(all_res, var)
     lines += ["", f"Total benchmark time {time.perf_counter() - t_start:.0f} s.", ""]
     args.out.write_text("\n".join(lines))

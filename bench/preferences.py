@@ -13,17 +13,13 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import os
 import statistics
-import sys
 import time
 
 import numpy as np
 import torch
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import interleave, median, parser, print_table, table
 
 PREFS = [(1.0, 0.0), (0.5, 0.5), (0.2, 0.8)]
 
@@ -70,20 +66,17 @@ def enumerable(length: int, rounds: int, b: float, seed: int) -> None:
     print(f"AB^{length} ({len(objs)} objects), b = {b:g}, {rounds} rounds of 32 + 32 replayed, hidden 64, TB, "
           f"seed {seed}")
     print()
-    print("| w | exact L1, one preference-conditioned sampler | exact L1, a sampler trained at this w alone |")
-    print("|---|---|---|")
-    for w, l1, l1f, _ in rows:
-        print(f"| {w[0]:g},{w[1]:g} | {l1:.3f} | {l1f:.3f} |")
+    print_table(["w", "exact L1, one preference-conditioned sampler", "exact L1, a sampler trained at this w alone"],
+                [(f"{w[0]:g},{w[1]:g}", f"{l1:.3f}", f"{l1f:.3f}") for w, l1, l1f, _ in rows])
     print()
     print(f"training time: preference-conditioned {t_pref:.1f} s (every w); fixed-weight "
           f"{statistics.mean(r[3] for r in rows):.1f} s each (one w)")
     print()
-    print("| 1,000 samples, w ~ Dirichlet(1, 1) | value |")
-    print("|---|---|")
-    print(f"| hypervolume of the samples | {hypervolume(Y):.4f} |")
-    print(f"| hypervolume of the exact Pareto front ({len(front)} points) | {hypervolume(front):.4f} |")
-    print(f"| IGD to the exact front | {igd(Y, front):.4f} |")
-    print(f"| exact-front points sampled | {sum(any((y == p).all() for y in Y) for p in front)} of {len(front)} |")
+    print(table(["1,000 samples, w ~ Dirichlet(1, 1)", "value"], [
+        ("hypervolume of the samples", f"{hypervolume(Y):.4f}"),
+        (f"hypervolume of the exact Pareto front ({len(front)} points)", f"{hypervolume(front):.4f}"),
+        ("IGD to the exact front", f"{igd(Y, front):.4f}"),
+        ("exact-front points sampled", f"{sum(any((y == p).all() for y in Y) for p in front)} of {len(front)}")]))
 
 
 def frag_speed(rounds: int, repeats: int, device: str = "cpu") -> None:
@@ -96,38 +89,35 @@ def frag_speed(rounds: int, repeats: int, device: str = "cpu") -> None:
                   track_modes=False, seed=0)
     arms = {"preference-conditioned (dirichlet:1)": ({}, "dirichlet:1"), "fixed weighted sum (1,1,1,1)":
             ({"weights": "1,1,1,1"}, "")}
-    times: dict[str, list[float]] = {k: [] for k in arms}
     trainers = {}
     for name, (opts, pd) in arms.items():
         task = get_task("seh-frag-moo", **opts)
         trainers[name] = Trainer(TrainConfig(task="seh-frag-moo", task_options=opts, rounds=10**6, preference_dist=pd,
                                              **recipe), task)
         trainers[name].train_round()  # warm-up (first oracle and RDKit calls)
-    for _ in range(repeats):
-        for name, tr in trainers.items():  # interleaved: both arms see the same machine load
-            t0 = time.perf_counter()
-            for _ in range(rounds):
-                tr.train_round()
-            times[name].append((time.perf_counter() - t0) / rounds)
+
+    def run(tr) -> None:
+        for _ in range(rounds):
+            tr.train_round()
+
+    # interleaved: both arms see the same machine load
+    times = {k: [t / rounds for t in v] for k, v in
+             interleave({name: (lambda tr=tr: run(tr)) for name, tr in trainers.items()}, repeats).items()}
     print(f"seh-frag-moo, design recipe (logit, beta ~ U[1,3], local search, batch 32), {device}, {rounds} rounds x "
           f"{repeats} repeats interleaved, medians")
     print()
-    print("| training | s / round (median) | all repeats |")
-    print("|---|---|---|")
-    for name, ts in times.items():
-        print(f"| {name} | {statistics.median(ts):.3f} | {', '.join(f'{t:.3f}' for t in ts)} |")
+    print_table(["training", "s / round (median)", "all repeats"],
+                [(name, f"{median(ts):.3f}", ", ".join(f"{t:.3f}" for t in ts)) for name, ts in times.items()])
     for tr in trainers.values():
         tr.task.close()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(seed=0, repeats=3)
     ap.add_argument("--length", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=1500)
     ap.add_argument("--exponent", type=float, default=2.0)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--frag-rounds", type=int, default=6)
-    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-frag", action="store_true")
     ap.add_argument("--skip-enumerable", action="store_true")
     ap.add_argument("--device", default="cpu", help="device of the seh-frag-moo timing (cpu or cuda)")

@@ -14,7 +14,6 @@ Run: MOLGFN_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python bench/seeding
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -22,9 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import parser, spread, table
 
 DRUGS = {
     "aspirin": "CC(=O)Oc1ccccc1C(=O)O",
@@ -101,12 +98,11 @@ def run(task_name: str, vocab: Path, seeds_file: Path | None, seed: int, rounds:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(seeds=[0, 1])
     ap.add_argument("--task", default="qed-frag")
     ap.add_argument("--rounds", type=int, default=16)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-blocks", type=int, default=8)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--local-search", action="store_true", help="LS-GFN (7 iterations): seeds start chains")
     ap.add_argument("--seeds-from-run", type=int, default=0, metavar="ROUNDS",
                     help="seed with the 20 best molecules of an earlier cold run (training seed 1000, ROUNDS "
@@ -173,18 +169,18 @@ def main() -> None:
                 x = results[(m, s)][r]
                 cells += [str(x["calls"]), f"{x['top10']:.3f}", f"{x['top10_new']:.3f}"]
         lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
-    lines += ["", f"Mean over the {len(args.seeds)} training seeds (min-max in brackets):", "",
-              "| round | cold calls | cold top-10 | seeded calls | seeded top-10 | seeded top-10 new (not seeds) |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", f"Mean over the {len(args.seeds)} training seeds (min-max in brackets):", ""]
 
     def stat(mode: str, r: int, key: str) -> str:
         v = [results[(mode, s)][r][key] for s in args.seeds]
-        return f"{np.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})"
+        lo, hi = spread(v)
+        return f"{np.mean(v):.3f} ({lo:.3f}-{hi:.3f})"
 
-    for r in show:
-        lines.append(f"| {r + 1} | {results[('cold', args.seeds[0])][r]['calls']} | {stat('cold', r, 'top10')} | "
-                     f"{results[('seeded', args.seeds[0])][r]['calls']} | {stat('seeded', r, 'top10')} | "
-                     f"{stat('seeded', r, 'top10_new')} |")
+    lines += table(["round", "cold calls", "cold top-10", "seeded calls", "seeded top-10",
+                    "seeded top-10 new (not seeds)"],
+                   [(r + 1, results[("cold", args.seeds[0])][r]["calls"], stat("cold", r, "top10"),
+                     results[("seeded", args.seeds[0])][r]["calls"], stat("seeded", r, "top10"),
+                     stat("seeded", r, "top10_new")) for r in show]).splitlines()
     lines += ["", f"Wall time of the whole benchmark: {time.time() - t0:.0f} s.", ""]
     text = "\n".join(lines)
     if args.out:

@@ -10,25 +10,20 @@ and wall time - which counts against a whole ``molgfn train`` process of ~2,000 
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import sys
 import time
 
 import torch
+from harness import command, median, parser, print_table
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from molgfn.envs import SequenceEnv  # noqa: E402
-from molgfn.objectives.tb import trajectory_balance  # noqa: E402
-from molgfn.policies import MLPPolicy  # noqa: E402
-from molgfn.sampling import sample_forward  # noqa: E402
-from molgfn.trajectories import Trajectories, score  # noqa: E402
+from molgfn.envs import SequenceEnv
+from molgfn.objectives.tb import trajectory_balance
+from molgfn.policies import MLPPolicy
+from molgfn.sampling import sample_forward
+from molgfn.trajectories import Trajectories, score
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser()
     ap.add_argument("--calls", type=int, default=500)
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -55,18 +50,16 @@ def main() -> None:
             for _ in range(a.calls // 5):
                 f(*args).backward()
             out.append((time.process_time() - c) / (a.calls // 5) * 1e6)
-        return statistics.median(out)
+        return median(out)
 
     eager_us, compiled_us = per_call(loss_of), per_call(compiled)
     saved = (eager_us - compiled_us) * 1e-6
-    print("command: `.venv/bin/python bench/seq_compile.py " + " ".join(sys.argv[1:]) + "` (1 thread; a shared "
-          "machine: CPU times)\n")
-    print("| score + TB loss + backward | CPU us per call | compile CPU s (wall) | rounds to repay the compile |")
-    print("|---|---|---|---|")
-    print(f"| eager | {eager_us:.0f} | - | - |")
-    print(f"| torch.compile (inductor) | {compiled_us:.0f} | {compile_cpu:.1f} ({compile_wall:.1f}) | "
-          f"{compile_cpu / saved:.0f} |" if saved > 0 else
-          f"| torch.compile (inductor) | {compiled_us:.0f} | {compile_cpu:.1f} ({compile_wall:.1f}) | never (slower) |")
+    print_table(["score + TB loss + backward", "CPU us per call", "compile CPU s (wall)",
+                 "rounds to repay the compile"],
+                [("eager", f"{eager_us:.0f}", "-", "-"),
+                 ("torch.compile (inductor)", f"{compiled_us:.0f}", f"{compile_cpu:.1f} ({compile_wall:.1f})",
+                  f"{compile_cpu / saved:.0f}" if saved > 0 else "never (slower)")],
+                head=f"command: `{command('.venv/bin/python')}` (1 thread; a shared machine: CPU times)")
     print(f"\ntorch {torch.__version__}")
 
 

@@ -12,25 +12,13 @@ default must stay within 1.2x of one thread). Prints a Markdown table.
 
 from __future__ import annotations
 
-import argparse
-import multiprocessing as mp
 import os
-import statistics
-import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _hog(stop) -> None:  # a busy loop until told to stop
-    x = 0
-    while not stop.is_set():
-        x += 1
+from harness import busy_loops, interleave, median, parser, print_table
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--hogs", type=int, default=4, help="busy-loop processes")
     ap.add_argument("--repeats", type=int, default=10, help="turns per setting (two timed rounds each)")
     ap.add_argument("--task", default="tfbind8")
@@ -51,36 +39,19 @@ def main() -> None:
     tr = Trainer(cfg, task)
     for _ in range(3):  # warm-up: first-call costs (allocations, kernels) out of the timings
         tr.train_round()
-    stop = mp.Event()
-    hogs = [mp.Process(target=_hog, args=(stop,), daemon=True) for _ in range(args.hogs)]
-    for p in hogs:
-        p.start()
-    times: dict[str, list[float]] = {k: [] for k in settings}
-    try:
-        time.sleep(0.5)
-        for _ in range(args.repeats):
-            for name, n in settings.items():
-                torch.set_num_threads(n)
-                tr.train_round()  # untimed: the first round after a change of thread count pays for the change
-                for _ in range(2):
-                    t0 = time.perf_counter()
-                    tr.train_round()
-                    times[name].append(time.perf_counter() - t0)
-    finally:
-        stop.set()
-        for p in hogs:
-            p.join(5)
-            if p.is_alive():
-                p.kill()
-    one = statistics.median(times["1 thread"])
+
+    def change(name: str) -> None:
+        torch.set_num_threads(settings[name])
+        tr.train_round()  # untimed: the first round after a change of thread count pays for the change
+
+    with busy_loops(args.hogs):
+        times = interleave(dict.fromkeys(settings, tr.train_round), args.repeats, per_turn=2, before=change)
+    one = median(times["1 thread"])
     cpus, limit = usable_cpus()
     print(f"task {args.task}, {args.hogs} busy-loop processes, {args.repeats} interleaved rounds per setting, "
           f"{os.cpu_count()} cores ({cpus} usable: {limit}); the CLI's choice: {chosen} ({why})\n")
-    print("| threads | median round ms | ratio to 1 thread |")
-    print("|---|---|---|")
-    for name in settings:
-        med = statistics.median(times[name])
-        print(f"| {name} | {med * 1e3:.0f} | {med / one:.2f} |")
+    print_table(["threads", "median round ms", "ratio to 1 thread"],
+                [(name, f"{median(times[name]) * 1e3:.0f}", f"{median(times[name]) / one:.2f}") for name in settings])
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
+
+from harness import child, command, median, parser, print_table
 
 # (task, label, local search, hidden width, grad steps): the LS-GFN paper's settings per task
 CONFIGS = [
@@ -51,8 +52,6 @@ def one(task: str, ls: bool, hidden: int, grad_steps: int, rounds: int, seed: in
     import resource
 
     import torch
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from molgfn.tasks import get_task
 
     from molgfn.config import TrainConfig
@@ -76,7 +75,7 @@ def one(task: str, ls: bool, hidden: int, grad_steps: int, rounds: int, seed: in
     t.close()
     n = t.num_modes()
     return {
-        "median_ms": statistics.median(times) * 1e3,
+        "median_ms": median(times) * 1e3,
         "calls_per_s": (tr.reward_calls - calls0) / wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "modes": len(tr.modes_found) if n and cfg.track_modes else None,
@@ -107,7 +106,7 @@ def per_iteration(task: str, hidden: int, rounds: int) -> dict:
             tr.train_round()
         cpu.append((time.process_time() - c) / (rounds // 5) * 1e3)
         wall.append((time.perf_counter() - w) / (rounds // 5) * 1e3)
-    return {"cpu_ms": statistics.median(cpu), "wall_ms": statistics.median(wall)}
+    return {"cpu_ms": median(cpu), "wall_ms": median(wall)}
 
 
 def whole_process(tree: str, rounds: int, out: str) -> dict:
@@ -163,8 +162,8 @@ def phases(tree: str) -> dict:
             ck_wall.append(time.perf_counter() - w)
         tr.close_logs()
     return {"import_cpu": c1 - c0, "import_wall": w1 - w0, "task_cpu": c2 - c1, "task_wall": w2 - w1,
-            "trainer_cpu": c3 - c2, "trainer_wall": w3 - w2, "ckpt_cpu": statistics.median(ck_cpu),
-            "ckpt_wall": statistics.median(ck_wall)}
+            "trainer_cpu": c3 - c2, "trainer_wall": w3 - w2, "ckpt_cpu": median(ck_cpu),
+            "ckpt_wall": median(ck_wall)}
 
 
 def process_table(a) -> None:
@@ -175,7 +174,6 @@ def process_table(a) -> None:
     if a.baseline:
         trees["baseline"] = os.path.abspath(a.baseline)
     res: dict = {k: [] for k in trees}
-    env = dict(os.environ, OMP_NUM_THREADS="1")
     for _ in range(a.repeats):
         for k, tree in trees.items():
             d = tempfile.mkdtemp()
@@ -183,16 +181,14 @@ def process_table(a) -> None:
                 r = whole_process(tree, a.rounds, os.path.join(d, "run"))
             finally:
                 shutil.rmtree(d)
-            out = subprocess.run([sys.executable, __file__, "--phases", tree], capture_output=True, text=True,
-                                 check=True, env=env)
-            r.update(json.loads(out.stdout.strip().splitlines()[-1]))
+            r.update(child([__file__, "--phases", tree], env={"OMP_NUM_THREADS": "1"}))
             res[k].append(r)
             print(k, {f: round(v, 3) for f, v in r.items()}, file=sys.stderr, flush=True)
 
     def med(k, f, scale=1.0):
-        return scale * statistics.median(r[f] for r in res[k])
+        return scale * median(r[f] for r in res[k])
 
-    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    cmd = command("MOLGFN_DATA=../shared/data .venv/bin/python")
     print(f"# whole `molgfn train --task tfbind8` process at gfnx's settings ({a.rounds} rounds; {a.repeats} "
           "interleaved repeats, medians; 1 torch thread; a shared machine)\n")
     print(f"command: `{cmd.strip()}`\n")
@@ -239,14 +235,13 @@ def rna_round(rounds: int) -> None:
         tr.train_round()
         rows.append((time.perf_counter() - t, spent[0]))
     task.close()
-    total = statistics.median(r[0] for r in rows) * 1e3
-    oracle = statistics.median(r[1] for r in rows) * 1e3
-    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
-    print(f"command: `{cmd.strip()}`\n")
-    print("| task, settings | ms / round | of which oracle (ms) | round / oracle |")
-    print("|---|---|---|---|")
-    print(f"| rna1, trainer defaults (batch {tr.cfg.batch_size}, replay {tr.cfg.replay_size}, {tr.cfg.grad_steps} "
-          f"grad steps, width {tr.cfg.hidden}) | {total:.1f} | {oracle:.1f} | {total / max(oracle, 1e-9):.2f} |")
+    total = median(r[0] for r in rows) * 1e3
+    oracle = median(r[1] for r in rows) * 1e3
+    cmd = command("MOLGFN_DATA=../shared/data .venv/bin/python")
+    print_table(["task, settings", "ms / round", "of which oracle (ms)", "round / oracle"],
+                [(f"rna1, trainer defaults (batch {tr.cfg.batch_size}, replay {tr.cfg.replay_size}, "
+                  f"{tr.cfg.grad_steps} grad steps, width {tr.cfg.hidden})", f"{total:.1f}", f"{oracle:.1f}",
+                  f"{total / max(oracle, 1e-9):.2f}")], head=f"command: `{cmd}`")
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -332,18 +327,16 @@ def parts_table(a) -> None:
     res: dict = {k: [] for k in trees}
     for _ in range(a.repeats):
         for k, tree in trees.items():
-            out = subprocess.run([sys.executable, __file__, "--tree", tree, "--part-child", str(a.rounds)],
-                                 capture_output=True, text=True, check=True, env=dict(os.environ, **ONE_THREAD))
-            res[k].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            res[k].append(child([__file__, "--tree", tree, "--part-child", a.rounds], env=ONE_THREAD))
     names = list(res["this checkout"][0])
-    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    cmd = command("MOLGFN_DATA=../shared/data .venv/bin/python")
     print(f"# where a tfbind8 iteration goes (gfnx's settings; CPU us, medians of {a.repeats} interleaved fresh "
           "processes; 1 thread; a shared machine)\n")
     print(f"command: `{cmd.strip()}`\n")
     print("| checkout | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for k in trees:
-        print(f"| {k} | " + " | ".join(f"{statistics.median(r[n] for r in res[k]):.0f}" for n in names) + " |")
+        print(f"| {k} | " + " | ".join(f"{median(r[n] for r in res[k]):.0f}" for n in names) + " |")
 
 
 def write_log_rewards(task: str, path: str) -> str:
@@ -370,16 +363,14 @@ def gfnx_table(a) -> None:
     rows = [*trees, "gfnx 0.0.1, prepend/append env", "gfnx 0.0.1, its append-only TFBind8"]
     cols = ("tfbind8", "qm9str", "process")
     res: dict = {(k, c): [] for k in rows for c in cols}
-    one = dict(os.environ, **ONE_THREAD)
     tables = tempfile.mkdtemp()
     lr = {t: write_log_rewards(t, os.path.join(tables, f"{t}.npy")) for t in ("tfbind8", "qm9str")}
     for rep in range(a.repeats):
         for k, tree in trees.items():
             tasks = [("tfbind8", 128)] + ([] if a.skip_qm9str else [("qm9str", 1024)])
             for task, hidden in tasks:
-                out = subprocess.run([sys.executable, __file__, "--tree", tree, "--iter", task, str(hidden),
-                                      str(a.rounds)], capture_output=True, text=True, check=True, env=one)
-                res[(k, task)].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                res[(k, task)].append(child([__file__, "--tree", tree, "--iter", task, hidden, a.rounds],
+                                            env=ONE_THREAD))
             d = tempfile.mkdtemp()
             try:
                 res[(k, "process")].append(whole_process(tree, 2000, os.path.join(d, "run")))
@@ -399,13 +390,13 @@ def gfnx_table(a) -> None:
     shutil.rmtree(tables)
 
     def med(k, c, f):
-        return statistics.median(r[f] for r in res[(k, c)]) if res[(k, c)] else float("nan")
+        return median(r[f] for r in res[(k, c)]) if res[(k, c)] else float("nan")
 
     def each(k, c, f, fmt):
         return ", ".join(format(r[f], fmt) for r in res[(k, c)])
 
     ref = rows[-2]
-    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    cmd = command("MOLGFN_DATA=../shared/data .venv/bin/python")
     print(f"# molgfn vs gfnx at gfnx's TB settings ({a.repeats} interleaved repeats, medians; 1 thread each; "
           f"a shared 2-core machine: compare CPU and ratios)\n")
     print(f"command: `{cmd.strip()}`\n")
@@ -428,8 +419,8 @@ def gfnx_table(a) -> None:
     r_it = [m["cpu_ms"] / g["cpu_ms"] for m, g in zip(res[(mine, "tfbind8")], res[(ref, "tfbind8")], strict=True)]
     r_pr = [m["cpu_s"] / g["cpu_s"] for m, g in zip(res[(mine, "process")], res[(ref, "process")], strict=True)]
     print(f"\n{mine} / gfnx (prepend/append), pairwise per repeat: per iteration "
-          f"{', '.join(f'{x:.2f}' for x in r_it)} (median {statistics.median(r_it):.2f}); whole process "
-          f"{', '.join(f'{x:.2f}' for x in r_pr)} (median {statistics.median(r_pr):.2f})")
+          f"{', '.join(f'{x:.2f}' for x in r_it)} (median {median(r_it):.2f}); whole process "
+          f"{', '.join(f'{x:.2f}' for x in r_pr)} (median {median(r_pr):.2f})")
 
 
 # the rounds users run (LS-GFN's settings: 32 on-policy + 32 replayed, 3 gradient steps, width 128)
@@ -461,7 +452,7 @@ def recipe_round(tree: str, task: str, recipe: str, rounds: int) -> dict:
         c = time.process_time()
         tr.train_round()
         cpu.append(time.process_time() - c)
-    return {"cpu_ms": statistics.median(cpu) * 1e3}
+    return {"cpu_ms": median(cpu) * 1e3}
 
 
 def recipes_table(a) -> None:
@@ -471,11 +462,9 @@ def recipes_table(a) -> None:
         for task in ("tfbind8", "qm9str"):
             for recipe in RECIPES:
                 for label, tree in trees:  # interleaved: the load falls on both alike
-                    out = subprocess.run([sys.executable, __file__, "--recipe-child", tree, task, recipe,
-                                          str(a.rounds)], capture_output=True, text=True, check=True)
-                    r = json.loads(out.stdout.strip().splitlines()[-1])
+                    r = child([__file__, "--recipe-child", tree, task, recipe, a.rounds])
                     res.setdefault((task, recipe), {}).setdefault(label, []).append(r["cpu_ms"])
-    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+    cmd = command("MOLGFN_DATA=../shared/data .venv/bin/python")
     print(f"# CPU ms per round of the recipes users run (32 + 32 replayed, 3 gradient steps, width 128; "
           f"median of {a.rounds} rounds after 10, then of {a.repeats} interleaved fresh processes; 1 thread)\n")
     print(f"command: `{cmd.strip()}`\n")
@@ -483,15 +472,14 @@ def recipes_table(a) -> None:
     print("| task | recipe | " + " | ".join(labels) + (" | baseline / this |" if a.baseline else " |"))
     print("|---|---|" + "---|" * (len(labels) + bool(a.baseline)))
     for (task, recipe), by in res.items():
-        med = [statistics.median(by[label]) for label in labels]
+        med = [median(by[label]) for label in labels]
         ratio = f" {med[1] / med[0]:.2f}x |" if a.baseline else ""
         print(f"| {task} | {recipe} | " + " | ".join(f"{m:.1f}" for m in med) + " |" + ratio)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(repeats=3)
     ap.add_argument("--rounds", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run (2 is faster on an idle "
                     "2-core machine; 1 is steadier on a shared one)")
     ap.add_argument("--child", nargs=7)
@@ -548,27 +536,23 @@ def main() -> None:
         res = []
         for rep in range(a.repeats):
             args = [task, str(int(ls)), str(hidden), str(gs), str(a.rounds), str(rep), str(a.threads)]
-            out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
-                                 check=True)
-            res.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            res.append(child([__file__, "--child", *args]))
         def med(k: str, res: list[dict] = res) -> float:
-            return statistics.median(r[k] for r in res)
+            return median(r[k] for r in res)
 
         modes = [r["modes"] for r in res if r["modes"] is not None]
         calls = res[0]["reward_calls"]
         rows.append((task, f"{name} (width {hidden}, {gs} grad step{'s' if gs > 1 else ''})", med("median_ms"),
                      med("calls_per_s"), med("peak_rss_mb"),
-                     f"{statistics.median(modes):.0f} ({', '.join(map(str, modes))})" if modes else "n/a",
-                     f"{1000 * statistics.median(modes) / calls:.1f}" if modes else "n/a", calls))
-    cmd = "MOLGFN_DATA=../shared/data .venv/bin/python bench/throughput.py " + " ".join(sys.argv[1:])
+                     f"{median(modes):.0f} ({', '.join(map(str, modes))})" if modes else "n/a",
+                     f"{1000 * median(modes) / calls:.1f}" if modes else "n/a", calls))
+    cmd = command("MOLGFN_DATA=../shared/data .venv/bin/python")
     print(f"# throughput ({a.rounds} rounds after 1 warm-up, {a.repeats} runs each, medians; "
           f"{a.threads} torch thread{'s' if a.threads > 1 else ''})\n")
     print(f"command: `{cmd.strip()}`\n")
-    print("| task | method | ms / round | reward calls / s | peak RSS (MB) | modes (per seed) | modes / 1000 calls "
-          "| calls |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.0f} | {r[4]:.0f} | {r[5]} | {r[6]} | {r[7]} |")
+    print_table(["task", "method", "ms / round", "reward calls / s", "peak RSS (MB)", "modes (per seed)",
+                 "modes / 1000 calls", "calls"],
+                [(r[0], r[1], f"{r[2]:.1f}", f"{r[3]:.0f}", f"{r[4]:.0f}", r[5], r[6], r[7]) for r in rows])
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@ the numbers are the callback's own cost (with the final flush); medians of ``--r
 
 from __future__ import annotations
 
-import argparse
 import io
-import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import median, parser, print_table
 
 
 def gc(seqs):
@@ -26,9 +23,8 @@ def gc(seqs):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(repeats=3)
     ap.add_argument("--rounds", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     import torch
 
@@ -39,7 +35,7 @@ def main() -> None:
     rows: list[dict] = []
     tr = train(FunctionTask(gc, alphabet="ACGT", length=8, reward_exponent=3), rounds=args.rounds, device="cpu",
                on_round=rows.append)
-    train_ms = statistics.median(r["round_ms"] for r in rows)
+    train_ms = median(r["round_ms"] for r in rows)
     del tr
 
     def plain(_d):
@@ -67,15 +63,13 @@ def main() -> None:
                 # closing flushes what a logger buffered: part of its cost
                 per.append((time.perf_counter() - t0) / len(rows) * 1e3)
         if per:
-            med = statistics.median(per)
+            med = median(per)
             table.append((name, med, 100 * med / train_ms))
     print(f"command: `.venv/bin/python bench/tracking_overhead.py --rounds {args.rounds} --repeats {args.repeats}`")
     print(f"training round (median of {len(rows)}): {train_ms:.1f} ms; machine shared with other jobs, 1 torch thread")
     print()
-    print("| tracker | ms per round (median) | % of a training round |")
-    print("|---|---|---|")
-    for name, med, pct in table:
-        print(f"| {name} | {med:.3f} | {pct:.1f} |")
+    print_table(["tracker", "ms per round (median)", "% of a training round"],
+                [(name, f"{med:.3f}", f"{pct:.1f}") for name, med, pct in table])
 
 
 if __name__ == "__main__":

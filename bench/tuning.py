@@ -24,17 +24,14 @@ Rows are appended to ``--csv`` as each run finishes (a crash keeps what was done
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from harness import median, parser
 
 FIELDS = ["task", "recipe", "seed", "round", "reward_calls", "modes", "top100_seen", "top100_final",
           "diversity_final", "wall_s", "command"]
@@ -138,10 +135,10 @@ def table(paths: list[Path], round_: int | None = None, min_seeds: int = 1) -> s
         summary = []
         for recipe, dr in dt.groupby("recipe", sort=False):
             cells = []
-            key = statistics.median(dr[dr["round"] == common]["modes"]) if common is not None else 0.0
+            key = median(dr[dr["round"] == common]["modes"]) if common is not None else 0.0
             for r in rounds:
                 v = dr[dr["round"] == r]["modes"].tolist()
-                cells.append(f"{statistics.median(v):g} ({', '.join(f'{x:g}' for x in v)})" if v else "")
+                cells.append(f"{median(v):g} ({', '.join(f'{x:g}' for x in v)})" if v else "")
             seen = dr[dr["round"] == common]["top100_seen"] if common is not None else dr["top100_seen"]
             last = dr.loc[dr.groupby("seed")["round"].idxmax()]  # each run's end: the final-sample metrics
             tail = [f"{col.median():.4g}" if col.notna().any() else ""
@@ -154,7 +151,7 @@ def table(paths: list[Path], round_: int | None = None, min_seeds: int = 1) -> s
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = parser(__doc__, first="paragraph")
     ap.add_argument("recipes", nargs="*", help="method[/FIELD=VALUE...], e.g. logit-ls/lr=1e-4/grad_steps=2")
     ap.add_argument("--task", default="tfbind8")
     ap.add_argument("--rounds", type=int, default=500)

@@ -8,10 +8,11 @@ from pathlib import Path
 from .conftest import real_or_synthetic
 
 
-def test_gpu_bench_runs_on_cpu(tmp_path, request):
+def test_gpu_bench_runs_on_cpu(tmp_path, request, monkeypatch):
     real_or_synthetic(request, "seh-frag-proxy", "seh-frag-blocks", "tfbind8-table", "tfbind8-modes", "qm9str-table",
                       "qm9str-modes", "qm9str-blocks")
     path = Path(__file__).resolve().parents[1] / "bench" / "gpu.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # its `import harness`, as when run as a script
     spec = importlib.util.spec_from_file_location("bench_gpu", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
