@@ -1,6 +1,8 @@
 """vina: AutoDock Vina docking score of fragment molecules against the user's receptor.
 
-``--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ exhaustiveness=N``.
+``--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ exhaustiveness=N``, or
+``--task-option target=NAME`` for one of the 58 targets dockstring prepared (receptor and box from the
+installed ``dockstring`` package's files; ``center=``/``size=`` may still override its box).
 Each molecule gets one RDKit ETKDG + MMFF94 conformer (fixed seed), is prepared with meeko
 (Gasteiger charges, AutoDock atom types, rotatable bonds) and docked in the box with the
 Vina scoring function (Eberhardt et al. 2021; Trott & Olson 2010). Raw score = the best
@@ -18,11 +20,13 @@ from pathlib import Path
 
 import torch
 
+from molgfn.chem.docktargets import resolve_target
 from molgfn.fragtask import FragmentTask
 from molgfn.oracle import CachedOracle, Invalid
 
 INSTALL = 'pip install "molgfn[docking]"'
-USAGE = "--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ [exhaustiveness=8]"
+USAGE = ("--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ [exhaustiveness=8], or "
+         "--task-option target=NAME (a dockstring target, e.g. DRD2)")
 MAX_BOX = 126.0  # Angstrom per side: larger grids are unreasonable for a docking box
 
 
@@ -101,10 +105,19 @@ class VinaDock(FragmentTask):
 
     def __init__(self, receptor: str | None = None, center=None, size=None, exhaustiveness: int = 8, seed: int = 0,
                  max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, target: str | None = None) -> None:
         missing = [m for m in ("vina", "meeko") if importlib.util.find_spec(m) is None]
         if missing:
             raise ValueError(f"needs {' and '.join(missing)}, which is not installed: {INSTALL}")
+        if target is not None:
+            if receptor is not None:
+                raise ValueError(f"give target={target} or receptor={receptor}, not both (target= docks into "
+                                 "dockstring's prepared receptor, receptor= into your own)")
+            receptor, t_center, t_size = resolve_target(str(target))
+            center = t_center if center is None else center
+            size = t_size if size is None else size
+            center = ",".join(map(str, center)) if isinstance(center, tuple) else center
+            size = ",".join(map(str, size)) if isinstance(size, tuple) else size
         if receptor is None or center is None or size is None:
             raise ValueError(f"needs a receptor and a box: {USAGE}")
         path = Path(str(receptor)).expanduser().resolve()

@@ -101,3 +101,77 @@ def test_score_command_docks_through_the_pool(tmp_path):
 
     df = read_store(tmp_path / "s.db")
     assert sorted(df["object"]) == ["CCO", "c1ccccc1"] and (df["raw_score"] < 0).all()
+
+
+# --- dockstring's prepared targets (target=NAME): looked up and parsed here, nothing docked
+
+
+def need_dockstring():
+    from molgfn.chem.docktargets import targets_dir
+
+    if targets_dir() is None:
+        pytest.skip('dockstring is not installed: pip install "molgfn[docking]"')
+
+
+def test_conf_parsing_reads_the_box_and_names_what_is_missing():
+    from molgfn.chem.docktargets import parse_conf
+
+    center, size = parse_conf("# a box\ncenter_x = 9.25\ncenter_y=6.167 \ncenter_z = -7\n\nsize_x = 30\n"
+                              "size_y = 30\nsize_z = 32.0  # long side\nenergy_range = 3\n")
+    assert center == (9.25, 6.167, -7.0) and size == (30.0, 30.0, 32.0)
+    with pytest.raises(ValueError, match="has no size_y, size_z"):
+        parse_conf("center_x=1\ncenter_y=2\ncenter_z=3\nsize_x=4\n")
+    with pytest.raises(ValueError, match="line 2: center_y must be a number"):
+        parse_conf("center_x=1\ncenter_y=abc\n")
+    with pytest.raises(ValueError, match="line 1: expected 'key = value'"):
+        parse_conf("center_x 1\n")
+
+
+def test_targets_are_found_in_a_dockstring_style_folder(tmp_path):
+    from molgfn.chem.docktargets import list_targets, resolve_target
+
+    for name in ("DRD2", "ABL1"):
+        (tmp_path / f"{name}_target.pdbqt").write_text("ATOM\n")
+        (tmp_path / f"{name}_conf.txt").write_text("center_x=1\ncenter_y=2\ncenter_z=3\nsize_x=20\nsize_y=21\n"
+                                                    "size_z=22\n")
+    (tmp_path / "HALF_target.pdbqt").write_text("ATOM\n")  # no box: not a target
+    assert list_targets(tmp_path) == ["ABL1", "DRD2"]
+    rec, center, size = resolve_target("drd2", tmp_path)  # case does not matter
+    assert rec == tmp_path / "DRD2_target.pdbqt" and center == (1.0, 2.0, 3.0) and size == (20.0, 21.0, 22.0)
+    with pytest.raises(ValueError, match=r"unknown docking target 'DRD3' \(did you mean DRD2\?\); known targets: "
+                                         r"ABL1, DRD2$"):
+        resolve_target("DRD3", tmp_path)
+    with pytest.raises(ValueError, match="not installed"):
+        resolve_target("DRD2", tmp_path / "empty")
+
+
+def test_target_option_docks_into_dockstrings_receptor_and_box():
+    need_vina()
+    need_dockstring()
+    from molgfn.chem.docktargets import list_targets, targets_dir
+    from molgfn.tasks import get_task
+
+    t = get_task("vina", target="drd2", vocab=VOCAB, exhaustiveness=1)
+    dock = t.oracle.fn
+    assert Path(dock.receptor) == targets_dir() / "DRD2_target.pdbqt"
+    conf = (targets_dir() / "DRD2_conf.txt").read_text()
+    assert [f"{v:g}" for v in dock.center + dock.size] == [
+        f"{float(line.split('=')[1]):g}" for line in conf.splitlines() if line.strip()]
+    wider = get_task("vina", target="DRD2", size="40,40,40", vocab=VOCAB)  # the box can still be overridden
+    assert wider.oracle.fn.size == [40.0, 40.0, 40.0] and wider.oracle.settings_hash != t.oracle.settings_hash
+    assert len(list_targets()) == 58  # dockstring 0.3.4's set
+
+
+@pytest.mark.parametrize("opts,msg", [
+    (["target=DRD9"], "unknown docking target 'DRD9' (did you mean DRD3 or DRD2"),
+    (["target=DRD9"], "; known targets: ABL1, ACHE, "),
+    (["target=DRD2", "receptor=mine.pdbqt"], "give target=DRD2 or receptor=mine.pdbqt, not both"),
+])
+def test_bad_target_options_are_one_line_errors(tmp_path, opts, msg):
+    need_vina()
+    need_dockstring()
+    f = tmp_path / "in.smi"
+    f.write_text("CCO\n")
+    args = [a for o in opts for a in ("--task-option", o)]
+    r = CliRunner().invoke(app, ["score", "--task", "vina", "--input", str(f), *args])
+    assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
