@@ -175,3 +175,37 @@ def test_bad_target_options_are_one_line_errors(tmp_path, opts, msg):
     args = [a for o in opts for a in ("--task-option", o)]
     r = CliRunner().invoke(app, ["score", "--task", "vina", "--input", str(f), *args])
     assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_docked_poses_are_stored_and_are_the_sdf_coordinates(tmp_path):
+    need_vina()
+    import numpy as np
+    from rdkit import Chem
+
+    from molgfn.chem.conformers import embed_conformer
+    from molgfn.oracle import read_store
+
+    rec = shell_receptor(tmp_path / "pocket.pdbqt")
+    f = tmp_path / "in.smi"
+    f.write_text("CCO\nNc1ccccc1C(=O)O\n")
+    args = ["score", "--task", "vina", "--input", str(f), "--task-option", f"receptor={rec}",
+            "--task-option", "center=0,0,0", "--task-option", "size=12,12,12", "--task-option", "exhaustiveness=1",
+            "--task-option", f"vocab={VOCAB}", "--executor", "local", "--score-store", str(tmp_path / "s.db")]
+    r = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "a.sdf")])
+    assert r.exit_code == 0, r.output
+    stored = read_store(tmp_path / "s.db").set_index("object")["extra"]
+    for out in ("a.sdf", "b.sdf"):  # b: the scores and poses served by the store, nothing docked again
+        if out == "b.sdf":
+            r = CliRunner().invoke(app, [*args, "-o", str(tmp_path / out)])
+            assert r.exit_code == 0, r.output
+        mols = list(Chem.SDMolSupplier(str(tmp_path / out), removeHs=False))
+        assert [m.GetProp("coordinates") for m in mols] == ["docked pose"] * 2
+        for m in mols:
+            smi = m.GetProp("smiles")
+            pose = Chem.MolFromMolBlock(stored[smi], removeHs=False)
+            xyz = m.GetConformer().GetPositions()
+            assert Chem.MolToSmiles(Chem.RemoveHs(m)) == Chem.MolToSmiles(Chem.MolFromSmiles(smi))
+            assert np.allclose(xyz, pose.GetConformer().GetPositions(), atol=1e-3)
+            assert (np.abs(xyz) <= 6.0 + 1.5).all()  # the heavy atoms' box, hydrogens a bond beyond it
+            etkdg = embed_conformer(Chem.MolFromSmiles(smi), 0)[0].GetConformer().GetPositions()
+            assert not (etkdg.shape == xyz.shape and np.allclose(etkdg, xyz, atol=0.1))  # not the ETKDG conformer

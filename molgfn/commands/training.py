@@ -174,7 +174,7 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
                          max_similarity, preference, max_per_scaffold)
     atomic_write_csv(out_dir / CANDIDATES, df)
     if fmt != "csv":
-        _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt)
+        _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt, task=tr.task)
     if getattr(tr.task, "filters", ()):  # counted over training's reward calls, before the final sampling
         per = ", ".join(f"{f} {trained_counts.get(f, 0)}" for f in sorted(tr.task.filters, key=CHECK_ORDER.index))
         console.print(f"filters: {trained_counts['filtered']} of {tr.reward_calls} reward calls in training were "
