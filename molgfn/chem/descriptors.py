@@ -346,14 +346,16 @@ def sdf_text(df: pd.DataFrame, column: str = "smiles", seed: int = 0,
 
 def docked_pose(block: str | None, mol: Chem.Mol) -> Chem.Mol | None:
     """A stored pose (SD mol block) as a molecule with 3-D coordinates, if it is the same molecule as
-    ``mol`` (same canonical SMILES without hydrogens); None otherwise."""
+    ``mol`` (same canonical SMILES without hydrogens and stereo: a pose has a definite geometry, so it
+    fixes stereocentres the SMILES may leave open); None otherwise."""
     if not block:
         return None
     pose = Chem.MolFromMolBlock(block, removeHs=False)
     if pose is None or not pose.GetNumConformers():
         return None
     try:
-        same = Chem.MolToSmiles(Chem.RemoveHs(pose)) == Chem.MolToSmiles(Chem.RemoveHs(mol))
+        same = (Chem.MolToSmiles(Chem.RemoveHs(pose), isomericSmiles=False)
+                == Chem.MolToSmiles(Chem.RemoveHs(mol), isomericSmiles=False))
     except Exception:  # RDKit refuses the round trip: fall back to a conformer
         return None
     return pose if same else None
