@@ -239,3 +239,27 @@ def test_risperidone_docks_into_dockstrings_drd2_as_dockstring_reports(tmp_path)
                       if a.GetAtomicNum() > 1])
     assert mols[0].GetProp("coordinates") == "docked pose"
     assert (np.abs(heavy - np.array(center)) <= np.array(size) / 2 + 1e-6).all()
+
+
+@pytest.mark.slow
+def test_a_vina_design_writes_its_candidates_in_their_docked_poses(tmp_path):
+    need_vina()
+    from rdkit import Chem
+
+    from molgfn.oracle import read_store
+
+    rec = shell_receptor(tmp_path / "pocket.pdbqt")
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["design", "--task", "vina", "--task-option", f"receptor={rec}",
+                                 "--task-option", "center=0,0,0", "--task-option", "size=12,12,12",
+                                 "--task-option", "exhaustiveness=1", "--vocab", VOCAB, "--rounds", 2,
+                                 "--batch-size", 4, "--no-local-search", "--num-samples", 8, "--num-candidates", 4,
+                                 "--format", "sdf", "--executor", "process", "--workers", 2, "--out", str(out),
+                                 "--quiet"])
+    assert r.exit_code == 0, r.output
+    poses = read_store(out / "scores.sqlite").set_index("object")["extra"]
+    mols = list(Chem.SDMolSupplier(str(out / "candidates.sdf"), removeHs=False))
+    assert len(mols) == 4 and all(m.GetProp("coordinates") == "docked pose" for m in mols)
+    for m in mols:  # the coordinates are the stored pose's, atom for atom
+        pose = Chem.MolFromMolBlock(poses[m.GetProp("smiles")], removeHs=False)
+        assert m.GetConformer().GetPositions().round(3).tolist() == pose.GetConformer().GetPositions().round(3).tolist()
