@@ -148,9 +148,10 @@ def test_targets_are_found_in_a_dockstring_style_folder(tmp_path):
 def test_target_option_docks_into_dockstrings_receptor_and_box():
     need_vina()
     need_dockstring()
+    from molgfn import tasks
     from molgfn.chem.docktargets import list_targets, targets_dir
-    from molgfn.tasks import get_task
 
+    get_task = tasks.get_task
     t = get_task("vina", target="drd2", vocab=VOCAB, exhaustiveness=1)
     dock = t.oracle.fn
     assert Path(dock.receptor) == targets_dir() / "DRD2_target.pdbqt"
