@@ -7,8 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
-# the test command installs every optional extra (Ray, GFN2-xTB, AutoDock Vina, run trackers, Parquet),
-# so that their tests run rather than skip; `make install EXTRAS=dev` for a light set-up
+# the test command installs every optional extra (Ray, GFN2-xTB, AutoDock Vina with dockstring's 58 targets,
+# run trackers, Parquet), so that their tests run rather than skip; `make install EXTRAS=dev` for a light set-up
 EXTRAS ?= dev,ray,xtb,docking,tensorboard,mlflow,parquet,pmo
 # guacamol's scoring functions, against which tests/test_pmo.py checks molgfn's PMO oracles: installed
 # without its declared FCD and rdkit-pypi (they would replace our RDKit); the `pmo` extra has what it needs

@@ -1,12 +1,16 @@
 """vina: AutoDock Vina docking score of fragment molecules against the user's receptor.
 
-``--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ exhaustiveness=N``.
+``--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ exhaustiveness=N``, or
+``--task-option target=NAME`` for one of the 58 targets dockstring prepared (receptor and box from the
+installed ``dockstring`` package's files; ``center=``/``size=`` may still override its box).
 Each molecule gets one RDKit ETKDG + MMFF94 conformer (fixed seed), is prepared with meeko
 (Gasteiger charges, AutoDock atom types, rotatable bonds) and docked in the box with the
 Vina scoring function (Eberhardt et al. 2021; Trott & Olson 2010). Raw score = the best
-pose's Vina score in kcal/mol (lower binds better); the reward uses the negated score,
-R = (max(-r, 1e-3) / 12)^b with b = 3 (about -12 kcal/mol is a strong binder). Molecules
-that cannot be prepared or docked are invalid objects. Needs ``pip install "molgfn[docking]"``.
+pose's Vina score in kcal/mol (lower binds better); the best pose itself is kept in the score
+store (``extra``: an SD mol block) and becomes the 3-D coordinates of the run's SDF lists;
+the reward uses the negated score, R = (max(-r, 1e-3) / 12)^b with b = 3 (about -12 kcal/mol
+is a strong binder). Molecules that cannot be prepared or docked are invalid objects.
+Needs ``pip install "molgfn[docking]"``.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from pathlib import Path
 
 import torch
 
+from molgfn.chem.docktargets import resolve_target
 from molgfn.fragtask import FragmentTask
-from molgfn.oracle import CachedOracle, Invalid
+from molgfn.oracle import CachedOracle, Invalid, Scored
 
 INSTALL = 'pip install "molgfn[docking]"'
-USAGE = "--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ [exhaustiveness=8]"
+USAGE = ("--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ [exhaustiveness=8], or "
+         "--task-option target=NAME (a dockstring target, e.g. DRD2)")
 MAX_BOX = 126.0  # Angstrom per side: larger grids are unreasonable for a docking box
 
 
@@ -36,6 +42,21 @@ def parse_triple(name: str, value, positive: bool = False) -> tuple[float, float
     if positive and not all(0 < v <= MAX_BOX for v in vals):
         raise ValueError(f"{name} must be three box side lengths in (0, {MAX_BOX:g}] Angstrom, got {value!r}")
     return vals  # type: ignore[return-value]
+
+
+def pose_block(pdbqt: str) -> str | None:
+    """Vina's best pose (PDBQT, as ``Vina.poses``) as an SD mol block with every hydrogen, through meeko's
+    PDBQT -> RDKit export (which rebuilds the bond orders from the SMILES meeko wrote into the PDBQT);
+    None when it cannot be rebuilt (the score stands without a pose)."""
+    from meeko import PDBQTMolecule, RDKitMolCreate
+    from rdkit import Chem
+
+    try:
+        mols = RDKitMolCreate.from_pdbqt_mol(PDBQTMolecule(pdbqt, is_dlg=False, skip_typing=True))
+        mol = next((m for m in mols if m is not None and m.GetNumConformers()), None)
+        return None if mol is None else Chem.MolToMolBlock(mol)
+    except Exception:  # meeko's export refuses what it cannot rebuild; the score does not depend on it
+        return None
 
 
 class DockOracle:
@@ -62,7 +83,7 @@ class DockOracle:
             self._vina = v
         return self._vina
 
-    def dock(self, smiles: str) -> float | Invalid:
+    def dock(self, smiles: str) -> Scored | Invalid:
         from meeko import MoleculePreparation, PDBQTWriterLegacy
         from rdkit import Chem
 
@@ -84,9 +105,9 @@ class DockOracle:
             v.dock(exhaustiveness=self.exhaustiveness, n_poses=1)
         except RuntimeError as e:  # e.g. the ligand does not fit the box
             return Invalid(f"vina could not dock: {e}")
-        return float(v.energies(n_poses=1)[0][0])
+        return Scored(float(v.energies(n_poses=1)[0][0]), pose_block(v.poses(n_poses=1)))
 
-    def __call__(self, smiles: list[str]) -> list[float | Invalid]:
+    def __call__(self, smiles: list[str]) -> list[Scored | Invalid]:
         return [self.dock(s) for s in smiles]
 
 
@@ -101,10 +122,19 @@ class VinaDock(FragmentTask):
 
     def __init__(self, receptor: str | None = None, center=None, size=None, exhaustiveness: int = 8, seed: int = 0,
                  max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, target: str | None = None) -> None:
         missing = [m for m in ("vina", "meeko") if importlib.util.find_spec(m) is None]
         if missing:
             raise ValueError(f"needs {' and '.join(missing)}, which is not installed: {INSTALL}")
+        if target is not None:
+            if receptor is not None:
+                raise ValueError(f"give target={target} or receptor={receptor}, not both (target= docks into "
+                                 "dockstring's prepared receptor, receptor= into your own)")
+            receptor, t_center, t_size = resolve_target(str(target))
+            center = t_center if center is None else center
+            size = t_size if size is None else size
+            center = ",".join(map(str, center)) if isinstance(center, tuple) else center
+            size = ",".join(map(str, size)) if isinstance(size, tuple) else size
         if receptor is None or center is None or size is None:
             raise ValueError(f"needs a receptor and a box: {USAGE}")
         path = Path(str(receptor)).expanduser().resolve()
@@ -130,6 +160,11 @@ class VinaDock(FragmentTask):
 
     def raw_scores(self, smiles: list[str]) -> list[float]:
         return self.oracle(smiles).tolist()
+
+    def poses(self, smiles) -> dict[str, str]:
+        """The best docked pose (an SD mol block, hydrogens included) of each of ``smiles`` that was docked
+        and has one: from memory, else from the score store. Used as the 3-D coordinates of SDF lists."""
+        return self.oracle.extras_of(list(smiles))
 
     def close(self) -> None:
         self.oracle.close()

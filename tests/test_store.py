@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from molgfn.oracle import CachedOracle, Invalid, OracleSettings, Outcome, ScoreStore, read_store
+from molgfn.oracle import CachedOracle, Invalid, OracleSettings, Outcome, Scored, ScoreStore, read_store
 from tests import oracle_faults as F
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +81,39 @@ def test_invalid_objects_are_stored_with_their_reason_and_reused(tmp_path):
     again = CachedOracle("inv", declares_invalid, allow_negative=False, invalid_value=0.01)
     again.configure(settings)
     assert again(["ACGT"]).tolist() == [0.01] and again.counts()["store_hits"] == 1
+
+
+def scored_with_a_note(seqs):
+    return [Scored(F.gc(s), f"made for {s}") if s.startswith("C") else F.gc(s) for s in seqs]
+
+
+def test_what_an_oracle_makes_beside_a_score_is_stored_and_served_again(tmp_path):
+    settings = OracleSettings(executor="process", workers=2, store=tmp_path / "s.sqlite")  # through a worker
+    o = CachedOracle("noted", scored_with_a_note, allow_negative=False, workers=2)
+    o.configure(settings)
+    try:
+        assert o(["CCGG", "ACGT", "CGTA"]).tolist() == [1.0, 0.5, 0.5]  # Scored's value is the score
+    finally:
+        o.close()
+    assert o.extras_of(["CCGG", "ACGT", "CGTA"]) == {"CCGG": "made for CCGG", "CGTA": "made for CGTA"}
+    df = read_store(tmp_path / "s.sqlite").set_index("object")
+    assert df.loc["CCGG", "extra"] == "made for CCGG" and pd.isna(df.loc["ACGT", "extra"])
+    again = CachedOracle("noted", scored_with_a_note, allow_negative=False, workers=1)
+    again.configure(settings)
+    assert again.extras_of(["CGTA", "TTTT"]) == {"CGTA": "made for CGTA"}  # from the store, nothing called
+    assert again(["CCGG"]).tolist() == [1.0] and again.counts() == {"oracle_calls": 0, "store_hits": 1}
+    assert again.extras == {"CCGG": "made for CCGG"}
+
+
+def test_a_store_without_the_extra_column_gains_it(tmp_path):
+    db = tmp_path / "old.sqlite"
+    ScoreStore(db, "gc", "v1").put([("ACGT", Outcome(0.5, None, 0.1))])
+    with sqlite3.connect(db) as con:
+        con.execute("ALTER TABLE scores DROP COLUMN extra")  # as an older molgfn wrote it
+    s = ScoreStore(db, "gc", "v1")
+    assert s.get(["ACGT"])["ACGT"] == Outcome(0.5, None, 0.1)
+    s.put([("CCGG", Outcome(1.0, None, 0.1, extra="pose"))])
+    assert s.get(["CCGG"])["CCGG"].extra == "pose"
 
 
 def test_scores_command_exports_csv_and_parquet(tmp_path):

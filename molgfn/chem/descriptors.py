@@ -305,10 +305,13 @@ def _sd_value(v) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
-def sdf_text(df: pd.DataFrame, column: str = "smiles", seed: int = 0) -> tuple[str, list[str]]:
+def sdf_text(df: pd.DataFrame, column: str = "smiles", seed: int = 0,
+             poses: dict[str, str] | None = None) -> tuple[str, list[str]]:
     """SD file text: one 3-D conformer per molecule (ETKDG + MMFF, ``embed_conformer``), every
     column as an SD property. A molecule whose embedding fails keeps 2-D coordinates and a
-    ``conformer_error`` property; the failures are returned as messages."""
+    ``conformer_error`` property; the failures are returned as messages. ``poses`` (SMILES ->
+    SD mol block, a docking task's best poses) gives a molecule its docked coordinates instead
+    of a conformer (property ``coordinates``: ``docked pose`` or ``ETKDG+MMFF94``)."""
     import io
 
     from rdkit.Chem import AllChem
@@ -324,7 +327,10 @@ def sdf_text(df: pd.DataFrame, column: str = "smiles", seed: int = 0) -> tuple[s
         if mol is None:
             failures.append(f"row {i + 1}: {smi!r} does not parse")
             continue
-        out, err = embed_conformer(mol, seed=seed)
+        pose = docked_pose(poses.get(smi) if poses else None, mol)
+        out, err = (pose, None) if pose is not None else embed_conformer(mol, seed=seed)
+        if poses is not None and out is not None:
+            out.SetProp("coordinates", "docked pose" if pose is not None else "ETKDG+MMFF94")
         if out is None:
             failures.append(f"row {i + 1}: {smi}: {err}")
             out = Chem.Mol(mol)
@@ -338,9 +344,28 @@ def sdf_text(df: pd.DataFrame, column: str = "smiles", seed: int = 0) -> tuple[s
     return sio.getvalue(), failures
 
 
-def write_table(df: pd.DataFrame, path: Path, fmt: str | None = None, seed: int = 0) -> list[str]:
+def docked_pose(block: str | None, mol: Chem.Mol) -> Chem.Mol | None:
+    """A stored pose (SD mol block) as a molecule with 3-D coordinates, if it is the same molecule as
+    ``mol`` (same canonical SMILES without hydrogens and stereo: a pose has a definite geometry, so it
+    fixes stereocentres the SMILES may leave open); None otherwise."""
+    if not block:
+        return None
+    pose = Chem.MolFromMolBlock(block, removeHs=False)
+    if pose is None or not pose.GetNumConformers():
+        return None
+    try:
+        same = (Chem.MolToSmiles(Chem.RemoveHs(pose), isomericSmiles=False)
+                == Chem.MolToSmiles(Chem.RemoveHs(mol), isomericSmiles=False))
+    except Exception:  # RDKit refuses the round trip: fall back to a conformer
+        return None
+    return pose if same else None
+
+
+def write_table(df: pd.DataFrame, path: Path, fmt: str | None = None, seed: int = 0,
+                poses: dict[str, str] | None = None) -> list[str]:
     """Write a table atomically as CSV, SDF (molecules: needs a ``smiles`` column) or Parquet
-    (needs pyarrow). ``fmt`` defaults to the file suffix. Returns SDF conformer failures."""
+    (needs pyarrow). ``fmt`` defaults to the file suffix. Returns SDF conformer failures.
+    ``poses``: docked poses to use as SDF coordinates (``sdf_text``)."""
     import io
 
     from ..atomic import atomic_write_bytes, atomic_write_text
@@ -356,7 +381,7 @@ def write_table(df: pd.DataFrame, path: Path, fmt: str | None = None, seed: int 
     if fmt == "sdf":
         if "smiles" not in df.columns:
             raise InputError("SDF needs molecules: this table has no smiles column; use --format csv or parquet")
-        text, failures = sdf_text(df, seed=seed)
+        text, failures = sdf_text(df, seed=seed, poses=poses)
         atomic_write_text(path, text)
         return failures
     try:

@@ -167,11 +167,14 @@ def _rich_table(df, show: int, width: int = 80):
     return candidate_table_view(df, show, width)
 
 
-def _write_list(df, path: Path, fmt: str | None = None) -> None:
-    """A molecule or sequence list as csv, sdf or parquet (``molgfn.chem.descriptors.write_table``)."""
+def _write_list(df, path: Path, fmt: str | None = None, task=None) -> None:
+    """A molecule or sequence list as csv, sdf or parquet (``molgfn.chem.descriptors.write_table``);
+    an SDF of a docking task (one with ``poses``) takes each molecule's docked pose as its coordinates."""
     from molgfn.chem.descriptors import write_table
 
-    failures = write_table(df, path, fmt)
+    sdf = (fmt or path.suffix.lstrip(".")).lower() == "sdf"
+    poses = task.poses(df["smiles"]) if sdf and hasattr(task, "poses") and "smiles" in df.columns else None
+    failures = write_table(df, path, fmt, poses=poses)
     if failures:
         console.print(f"{len(failures)} molecule(s) without a 3-D conformer (2-D coordinates and a "
                       f"conformer_error property instead): " + "; ".join(failures[:5]), highlight=False,
@@ -230,14 +233,15 @@ def _output_path(output: str, force: bool, inputs=()) -> str:
     return output if output == "-" else str(check_output_file(output, force=force, inputs=inputs))
 
 
-def _emit(df, output: str) -> None:
-    """CSV to stdout (``-``), or a file whose suffix picks the format: .csv, .sdf or .parquet."""
+def _emit(df, output: str, task=None) -> None:
+    """CSV to stdout (``-``), or a file whose suffix picks the format: .csv, .sdf or .parquet (a docking
+    ``task``'s poses as the SDF's coordinates)."""
     if output == "-":
         sys.stdout.write(df.to_csv(index=False))
     else:
         suffix = Path(output).suffix.lower().lstrip(".")
         try:
-            _write_list(df, Path(output), suffix if suffix in ("sdf", "parquet") else "csv")
+            _write_list(df, Path(output), suffix if suffix in ("sdf", "parquet") else "csv", task=task)
         except OSError as e:
             from molgfn.paths import input_error
 

@@ -65,7 +65,7 @@ def sample(
         from molgfn.chem.descriptors import add_descriptors
 
         df = add_descriptors(df)
-    _emit(df, output)
+    _emit(df, output, task=tr.task)
 
 
 @friendly

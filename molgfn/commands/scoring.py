@@ -79,7 +79,7 @@ def score(
         df = _score_rows(t, objs, row_offset)
     finally:
         t.close()
-    _emit(df, output)
+    _emit(df, output, task=t)
 
 
 def _read_objects(input: Path, column: str | None, default_column: str) -> tuple[list[str], int]:

@@ -174,7 +174,7 @@ def _write_candidates(tr, out_dir: Path, num_samples: int, num_candidates: int, 
                          max_similarity, preference, max_per_scaffold)
     atomic_write_csv(out_dir / CANDIDATES, df)
     if fmt != "csv":
-        _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt)
+        _write_list(df, out_dir / Path(CANDIDATES).with_suffix("." + fmt).name, fmt, task=tr.task)
     if getattr(tr.task, "filters", ()) or getattr(tr.task, "constrained", False):  # over training's reward calls
         filters = sorted(tr.task.filters, key=CHECK_ORDER.index)
         other = [k for k in trained_counts if k not in ("filtered", *filters)]  # e.g. a scoring file's forbidden ones

@@ -17,9 +17,9 @@ from .cached import (
     settings_record,
     task_oracles,
 )
-from .contract import Invalid, Outcome, call_oracle, check_scores
+from .contract import Invalid, Outcome, Scored, call_oracle, check_scores
 from .store import STORE_FILE, ScoreStore, read_store
 
 __all__ = ["DEFAULT_TIMEOUT_S", "EXECUTORS", "CachedOracle", "CachedVectorOracle", "Invalid", "OracleSettings",
-           "Outcome", "STORE_FILE", "ScoreStore", "call_oracle", "check_scores", "code_identity", "configure_task",
-           "oracle_counts", "read_store", "settings_record", "task_oracles"]
+           "Outcome", "STORE_FILE", "Scored", "ScoreStore", "call_oracle", "check_scores", "code_identity",
+           "configure_task", "oracle_counts", "read_store", "settings_record", "task_oracles"]

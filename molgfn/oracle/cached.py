@@ -26,6 +26,7 @@ from ..errors import InputError, OracleError
 from .contract import Outcome, check_scores, value_error
 
 DEFAULT_TIMEOUT_S = 600.0  # per object, process and Ray executors: a hung Python oracle costs 10 minutes
+MAX_EXTRAS = 20_000  # extras (docked poses, a few kB each) kept in memory; the score store keeps every one
 
 
 @dataclass
@@ -145,6 +146,7 @@ class CachedOracle:
         self.settings = OracleSettings()
         self.configured = False  # library use: small batches in-process, as before the CLI options
         self.cache: dict = {}  # object -> raw score (a vector oracle: its objective vector)
+        self.extras: dict[str, str] = {}  # object -> what the oracle made beside the score (a pose), newest kept
         self.errors: dict[str, str] = {}  # object -> why it is invalid
         self.store = None
         # reading a finished run (sample, evaluate): a store that cannot take new rows (a full disk)
@@ -202,7 +204,23 @@ class CachedOracle:
         """A checked value as the store keeps it: a number (a vector oracle: a tuple)."""
         return float(value[0]) if isinstance(value, tuple) else float(value)
 
+    def _keep_extra(self, obj: str, out: Outcome) -> None:
+        if out.ok and out.extra is not None:
+            self.extras[obj] = out.extra
+            while len(self.extras) > MAX_EXTRAS:  # the store keeps them all; memory only the newest
+                del self.extras[next(iter(self.extras))]
+
+    def extras_of(self, objects: Sequence[str]) -> dict[str, str]:
+        """What the oracle made beside the scores of those objects that have it (a docking oracle:
+        the best pose as an SD mol block): from memory, else from the score store."""
+        out = {o: self.extras[o] for o in objects if o in self.extras}
+        rest = [o for o in dict.fromkeys(objects) if o not in out]
+        if rest and self.store is not None:
+            out.update({o: r.extra for o, r in self.store.get(rest).items() if r.ok and r.extra is not None})
+        return out
+
     def _remember(self, obj: str, out: Outcome) -> None:
+        self._keep_extra(obj, out)
         if out.ok:
             self.cache[obj] = float(out.value[0] if isinstance(out.value, tuple) else out.value)
         else:
@@ -266,6 +284,7 @@ class CachedOracle:
         todo = list(dict.fromkeys(o for o in objects if o not in self.cache))
         if todo and len(self.cache) + len(todo) > self.max_cache:
             self.cache.clear()
+            self.extras.clear()
             self.errors.clear()
         if todo and self.store is not None:
             found = self.store.get(todo)
@@ -322,6 +341,7 @@ class CachedVectorOracle(CachedOracle):
         return tuple(value) if isinstance(value, tuple) else (float(value),)
 
     def _remember(self, obj: str, out: Outcome) -> None:
+        self._keep_extra(obj, out)
         if out.ok:
             vec = out.value if isinstance(out.value, tuple) else (out.value,)
             self.cache[obj] = np.asarray(vec, dtype=np.float64)

@@ -3,7 +3,8 @@
 An oracle is a picklable callable ``fn(objects: list[str]) -> list[float]`` (one raw score
 per object, in order). An entry may instead be ``Invalid(reason)``: the object itself is
 not scorable (a molecule that cannot be embedded, an SCF that does not converge), so it
-gets the floor reward and its reason is recorded, whatever ``--on-oracle-error`` says.
+gets the floor reward and its reason is recorded, whatever ``--on-oracle-error`` says. An entry
+may also be ``Scored(value, extra)``: the value with a text the store keeps beside it (a pose).
 
 Anything else that goes wrong is an oracle *failure* of the objects concerned: raising
 (any exception, ``sys.exit`` and ``KeyboardInterrupt`` included), NaN/inf or a negative
@@ -33,6 +34,15 @@ class Invalid:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """A raw score with something the oracle made on the way, kept beside it in the score store
+    (``extra``, text: a docking oracle's best pose as an SD mol block)."""
+
+    value: float
+    extra: str | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The result of one object: a finite value, or an error (``invalid``: the oracle said so)."""
 
@@ -41,6 +51,7 @@ class Outcome:
     wall_s: float = 0.0
     invalid: bool = False
     whole_call: bool = False  # the call itself broke the contract (a wrong number of values): retry it whole
+    extra: str | None = None  # what the oracle returned beside the value (``Scored``): kept in the store
 
     @property
     def ok(self) -> bool:
@@ -136,8 +147,9 @@ def run_chunk(fn: Callable, objects: list[str], catch: tuple[type[BaseException]
         if isinstance(v, Invalid):
             out.append(Outcome(None, v.reason, wall, invalid=True))
             continue
+        extra = v.extra if isinstance(v, Scored) else None
         try:
-            out.append(Outcome(as_value(v), None, wall))
+            out.append(Outcome(as_value(v.value if isinstance(v, Scored) else v), None, wall, extra=extra))
         except (TypeError, ValueError) as e:
             out.append(Outcome(None, f"returned a value that is not a number: {v!r} ({e})", wall))
     return out

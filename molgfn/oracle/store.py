@@ -3,11 +3,13 @@
 One row per (object, oracle, settings): the object key (canonical SMILES or sequence), the
 oracle's name and its identity (``settings``: ``SETTINGS:CODE``, a hash of its name and settings
 and a hash of its code, see ``cached.code_identity``), the raw score (NULL when it failed), the
-error, the wall time of the call, a timestamp, and for a multi-objective oracle its objective
-vector (``objectives``, JSON; raw_score NULL). A row is reused only for the same name, settings
-and code, unless the user lets scores be reused across code versions (``any_code``). Stores of
-molgfn versions without the code hash (``settings`` without ``:CODE``) stay readable: their rows
-count as another code version, and gain the ``objectives`` column when a run opens them. Only
+error, the wall time of the call, a timestamp, for a multi-objective oracle its objective
+vector (``objectives``, JSON; raw_score NULL), and what an oracle made beside its score
+(``extra``, text: a docking oracle's best pose as an SD mol block; see ``contract.Scored``).
+A row is reused only for the same name, settings and code, unless the user lets scores be
+reused across code versions (``any_code``). Stores of molgfn versions without the code hash
+(``settings`` without ``:CODE``) stay readable: their rows count as another code version, and
+gain the ``objectives`` and ``extra`` columns when a run opens them. Only
 the driver process writes (workers, local or on a cluster, send their results back), in WAL
 mode with one transaction per chunk of results, so a ``kill -9`` at any moment loses no
 committed score and the file never sits under concurrent writers. Readers (``molgfn scores``)
@@ -73,12 +75,18 @@ class ScoreStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.execute(_SCHEMA)
-                self._vectors_col = "objectives"
-                if "objectives" not in {row[1] for row in db.execute("PRAGMA table_info(scores)")}:
+                self._vectors_col, self._extra_col = "objectives", "extra"
+                have = {row[1] for row in db.execute("PRAGMA table_info(scores)")}
+                for col in ("objectives", "extra"):
+                    if col in have:
+                        continue
                     try:  # a store of an older molgfn gains the column (older molgfns still read it)
-                        db.execute("ALTER TABLE scores ADD COLUMN objectives TEXT")
-                    except sqlite3.OperationalError:  # read-only or full: still readable, without vectors
-                        self._vectors_col = "NULL"
+                        db.execute(f"ALTER TABLE scores ADD COLUMN {col} TEXT")
+                    except sqlite3.OperationalError:  # read-only or full: still readable, without it
+                        if col == "objectives":
+                            self._vectors_col = "NULL"
+                        else:
+                            self._extra_col = "NULL"
         except (OSError, sqlite3.Error) as e:
             raise ScoreStoreError(f"cannot open the score store {self.path}: {e}; pass --score-store with a "
                                   "writable file path (an SQLite database)") from None
@@ -114,17 +122,18 @@ class ScoreStore:
         try:
             for i in range(0, len(objs), 500):  # SQLite's limit on bound parameters
                 part = objs[i : i + 500]
-                q = (f"SELECT object, raw_score, error, invalid, wall_s, {self._vectors_col}, settings, created "
+                q = (f"SELECT object, raw_score, error, invalid, wall_s, {self._vectors_col}, settings, created, "
+                     f"{self._extra_col} "
                      "FROM scores "
                      f"WHERE {where} AND object IN ({','.join('?' * len(part))})")
                 with self._connect() as db:
-                    for o, raw, err, inv, wall, vec, settings, created in db.execute(q, [*params, *part]):
+                    for o, raw, err, inv, wall, vec, settings, created, extra in db.execute(q, [*params, *part]):
                         rank = (settings == self.settings, created or 0.0)  # this code version, else the newest
                         if o in best and best[o] >= rank:
                             continue
                         best[o] = rank
                         value = tuple(json.loads(vec)) if vec is not None else raw
-                        found[o] = Outcome(value, err, wall or 0.0, bool(inv))
+                        found[o] = Outcome(value, err, wall or 0.0, bool(inv), extra=extra)
         except (sqlite3.Error, ValueError) as e:
             raise store_error(self.path, e) from None
         return found
@@ -136,14 +145,14 @@ class ScoreStore:
         for o, r in items:
             vec = json.dumps(list(r.value)) if isinstance(r.value, tuple) else None
             raw = None if vec is not None else r.value
-            rows.append((o, self.oracle, self.settings, raw, r.error, int(r.invalid), r.wall_s, now, vec))
+            rows.append((o, self.oracle, self.settings, raw, r.error, int(r.invalid), r.wall_s, now, vec, r.extra))
         if not rows:
             return
         try:
             with self._connect() as db:
                 db.execute("BEGIN")
                 db.executemany("INSERT OR REPLACE INTO scores (object, oracle, settings, raw_score, error, invalid, "
-                               "wall_s, created, objectives) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                               "wall_s, created, objectives, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 db.execute("COMMIT")
         except sqlite3.Error as e:
             raise store_error(self.path, e) from None
