@@ -64,16 +64,17 @@ def mol_from_smiles(smiles: str) -> Chem.Mol | None:
         return Chem.MolFromSmiles(smiles)
 
 
-@lru_cache(maxsize=4)
-def _fp_generator(n_bits: int):
+@lru_cache(maxsize=8)
+def fp_generator(n_bits: int = FP_BITS, radius: int = FP_RADIUS):
+    """RDKit's Morgan fingerprint generator (one per setting, kept): the project's is radius 2, 1,024 bits."""
     from rdkit.Chem import rdFingerprintGenerator
 
-    return rdFingerprintGenerator.GetMorganGenerator(radius=FP_RADIUS, fpSize=n_bits)
+    return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
 
 
 def fingerprint(mol: Chem.Mol, n_bits: int = FP_BITS):
     """The project's fingerprint of a molecule: Morgan radius 2, ``n_bits`` bits."""
-    return _fp_generator(n_bits).GetFingerprint(mol)
+    return fp_generator(n_bits).GetFingerprint(mol)
 
 
 def fingerprints(smiles: Sequence[str], n_bits: int = FP_BITS) -> list:

@@ -346,14 +346,13 @@ class ScoringFunction:
     def _prepare(self) -> dict:
         if self._ready is None:
             from rdkit import Chem
-            from rdkit.Chem import rdFingerprintGenerator
 
-            from .descriptors import mol_from_smiles
+            from .descriptors import fp_generator, mol_from_smiles
 
             ready: dict = {"desc": _descriptor_fns()}
             for i, c in enumerate(self.spec["component"]):
                 if c["kind"] == "similarity":
-                    gen = rdFingerprintGenerator.GetMorganGenerator(radius=c["radius"], fpSize=c["bits"])
+                    gen = fp_generator(c["bits"], c["radius"])
                     ready[i] = (gen, [gen.GetFingerprint(mol_from_smiles(s)) for s in c["smiles"]])
                 elif c["kind"] in ("substructure", "alerts"):
                     ready[i] = [Chem.MolFromSmarts(s) for s in c["smarts"]]
