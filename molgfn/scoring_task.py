@@ -27,6 +27,7 @@ from .api import MoleculeFunctionTask
 from .chem.scoring import Scoring, load_scoring
 from .errors import InputError
 from .oracle import CachedVectorOracle
+from .oracle.loading import load_callable
 
 STORE_NAME = "scoring"
 
@@ -37,21 +38,6 @@ def _code_version(fn, scoring: Scoring) -> str:
     parts = [_module_source_hash("molgfn.chem.scoring") or "?"]
     parts += [f"{s}={code_identity(f)}" for s, f in sorted(fn.oracles.items())]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
-
-
-def import_function(spec: str) -> Callable:
-    """``package.module:function`` -> the function (the library's loader: the caller named it)."""
-    import importlib
-
-    mod_name, _, attr = spec.partition(":")
-    try:
-        fn = getattr(importlib.import_module(mod_name), attr, None)
-    except ImportError as e:
-        raise InputError(f"scoring oracle {spec!r}: cannot import {mod_name!r} ({e}); is it installed or on "
-                         "PYTHONPATH?") from None
-    if not callable(fn):
-        raise InputError(f"scoring oracle {spec!r}: {mod_name!r} has no function {attr!r}")
-    return fn
 
 
 class ScoringOracle(CachedVectorOracle):
@@ -157,7 +143,7 @@ class ScoringTask(ScoringMixin, MoleculeFunctionTask):
     def __init__(self, scoring: str | Path | dict | Scoring, max_blocks: int = 8, vocab: str | None = None,
                  reward_exponent: float = 1.0, r_max: float = 1.0, raw_max: float = 1.0, workers: int = 1,
                  filters: str | list[str] | None = None,
-                 load_oracle: Callable[[str], Callable] | None = import_function) -> None:
+                 load_oracle: Callable[[str], Callable] | None = load_callable) -> None:
         super().__init__(None, max_blocks, vocab, reward_exponent, r_max, raw_max, False, workers, filters=filters)
         self.use_scoring(scoring, load_oracle, workers)
         self.task_options = {"oracle": None, "scoring": self.scoring.spec, "max_blocks": max_blocks, "vocab": vocab,

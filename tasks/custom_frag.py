@@ -10,9 +10,8 @@ score is its aggregate of components (``molgfn.scoring_task``).
 from __future__ import annotations
 
 from molgfn.api import MoleculeFunctionTask
+from molgfn.oracle.loading import load_callable
 from molgfn.scoring_task import ScoringMixin
-
-from .custom import load_callable
 
 
 class CustomFragTask(ScoringMixin, MoleculeFunctionTask):
