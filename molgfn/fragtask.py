@@ -19,8 +19,10 @@ total is ``filtered`` in metrics.csv).
 
 With alert filters (pains, brenk, reactive) the environment also masks the blocks that carry
 an alert of their own, in every context tried (``alert_blocks``): every molecule holding one
-would be rejected, so the sampler never spends a reward call on it. Rules (lipinski, ...) and
-alerts that depend on what is attached are checked on the finished molecule only.
+would be rejected, so the sampler never spends a reward call on it. With the rule-of-five filters
+(lipinski, ro5-strict) it masks the additions that would break their growing limits (MW > 500,
+N + O > 10: ``rule_bounds``). cLogP, HBD, Veber's rules and alerts that depend on what is attached
+are checked on the finished molecule only.
 """
 
 from __future__ import annotations
@@ -83,6 +85,18 @@ def alert_blocks(vocab, filters: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(out)
 
 
+def rule_bounds(filters: tuple[str, ...]) -> tuple[tuple[tuple[str, float], ...], ...]:
+    """``FragmentEnv.bounds`` for the rule-of-five filters: the two of Lipinski's rules whose
+    property only grows as blocks are added (MW > 500, N + O > 10). ``lipinski`` allows one
+    violation, so only both together are masked; ``ro5-strict`` allows none, so each is. cLogP
+    and HBD can fall when a block is added and stay the filter's to check on the finished molecule."""
+    if "ro5-strict" in filters:
+        return ((("mol_weight", 500.0),), (("hba", 10.0),))
+    if "lipinski" in filters:
+        return ((("mol_weight", 500.0), ("hba", 10.0)),)
+    return ()
+
+
 class FragmentTask(Task):
     name: str = "fragment"
     kind: str = "fragment"
@@ -95,8 +109,9 @@ class FragmentTask(Task):
     # a size limit in the environment (``FragmentEnv.max_heavy_atoms``): actions that would pass it are
     # masked, so no reward call goes to a molecule the oracle refuses for its size (xtb-gap: 9)
     max_heavy_atoms: int | None = None
-    # with alert filters, blocks whose own alert fails them are masked (``alert_blocks``), so the sampler
-    # never spends reward calls on molecules they would make (bench/CHEM.md measures the effect)
+    # with alert filters, blocks whose own alert fails them are masked (``alert_blocks``), and with the
+    # rule-of-five filters the molecules over their growing limits (``rule_bounds``), so the sampler never
+    # spends reward calls on molecules they would make (bench/CHEM.md measures the effect)
     mask_alert_blocks: bool = True
 
     def __init__(self, max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,
@@ -115,11 +130,21 @@ class FragmentTask(Task):
         if max_heavy_atoms is not None:
             check_ranges(("max_heavy_atoms", max_heavy_atoms, 1, None))
             self.max_heavy_atoms = int(max_heavy_atoms)
-        blocks = load_vocab(vocab)
-        blocked = alert_blocks(blocks, self.filters) if self.mask_alert_blocks else ()
-        self.env = FragmentEnv(blocks, int(max_blocks), self.max_heavy_atoms, blocked)
+        self._vocab, self._max_blocks = vocab, int(max_blocks)
+        self._env: FragmentEnv | None = None
         self.reward_calls = 0
         self.num_blocks: dict[str, int] = {}  # SMILES -> blocks of the state it was first seen as
+
+    @property
+    def env(self) -> FragmentEnv:
+        """The block environment, built on first use: scoring molecules given as SMILES (``molgfn score``)
+        needs neither it nor its vocabulary asset."""
+        if self._env is None:
+            blocks = load_vocab(self._vocab)
+            blocked = alert_blocks(blocks, self.filters) if self.mask_alert_blocks else ()
+            bounds = rule_bounds(self.filters) if self.mask_alert_blocks else ()
+            self._env = FragmentEnv(blocks, self._max_blocks, self.max_heavy_atoms, blocked, bounds)
+        return self._env
 
     # -- the oracle ------------------------------------------------------------------------
     def raw_scores(self, smiles: list[str]) -> Sequence[float]:

@@ -196,3 +196,60 @@ def test_a_seed_molecule_over_the_limit_is_refused_with_its_reason(tmp_path):
     d = decompose(big, limited)
     assert d.row is None and "> max_heavy_atoms 9" in d.reason
     assert decompose(fits, limited).row is not None
+
+
+# -- the rule-of-five bounds (MW, N + O): additive properties masked like the heavy-atom limit ----------------
+
+def _ro5(smiles: str) -> tuple[float, int]:
+    from rdkit.Chem import Descriptors, rdMolDescriptors
+
+    mol = Chem.MolFromSmiles(smiles)
+    return Descriptors.MolWt(mol), rdMolDescriptors.CalcNumLipinskiHBA(mol)
+
+
+def _seh_vocab():
+    from molgfn.assets import resolve
+
+    try:
+        return load_vocab(None) if resolve("seh-frag-blocks") else None
+    except Exception:  # the asset is not available here
+        return None
+
+
+def test_additive_properties_match_rdkit_from_below_on_random_molecules():
+    vocab = _seh_vocab()
+    if vocab is None:
+        pytest.skip("seh-frag-blocks asset not available")
+    env = FragmentEnv(vocab, 8, bounds=((("mol_weight", 1e9),), (("hba", 1e9),)))
+    s = random_rollout(env, 200, 0)[:, -1]
+    props = env.properties(s)  # columns in sorted order: hba, mol_weight
+    true = np.array([_ro5(x) for x in env.to_strings(s)])
+    assert np.array_equal(props[:, 0].numpy(), true[:, 1])  # N + O is exactly additive
+    gap = true[:, 0] - props[:, 1].numpy()  # a join removes at most one H per side: a lower bound
+    assert gap.min() > -1e-6 and np.median(np.abs(gap)) < 1e-6 and gap.max() < 8 * 2 * 1.0081
+
+
+@pytest.mark.parametrize("rule", ["lipinski", "ro5-strict"])
+def test_rule_bounds_mask_only_molecules_the_rule_rejects(rule):
+    from molgfn.fragtask import rule_bounds
+
+    vocab = _seh_vocab()
+    if vocab is None:
+        pytest.skip("seh-frag-blocks asset not available")
+    free, bounded = FragmentEnv(vocab, 8), FragmentEnv(vocab, 8, bounds=rule_bounds((rule,)))
+
+    def over(mw: float, hba: int) -> bool:
+        return (mw > 500 and hba > 10) if rule == "lipinski" else (mw > 500 or hba > 10)
+
+    # molecules built without the mask: the mask keeps exactly those within the rule (up to the few Da of a
+    # bracket atom's kept hydrogen, never the other way: no molecule inside the rule is masked)
+    s = random_rollout(free, 300, 1)[:, -1]
+    flags = [over(*_ro5(x)) for x in free.to_strings(s)]
+    kept = bounded.within_limits(s).tolist()
+    assert sum(flags) > 10  # the random molecules do cross the limits
+    assert all(k for k, f in zip(kept, flags, strict=True) if not f)
+    assert sum(not k for k in kept) >= 0.9 * sum(flags)
+    # molecules built with the mask: (almost) none over the limits, stop always allowed
+    t = random_rollout(bounded, 300, 2)
+    assert bool((t[:, -1, -1] == 1).all())
+    assert sum(over(*_ro5(x)) for x in bounded.to_strings(t[:, -1])) <= 3

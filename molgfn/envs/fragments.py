@@ -51,6 +51,17 @@ forwards, so every parent of a state within the limit is within it too: the back
 needs no change and P_B stays on the masked space (local search rebuilds with P_F, inside it);
 stop stays allowed in every non-empty state, so a terminal state is reachable from every state.
 
+Property bounds (``bounds``, set by a task's rule-of-five filter): the same argument for every
+property that only grows as blocks are added and is a sum over blocks (``ADDITIVE``: molecular
+weight and Lipinski's acceptor count N + O). A bound is a tuple of (property, limit) pairs; a
+molecule is outside it when it exceeds *every* limit of the tuple, which stays true once true:
+``(("mol_weight", 500), ("hba", 10))`` removes the molecules with both violations (two of
+Lipinski's four: ``lipinski`` rejects them whatever cLogP and HBD are), ``(("mol_weight", 500),)``
+every molecule over 500 Da (``ro5-strict``). The weight is a lower bound (each join counted as
+removing one hydrogen per side; a bracket atom such as [PH] keeps its hydrogen, 2-4 Da more): the
+mask never removes a molecule inside the bound, and the rare one just over it that it lets through
+is still rejected by the task's filter.
+
 Blocked blocks (``blocked``): never added, as a root or a child (a fragment task with alert
 filters blocks the blocks that carry an alert of their own, ``FragmentTask``). A static mask
 on the vocabulary: the same argument as the size limit keeps P_B and local search inside it.
@@ -181,12 +192,31 @@ def build_molecule(vocab: FragmentVocab, blocks, parents, pstems) -> Chem.Mol | 
     return _sanitised(rw)
 
 
+# additive block properties for ``FragmentEnv.bounds``: per block, and the change per join (at most one
+# hydrogen of each side becomes the bond); tests/test_size_limit.py checks the sums against RDKit
+H_MASS = 1.008  # RDKit's average atomic weight of H, as Descriptors.MolWt uses
+
+
+def _block_property(name: str, mol: Chem.Mol) -> float:
+    from rdkit.Chem import Descriptors, rdMolDescriptors
+
+    if name == "mol_weight":
+        return Descriptors.MolWt(mol)
+    if name == "hba":
+        return float(rdMolDescriptors.CalcNumLipinskiHBA(mol))
+    return float(mol.GetNumHeavyAtoms())
+
+
+ADDITIVE = {"heavy_atoms": 0.0, "mol_weight": -2 * H_MASS, "hba": 0.0}  # property -> change per join
+
+
 @dataclass(frozen=True)
 class FragmentEnv:
     vocab: FragmentVocab
     max_blocks: int = 8
     max_heavy_atoms: int | None = None  # a size limit of the molecule (e.g. an oracle's): see ``fits``
     blocked: tuple[int, ...] = ()  # blocks never added (e.g. blocks whose own alert fails a filter)
+    bounds: tuple[tuple[tuple[str, float], ...], ...] = ()  # additive property limits: see the module doc
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -227,7 +257,29 @@ class FragmentEnv:
                 raise InputError(f"max_heavy_atoms={self.max_heavy_atoms}: every block of the vocabulary has more "
                                  f"heavy atoms (the smallest has {int(heavy.min())}); raise the limit or use "
                                  "smaller blocks")
+        bounds = tuple((*self.bounds, (("heavy_atoms", float(self.max_heavy_atoms)),))
+                       if self.max_heavy_atoms is not None else self.bounds)
+        props = sorted({p for bound in bounds for p, _ in bound})
+        unknown = [p for p in props if p not in ADDITIVE]
+        if unknown:
+            raise ValueError(f"bounds on {unknown}: only additive properties can be bounded ({', '.join(ADDITIVE)})")
+        mols = [Chem.MolFromSmiles(smi) for smi in self.vocab.smiles]
+        pvals = torch.tensor([[_block_property(p, m) for m in mols] for p in props],
+                             dtype=torch.float64).reshape(len(props), V)
+        limits = torch.full((len(bounds), max(len(props), 1)), float("inf"), dtype=torch.float64)
+        for k, bound in enumerate(bounds):
+            for p, lim in bound:
+                limits[k, props.index(p)] = float(lim)
+        if bounds:  # a root alone outside a bound can never be the start of a molecule inside it
+            root_ok &= ~self._outside(pvals.T, limits)
+            if not bool(root_ok.any()):
+                from ..errors import InputError
+
+                raise InputError(f"every block of the vocabulary alone is beyond the limits {bounds}; nothing can be "
+                                 "built: loosen the filter or use smaller blocks")
         self._cache.update(n_stems=nst, root_ok=root_ok, child_ok=child_ok, heavy=heavy, S=S, V=V, smiles={},
+                           pvals=pvals, pdelta=torch.tensor([ADDITIVE[p] for p in props], dtype=torch.float64),
+                           limits=limits, has_bounds=bool(bounds),
                            blocked=torch.tensor(sorted(self.blocked), dtype=torch.long))
 
     # -- sizes -------------------------------------------------------------------------
@@ -303,24 +355,41 @@ class FragmentEnv:
         blk = s[:, : self.M]
         return (self._const("heavy", s.device)[blk.clamp(min=0)] * (blk >= 0)).sum(-1)
 
+    @staticmethod
+    def _outside(values: torch.Tensor, limits: torch.Tensor) -> torch.Tensor:
+        """(..., P) property values, (K, P) limits (inf: not part of that bound) -> (...) bool: outside
+        some bound, i.e. above every finite limit of one of its rows."""
+        over = (values[..., None, :] > limits) | torch.isinf(limits)
+        return over.all(-1).any(-1)
+
+    def properties(self, s: torch.Tensor) -> torch.Tensor:
+        """(B, P) the bounded additive properties of each state's molecule (``ADDITIVE``): the sum over
+        its blocks plus the change per join, one join per block after the first."""
+        blk = s[:, : self.M]
+        vals = self._const("pvals", s.device)[:, blk.clamp(min=0)] * (blk >= 0)  # (P, B, M)
+        joins = ((blk >= 0).sum(-1) - 1).clamp(min=0).to(torch.float64)
+        return vals.sum(-1).T + joins[:, None] * self._const("pdelta", s.device)[None]
+
     def fits(self, s: torch.Tensor) -> torch.Tensor | None:
-        """(B, V) bool: block b may be added to state s without passing ``max_heavy_atoms``; None
-        without a limit. The size only grows forwards, so every state reachable under this mask is
-        within the limit, every parent of such a state is too (P_B needs no extra mask) and stop
-        stays allowed in every non-empty state: a terminal state is always reachable."""
-        if self.max_heavy_atoms is None:
+        """(B, V) bool: block b may be added to state s without leaving a bound (``max_heavy_atoms``,
+        ``bounds``); None without one. The properties only grow forwards, so every state reachable
+        under this mask is inside the bounds, every parent of such a state is too (P_B needs no extra
+        mask) and stop stays allowed in every non-empty state: a terminal state is always reachable."""
+        if not self._cache["has_bounds"]:
             return None
-        room = self.max_heavy_atoms - self.heavy_atoms(s)
-        return self._const("heavy", s.device)[None] <= room[:, None]
+        joins = (self.num_blocks(s) >= 1).to(torch.float64)[:, None, None]  # the root itself joins nothing
+        after = (self.properties(s)[:, None, :] + self._const("pvals", s.device).T[None]
+                 + joins * self._const("pdelta", s.device)[None, None])
+        return ~self._outside(after, self._const("limits", s.device))
 
     def within_limits(self, s: torch.Tensor) -> torch.Tensor:
-        """(B,) bool: the state is inside the masked space (within the size limit, no blocked block); the
+        """(B,) bool: the state is inside the masked space (within the bounds, no blocked block); the
         trainer drops replay objects of a run logged before a mask was set, which it can no longer reach."""
         ok = torch.ones(s.shape[0], dtype=torch.bool, device=s.device)
         if self.blocked:
             ok &= ~torch.isin(s[:, : self.M], self._const("blocked", s.device)).any(1)
-        if self.max_heavy_atoms is not None:
-            ok &= self.heavy_atoms(s) <= self.max_heavy_atoms
+        if self._cache["has_bounds"]:
+            ok &= ~self._outside(self.properties(s), self._const("limits", s.device))
         return ok
 
     # -- dynamics ----------------------------------------------------------------------
@@ -362,8 +431,9 @@ class FragmentEnv:
         first = (n == 0) & (a >= 1) & (a <= V) & self._const("root_ok", s.device)[(a - 1).clamp(0, V - 1)]
         free = self.free_stems(s).view(-1, M * S).gather(1, (i * S + j).clamp(0, M * S - 1)[:, None])[:, 0]
         attach = (a > V) & (a < self.n_fwd) & (n < M) & free & self._const("child_ok", s.device)[b]
-        if self.max_heavy_atoms is not None:
-            attach = attach & (self.heavy_atoms(s) + self._const("heavy", s.device)[b] <= self.max_heavy_atoms)
+        fits = self.fits(s)
+        if fits is not None:
+            attach = attach & fits.gather(1, b[:, None])[:, 0]
         return live & torch.where(a == 0, n >= 1, first | attach)
 
     def _decode_attach(self, a: torch.Tensor):
