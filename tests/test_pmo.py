@@ -101,3 +101,22 @@ def test_scores_equal_guacamols_own_scoring_functions(monkeypatch):
         for s in MOLECULES[::3] + list(pmo.TARGETS.values()):
             # guacamol counts every atom of an isomer: our "atoms" setting; PMO's own count differs
             assert pmo.score(name, s, "atoms") == pytest.approx(objective.score(s), abs=1e-9), (name, s)
+
+
+def test_scoring_smiles_with_a_fragment_task_needs_no_block_vocabulary(tmp_path, monkeypatch):
+    """`molgfn score` takes molecules as SMILES: the block vocabulary (an asset) is not needed for it, so a
+    machine without the seh-frag-blocks asset scores with any fragment task (pmo-*, vina, ...)."""
+    from typer.testing import CliRunner
+
+    from molgfn.cli import app
+
+    monkeypatch.delenv("MOLGFN_DATA", raising=False)  # no data folder: the asset is nowhere
+    inp = tmp_path / "in.smi"
+    inp.write_text("CC(=O)Oc1ccccc1C(=O)O\nc1ccccc1\n")
+    res = CliRunner().invoke(app, ["score", "--task", "pmo-qed", "--input", str(inp), "--output", "-"])
+    assert res.exit_code == 0, res.output
+    rows = [ln.split(",") for ln in res.output.strip().splitlines() if ln.startswith(("CC(=O)", "c1ccccc1"))]
+    assert [round(float(r[2]), 6) for r in rows] == [round(QED.qed(Chem.MolFromSmiles(r[0])), 6) for r in rows]
+    res = CliRunner().invoke(app, ["design", "--task", "pmo-qed", "--rounds", "1", "--out", str(tmp_path / "run")])
+    assert res.exit_code != 0 and "seh-frag-blocks" in res.output  # building molecules does need it
+    assert not (tmp_path / "run").exists()  # and says so before writing anything
