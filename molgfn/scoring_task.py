@@ -36,6 +36,8 @@ def _code_version(fn, scoring: Scoring) -> str:
     from .oracle.cached import _module_source_hash, code_identity
 
     parts = [_module_source_hash("molgfn.chem.scoring") or "?"]
+    if scoring.docks:
+        parts.append(_module_source_hash("molgfn.chem.docking") or "?")
     parts += [f"{s}={code_identity(f)}" for s, f in sorted(fn.oracles.items())]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
@@ -43,10 +45,10 @@ def _code_version(fn, scoring: Scoring) -> str:
 class ScoringOracle(CachedVectorOracle):
     """The scoring function behind the memo, store and executors. ``--executor auto`` runs it
     in-process when every component is RDKit's (about a millisecond a molecule: starting a pool of
-    workers costs seconds and saves nothing); with an ``oracle`` component, as any oracle."""
+    workers costs seconds and saves nothing); with an ``oracle`` or ``vina`` component, as any oracle."""
 
     def _kind(self, n: int) -> str:
-        if self.settings.executor == "auto" and not self.fn.oracles:
+        if self.settings.executor == "auto" and not self.fn.oracles and not self.scoring.docks:
             return "local"
         return super()._kind(n)
 
@@ -122,6 +124,13 @@ class ScoringMixin:
         cols = super().extra_columns(objs)
         cols.update(self.scoring_columns(objs))
         return cols
+
+    def poses(self, smiles) -> dict[str, str] | None:
+        """With a vina component: the best docked pose (an SD mol block) of each of ``smiles`` docked, from
+        memory or the score store, as the vina task's; the 3-D coordinates of SDF lists. None without one."""
+        if self.scoring is None or self.oracle is None or not self.scoring.docks:
+            return None
+        return self.oracle.extras_of(list(smiles))
 
     def score_table(self, smiles: list[str], row_offset: int = 1):
         df = super().score_table(smiles, row_offset)

@@ -24,10 +24,22 @@ A scoring file is TOML (``--scoring scoring.toml``); the library takes the same 
     [[component]]
     kind = "oracle"                            # your function, list of SMILES -> one number each
     oracle = "package.module:function"
+    [[component]]
+    kind = "vina"                              # AutoDock Vina score in kcal/mol (molgfn.chem.docking)
+    target = "DRD2"                            # a dockstring target, or receptor = "FILE.pdbqt" with
+    center = [9.9, 5.1, -10.4]                 # center and size (Angstrom; optional with a target:
+    size = [20, 20, 20]                        # they override its box)
+    exhaustiveness = 8                         # Vina's search effort (default 8) and its seed (default 0)
+    seed = 0
+    transform = { type = "reverse_sigmoid", low = -12, high = -6, k = 0.5 }   # required: lower is better
 
 Every component may have a ``name`` (default: its kind, numbered when repeated); its raw value and
 its score become the columns ``NAME_raw`` and ``NAME_score`` of candidate lists and of ``molgfn score``.
-A component whose raw values are not scores in [0, 1] (molecular weight, cLogP ...) needs a transform.
+A component whose raw values are not scores in [0, 1] (molecular weight, cLogP, a Vina score ...) needs a
+transform. A ``vina`` component docks each molecule (the slowest kind by far: seconds a molecule, run in
+worker processes); its best pose is kept beside the scores in the score store and becomes the molecule's
+coordinates in SDF lists (of the first ``vina`` component, when there are several). ``kind = "admet"``
+(ADMET-AI's models) is reserved: see ``ADMET_UNAVAILABLE``.
 Every error names the file, the component (1-based) and its kind, and what to do, in one line.
 
 The normalised structure (``Scoring.spec``: alert files read into ``smarts``, defaults filled in) is
@@ -51,10 +63,17 @@ from . import transforms as tf
 DESCRIPTORS = ("qed", "sa_score", "clogp", "tpsa", "mol_weight", "hbd", "hba", "rotatable_bonds",
                "lipinski_violations", "lipinski_pass", "veber_pass")
 UNIT_KINDS = ("qed", "lipinski_pass", "veber_pass", "similarity", "oracle")  # usable without a transform
-KINDS = (*DESCRIPTORS, "similarity", "substructure", "alerts", "oracle")
+KINDS = (*DESCRIPTORS, "similarity", "substructure", "alerts", "oracle", "vina", "admet")
 COMMON_KEYS = ("kind", "name", "weight", "transform")
 KIND_KEYS = {"similarity": ("smiles", "mode", "radius", "bits"), "substructure": ("smarts", "file", "forbid"),
-             "alerts": ("smarts", "file", "forbid"), "oracle": ("oracle",)}
+             "alerts": ("smarts", "file", "forbid"), "oracle": ("oracle",),
+             "vina": ("target", "receptor", "center", "size", "exhaustiveness", "seed"), "admet": ("property",)}
+VINA_TRANSFORM = 'transform = {type = "reverse_sigmoid", low = -12, high = -6, k = 0.5}'
+# admet-ai 2.0.1 (PyPI's newest when this was written) needs chemprop >= 2.2.2, whose dependency
+# cuik_molmaker_pin pins rdkit == 2026.03.6: installing it would replace molgfn's RDKit (see the README)
+ADMET_UNAVAILABLE = ("ADMET-AI predictions are not available: the admet-ai package cannot be installed beside "
+                     "molgfn (its chemprop 2.x dependency pins another RDKit version, which would replace "
+                     "molgfn's); score your ADMET model with kind = \"oracle\", oracle = \"package.module:function\"")
 TOP_KEYS = ("aggregation", "component")
 
 
@@ -132,6 +151,8 @@ def _component(where: _Where, i: int, raw, base_dir: Path) -> dict:
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         raise where.error(f"kind {kind!r} is unknown{_close(kind, KINDS)}; choose from {', '.join(KINDS)}", i)
+    if kind == "admet":
+        raise where.error(ADMET_UNAVAILABLE, i, kind)
     allowed = (*COMMON_KEYS, *KIND_KEYS.get(kind, ()))
     unknown = [k for k in raw if k not in allowed]
     if unknown:
@@ -154,6 +175,9 @@ def _component(where: _Where, i: int, raw, base_dir: Path) -> dict:
                           for k, v in raw["transform"].items()}
         if "mapping" in c["transform"]:
             c["transform"]["mapping"] = {str(k): float(v) for k, v in c["transform"]["mapping"].items()}
+    elif kind == "vina":
+        raise where.error(f"Vina scores are kcal/mol, lower binding better: give a transform to a score in [0, 1], "
+                          f"e.g. {VINA_TRANSFORM}", i, kind)
     elif kind not in (*UNIT_KINDS, "substructure", "alerts"):
         raise where.error(f"{kind} values are not scores in [0, 1]: give a transform, e.g. transform = "
                           "{type = \"sigmoid\", low = ..., high = ...} (or reverse_sigmoid, double_sigmoid, step, "
@@ -210,7 +234,53 @@ def _component(where: _Where, i: int, raw, base_dir: Path) -> dict:
             raise where.error(f"needs oracle = \"package.module:function\" (a function of a list of SMILES "
                               f"returning one number each), got {spec!r}", i, kind)
         c["oracle"] = spec
+    elif kind == "vina":
+        c.update(_vina_keys(where, i, raw, base_dir))
     return c
+
+
+def _vina_keys(where: _Where, i: int, raw: dict, base_dir: Path) -> dict:
+    """A vina component's docking keys, checked as the vina task checks its options (receptor paths made
+    absolute, from the scoring file's folder; center and size as lists of three numbers)."""
+    from .docking import dock_settings
+
+    out: dict = {}
+    for key in ("target", "receptor"):
+        if key in raw:
+            if not isinstance(raw[key], str) or not raw[key].strip():
+                raise where.error(f"{key} must be a string, got {raw[key]!r}", i, "vina")
+            out[key] = raw[key].strip()
+    if "receptor" in out:
+        path = Path(out["receptor"]).expanduser()
+        out["receptor"] = str(path if path.is_absolute() else (base_dir / path).resolve())
+    for key in ("center", "size"):
+        if key in raw:
+            v = raw[key]
+            out[key] = [float(x) for x in v] if isinstance(v, list) and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in v) else v
+    out["exhaustiveness"] = raw.get("exhaustiveness", 8)
+    out["seed"] = raw.get("seed", 0)
+    usage = ('target = "NAME" (a dockstring target, e.g. "DRD2"), or receptor = "FILE.pdbqt" with center = [X, Y, Z] '
+             "and size = [SX, SY, SZ]")
+    try:
+        d = dock_settings(out.get("receptor"), out.get("center"), out.get("size"), out["exhaustiveness"],
+                          out["seed"], out.get("target"), usage=usage)
+    except ValueError as e:
+        raise where.error(str(e).replace("target=", "target = ").replace("receptor=", "receptor = "), i,
+                          "vina") from None
+    if "center" in out:
+        out["center"] = list(d.center)
+    if "size" in out:
+        out["size"] = list(d.size)
+    return out
+
+
+def dock_settings_of(c: dict):
+    """The checked ``DockSettings`` of a normalised vina component."""
+    from .docking import dock_settings
+
+    return dock_settings(c.get("receptor"), c.get("center"), c.get("size"), c["exhaustiveness"], c["seed"],
+                         c.get("target"))
 
 
 def _validate(data, source: str, base_dir: Path) -> dict:
@@ -261,7 +331,15 @@ class Scoring:
         """What the raw values depend on (kinds and their keys, not weights, transforms or the
         aggregation, which are applied to stored raw values): the score store's version."""
         raw = [{k: v for k, v in c.items() if k not in ("name", "weight", "transform")} for c in self.components]
+        for r in raw:
+            if r["kind"] == "vina":  # the receptor's content and the box, as the vina task's store version
+                r["docking"] = dock_settings_of(r).version
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def docks(self) -> bool:
+        """Whether a component docks (kind vina): slow, and it gives poses."""
+        return any(c["kind"] == "vina" for c in self.components)
 
     @property
     def oracle_specs(self) -> list[str]:
@@ -343,6 +421,11 @@ class ScoringFunction:
     def __getstate__(self) -> dict:
         return {"spec": self.spec, "oracles": self.oracles, "_ready": None}
 
+    @property
+    def fork_safe(self) -> bool:
+        """Vina runs its own threads: with a vina component, process workers are spawned, not forked."""
+        return not any(c["kind"] == "vina" for c in self.spec["component"])
+
     def _prepare(self) -> dict:
         if self._ready is None:
             from rdkit import Chem
@@ -356,13 +439,15 @@ class ScoringFunction:
                     ready[i] = (gen, [gen.GetFingerprint(mol_from_smiles(s)) for s in c["smiles"]])
                 elif c["kind"] in ("substructure", "alerts"):
                     ready[i] = [Chem.MolFromSmarts(s) for s in c["smarts"]]
+                elif c["kind"] == "vina":
+                    ready[i] = dock_settings_of(c).oracle()  # its grid maps are computed at the first docking
             self._ready = ready
         return self._ready
 
     def __call__(self, smiles: list[str]) -> list:
         from rdkit import DataStructs
 
-        from ..oracle.contract import Invalid
+        from ..oracle.contract import Invalid, Scored
         from .descriptors import mol_from_smiles
 
         ready = self._prepare()
@@ -370,6 +455,7 @@ class ScoringFunction:
         mols = [mol_from_smiles(s) for s in smiles]
         ok = [i for i, m in enumerate(mols) if m is not None]
         cols = []
+        poses: dict[int, str] = {}  # molecule index -> the best pose of the first vina component
         for ci, c in enumerate(self.spec["component"]):
             col = [math.nan] * len(smiles)
             kind = c["kind"]
@@ -390,6 +476,11 @@ class ScoringFunction:
                     raise ValueError(f"oracle {c['oracle']} returned {len(vals)} values for {len(ok)} SMILES")
                 for i, v in zip(ok, vals, strict=True):
                     col[i] = v if isinstance(v, Invalid) else float(v)
+            elif kind == "vina":
+                for i, v in zip(ok, ready[ci]([smiles[i] for i in ok]), strict=True):
+                    col[i] = v if isinstance(v, Invalid) else float(v.value)
+                    if isinstance(v, Scored) and v.extra is not None:
+                        poses.setdefault(i, v.extra)
             cols.append(col)
         out = []
         for i in range(len(smiles)):
@@ -397,5 +488,6 @@ class ScoringFunction:
                 out.append(Invalid(f"{smiles[i]!r} is not a molecule"))
                 continue
             bad = next((v for col in cols for v in [col[i]] if isinstance(v, Invalid)), None)
-            out.append(bad if bad is not None else tuple(col[i] for col in cols))
+            vec = tuple(col[i] for col in cols)
+            out.append(bad if bad is not None else Scored(vec, poses[i]) if i in poses else vec)
         return out

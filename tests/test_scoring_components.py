@@ -1,0 +1,131 @@
+"""Scoring files (issue 20), the later components: a Vina docking score as a component (its pose in the
+store and the SDF, as the vina task's), kind = "admet" refused with what blocks it, every component a
+line of report.html, and the components as the objectives of a preference-conditioned run."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from rdkit import Chem
+from rdkit.Chem import QED
+from typer.testing import CliRunner
+
+from cli import app
+from molgfn.chem.scoring import ScoringError, load_scoring
+
+from .fragment_helpers import write_vocab
+from .test_vina import need_vina, shell_receptor
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def vina_scoring(tmp_path, extra: str = "") -> str:
+    rec = shell_receptor(tmp_path / "pocket.pdbqt")
+    return ('aggregation = "sum"\n[[component]]\nkind = "qed"\n[[component]]\nkind = "vina"\nname = "dock"\n'
+            f'receptor = "{rec.name}"\ncenter = [0, 0, 0]\nsize = [12, 12, 12]\nexhaustiveness = 1\nweight = 2\n'
+            'transform = {type = "reverse_sigmoid", low = -8, high = -2, k = 0.5}\n' + extra)
+
+
+# ---- kind = "vina" ---------------------------------------------------------------------------------
+def test_a_vina_component_docks_and_its_pose_reaches_the_store_and_the_sdf(tmp_path):
+    need_vina()
+    from molgfn.chem import transforms as tf
+    from molgfn.oracle import read_store
+
+    sc = tmp_path / "s.toml"
+    sc.write_text(vina_scoring(tmp_path))  # the receptor path is relative to the scoring file
+    f = tmp_path / "in.smi"
+    f.write_text("CCO\nNc1ccccc1C(=O)O\n")
+    args = ["score", "--scoring", sc, "--input", f, "--task-option", f"vocab={write_vocab(tmp_path)}",
+            "--executor", "local", "--score-store", tmp_path / "s.db"]
+    r = run(*args, "-o", tmp_path / "a.sdf")
+    assert r.exit_code == 0, r.output
+    stored = read_store(tmp_path / "s.db").set_index("object")
+    docked: dict[str, float] = {}
+    for out in ("a.sdf", "b.sdf"):  # b: served by the store (scores and poses), nothing docked again
+        if out == "b.sdf":
+            r = run(*args, "-o", tmp_path / out)
+            assert r.exit_code == 0, r.output
+        mols = list(Chem.SDMolSupplier(str(tmp_path / out), removeHs=False))
+        assert [m.GetProp("coordinates") for m in mols] == ["docked pose"] * 2
+        for m in mols:
+            smi = m.GetProp("smiles")
+            pose = Chem.MolFromMolBlock(stored.loc[smi, "extra"], removeHs=False)
+            assert np.allclose(m.GetConformer().GetPositions(), pose.GetConformer().GetPositions(), atol=1e-3)
+            dock, qed = float(m.GetProp("dock_raw")), float(m.GetProp("qed_raw"))
+            docked[smi] = dock
+            assert dock < 0 and qed == pytest.approx(QED.qed(Chem.MolFromSmiles(smi)))
+            t = float(tf.apply({"type": "reverse_sigmoid", "low": -8.0, "high": -2.0, "k": 0.5}, np.array([dock]))[0])
+            assert float(m.GetProp("dock_score")) == pytest.approx(t)
+            assert float(m.GetProp("raw_score")) == pytest.approx((qed + 2 * t) / 3)
+    # the vina task docks with the same code: its score is the component's raw value (Vina's search at
+    # exhaustiveness 1 varies by a few hundredths of a kcal/mol between engines)
+    from molgfn.tasks import get_task
+
+    task = get_task("vina", receptor=str(tmp_path / "pocket.pdbqt"), center="0,0,0", size="12,12,12",
+                    exhaustiveness=1, vocab=str(write_vocab(tmp_path)))
+    try:
+        assert task.score_smiles(["CCO"]).tolist() == pytest.approx([docked["CCO"]], abs=0.2)
+    finally:
+        task.close()
+
+
+def test_vina_components_store_version_follows_the_receptor_and_box(tmp_path):
+    need_vina()
+    sc = tmp_path / "s.toml"
+    sc.write_text(vina_scoring(tmp_path))
+    h = load_scoring(sc).raw_hash
+    sc.write_text(vina_scoring(tmp_path).replace("size = [12, 12, 12]", "size = [14, 12, 12]"))
+    assert load_scoring(sc).raw_hash != h
+    sc.write_text(vina_scoring(tmp_path))
+    with open(tmp_path / "pocket.pdbqt", "a") as fh:  # the receptor's content, not only its path
+        fh.write("ATOM      1  C   ALA A  99      9.000   9.000   9.000  1.00  0.00    +0.000 C \n")
+    assert load_scoring(sc).raw_hash != h
+    spec = load_scoring(sc).spec
+    assert spec["component"][1]["receptor"] == str((tmp_path / "pocket.pdbqt").resolve())
+    assert load_scoring(spec).spec == spec  # what config.json holds loads back unchanged
+
+
+@pytest.mark.parametrize("keys, expect", [
+    ('receptor = "pocket.pdbqt"\ncenter = [0, 0, 0]\nsize = [12, 12, 12]\n',
+     r"component 1 \(kind vina\): Vina scores are kcal/mol, lower binding better: give a transform.*reverse_sigmoid"),
+    ('receptor = "nope.pdbqt"\ncenter = [0, 0, 0]\nsize = [12, 12, 12]\nTF\n',
+     r"component 1 \(kind vina\): receptor file .*nope.pdbqt does not exist"),
+    ('receptor = "pocket.pdbqt"\ncenter = [0, 0]\nsize = [12, 12, 12]\nTF\n',
+     r"component 1 \(kind vina\): center must be three numbers"),
+    ('receptor = "pocket.pdbqt"\ncenter = [0, 0, 0]\nTF\n', r"component 1 \(kind vina\): needs a receptor and a box"),
+    ('receptor = "pocket.pdbqt"\ncenter = [0, 0, 0]\nsize = [12, 12, 12]\nexhaustiveness = 0\nTF\n',
+     r"component 1 \(kind vina\): exhaustiveness must be a whole number in \[1, 64\]"),
+    ('target = "DRD2"\nreceptor = "pocket.pdbqt"\nTF\n',
+     r"component 1 \(kind vina\): give target = DRD2 or receptor = \S*pocket.pdbqt, not both"),
+    ('receptor = "pocket.pdbqt"\ncentre = [0, 0, 0]\nTF\n',
+     r"component 1 \(kind vina\): has no key 'centre' \(did you mean center\?\)"),
+])
+def test_bad_vina_components_give_one_line_errors(tmp_path, keys, expect):
+    need_vina()
+    shell_receptor(tmp_path / "pocket.pdbqt")
+    sc = tmp_path / "bad.toml"
+    tf = 'transform = {type = "reverse_sigmoid", low = -12, high = -6, k = 0.5}'
+    sc.write_text('[[component]]\nkind = "vina"\n' + keys.replace("TF", tf))
+    with pytest.raises(ScoringError) as e:
+        load_scoring(sc)
+    assert re.search(f"scoring file {re.escape(str(sc))}: " + expect, str(e.value)), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_admet_components_say_what_blocks_them(tmp_path):
+    sc = tmp_path / "s.toml"
+    sc.write_text('[[component]]\nkind = "admet"\nproperty = "hERG"\n')
+    m = tmp_path / "m.smi"
+    m.write_text("CCO\n")
+    r = run("score", "--scoring", sc, "--input", m)
+    assert r.exit_code == 2, r.output
+    line = " ".join(r.output.split())
+    assert "component 1 (kind admet): ADMET-AI predictions are not available" in line
+    assert "pins another RDKit version" in line and 'kind = "oracle"' in line
