@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from rdkit import Chem
 from rdkit.Chem import QED
@@ -129,3 +130,42 @@ def test_admet_components_say_what_blocks_them(tmp_path):
     line = " ".join(r.output.split())
     assert "component 1 (kind admet): ADMET-AI predictions are not available" in line
     assert "pins another RDKit version" in line and 'kind = "oracle"' in line
+
+
+# ---- every component a line of the report ----------------------------------------------------------
+def test_every_component_is_a_line_of_the_report_with_its_numbers(tmp_path):
+    import html
+    import json
+
+    from molgfn.report import _fmt, make_report
+
+    spec = load_scoring({"aggregation": "geometric", "component": [
+        {"kind": "qed", "weight": 2.0, "transform": {"type": "sigmoid", "low": 0.3, "high": 0.9}},
+        {"kind": "mol_weight", "name": "mw", "transform": {"type": "reverse_sigmoid", "low": 200, "high": 500}},
+        {"kind": "substructure", "smarts": ["[NH2]c"], "forbid": True}]}).spec
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"task": "custom-frag", "task_options": {"scoring": spec}}))
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CCCCCCCCCC"]
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"rank": range(1, 5), "smiles": smiles, "raw_score": rng.random(4),
+                       "qed_raw": rng.random(4), "qed_score": rng.random(4), "mw_raw": 100 + 400 * rng.random(4),
+                       "mw_score": rng.random(4), "substructure_raw": [0.0] * 4, "substructure_score": [1.0] * 4})
+    df.loc[3, ["qed_raw", "qed_score"]] = np.nan  # an unscored row is left out of the numbers
+    df.to_csv(run_dir / "candidates.csv", index=False)
+    make_report(run_dir)
+    page = (run_dir / "report.html").read_text()
+    rows = {m.group(1): [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", m.group(2))]
+            for m in re.finditer(r'<tr data-component="([^"]+)">(.*?)</tr>', page)}
+    assert list(rows) == ["qed", "mw", "substructure"]
+
+    def spread(col):
+        v = df[col].dropna()
+        return f"{_fmt(float(v.median()))} [{_fmt(float(v.min()))}, {_fmt(float(v.max()))}]"
+
+    assert rows["qed"] == ["qed", "qed", "2", "sigmoid(low=0.3, high=0.9, k=0.5)", spread("qed_raw"),
+                           spread("qed_score"), "3"]
+    assert rows["mw"][:4] == ["mw", "mol_weight", "1", "reverse_sigmoid(low=200, high=500, k=0.5)"]
+    assert rows["mw"][4:] == [spread("mw_raw"), spread("mw_score"), "4"]
+    assert rows["substructure"][3:] == ["forbidden: a hit scores 0", "0 [0, 0]", "1 [1, 1]", "4"]
+    assert "Aggregation: geometric" in page
