@@ -126,8 +126,14 @@ def _data_uri(png: bytes) -> str:
 
 def objective_columns(df: pd.DataFrame, config: dict) -> list[str]:
     """The objective columns of a multi-objective candidate table: those the run's config names
-    (``objectives``, top level or a task option), else ``obj_*`` columns, else raw score and QED."""
+    (``objectives``, top level or a task option; a preference scoring file's ``NAME_score``), else
+    ``obj_*`` columns, else raw score and QED."""
     named = config.get("objectives") or config.get("task_options", {}).get("objectives") or []
+    scoring = config.get("task_options", {}).get("scoring")
+    if not named and isinstance(scoring, dict) and scoring.get("aggregation") == "preference":
+        from .chem.scoring import is_constraint  # a scoring file's objectives: its components' scores
+
+        named = [f"{c['name']}_score" for c in scoring.get("component", []) if not is_constraint(c)]
     if isinstance(named, str):
         named = [n.strip() for n in named.split(",")]
     cols = [c for c in named if c in df.columns]

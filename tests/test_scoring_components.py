@@ -169,3 +169,105 @@ def test_every_component_is_a_line_of_the_report_with_its_numbers(tmp_path):
     assert rows["mw"][4:] == [spread("mw_raw"), spread("mw_score"), "4"]
     assert rows["substructure"][3:] == ["forbidden: a hit scores 0", "0 [0, 0]", "1 [1, 1]", "4"]
     assert "Aggregation: geometric" in page
+
+
+# ---- the components as the objectives of a preference-conditioned run -----------------------------
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+PREFERENCE = f"""
+aggregation = "preference"
+[[component]]
+kind = "qed"
+weight = 1.0
+transform = {{ type = "sigmoid", low = 0.3, high = 0.9 }}
+[[component]]
+kind = "similarity"
+name = "sim"
+smiles = ["{ASPIRIN}"]
+weight = 3.0
+[[component]]
+kind = "substructure"
+smarts = ["[NX3;!R][NX3;!R]", "[NH2]c"]
+forbid = true
+"""
+
+
+def hand_scores(smiles: list[str]) -> np.ndarray:
+    """(n, 2) QED through REINVENT's sigmoid (k = 0.5) and Tanimoto to aspirin (Morgan 2, 1024 bits)."""
+    from rdkit import DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    ref = gen.GetFingerprint(Chem.MolFromSmiles(ASPIRIN))
+    out = []
+    for s in smiles:
+        m = Chem.MolFromSmiles(s)
+        q = QED.qed(m)
+        out.append([1 / (1 + 10 ** (-5 * (q - 0.6) / 0.6)), DataStructs.TanimotoSimilarity(gen.GetFingerprint(m), ref)])
+    return np.array(out)
+
+
+def test_preference_scoring_trains_one_sampler_with_every_objective_a_column(tmp_path):
+    import json
+
+    from molgfn.moo import pareto_rank
+
+    sc = tmp_path / "s.toml"
+    sc.write_text(PREFERENCE)
+    out = tmp_path / "run"
+    r = run("design", "--task", "custom-frag", "--scoring", sc, "--vocab", write_vocab(tmp_path), "--rounds", 3,
+            "--max-blocks", 3, "--batch-size", 8, "--replay-size", 0, "--hidden", 16, "--layers", 1, "--device", "cpu",
+            "--no-local-search", "--quiet", "--num-samples", 16, "--num-candidates", 500,
+            "--preference-dist", "dirichlet:1", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "config.json").read_text())["preference_dist"] == "dirichlet:1"
+    df = pd.read_csv(out / "candidates.csv")
+    assert len(df) > 0 and {"qed_score", "sim_score", "pareto_rank", "preference", "qed_raw", "sim_raw"} <= set(df)
+    S = hand_scores(df["smiles"].tolist())
+    assert np.allclose(df[["qed_score", "sim_score"]].to_numpy(), S)
+    assert df["raw_score"].tolist() == pytest.approx(((S[:, 0] + 3 * S[:, 1]) / 4).tolist())  # the fixed weighting
+    assert df["pareto_rank"].tolist() == pareto_rank(S).tolist()  # ranked on the objectives
+    pats = [Chem.MolFromSmarts(p) for p in ("[NX3;!R][NX3;!R]", "[NH2]c")]  # a constraint, not an objective
+    assert not any(Chem.MolFromSmiles(s).HasSubstructMatch(p) for s in df["smiles"] for p in pats)
+    r = run("sample", out, "-n", 4, "--preference", "1,0", "--output", tmp_path / "s.csv")
+    assert r.exit_code == 0, r.output
+    r = run("report", out)
+    assert r.exit_code == 0, r.output
+    assert "Objectives: qed_score, sim_score" in (out / "report.html").read_text()
+
+
+def test_the_reward_at_a_fixed_preference_is_the_weighted_combination(tmp_path):
+    import torch
+
+    from molgfn.api import make_config
+    from molgfn.scoring_task import ScoringTask
+    from molgfn.trainer import Trainer
+
+    task = ScoringTask(load_scoring(PREFERENCE_DICT).spec, vocab=str(write_vocab(tmp_path)), max_blocks=3,
+                       reward_exponent=2.0)
+    assert [c.name for c in task.components] == ["qed_score", "sim_score"]
+    cfg = make_config(task, rounds=1, batch_size=8, replay_size=0, hidden=16, n_layers=1, device="cpu",
+                      preference_dist="dirichlet:1", local_search=False, track_modes=False, seed=0)
+    tr = Trainer(cfg, task)
+    tokens = tr.sample(32, pref="0.3,0.7")
+    objs = tr.env.to_strings(tokens)
+    # what the trainer's reward of a batch at preferences w is (Trainer._evaluate, preference runs)
+    logr = tr._conditional_log_reward(tr._objective_vectors(objs), torch.tensor([[0.3, 0.7]] * len(objs))).double()
+    ok = [i for i, s in enumerate(objs) if task.is_candidate(s)]
+    bad = [i for i in range(len(objs)) if i not in ok]
+    assert ok and bad  # forbidden (and invalid) molecules were drawn too: they get the floor at every w
+    expect = np.full(len(objs), 2.0 * np.log(task.raw_floor))
+    expect[ok] = 2.0 * np.log(np.maximum(hand_scores([objs[i] for i in ok]) @ np.array([0.3, 0.7]), task.raw_floor))
+    assert logr.numpy() == pytest.approx(expect + task.log_scale)
+    task.close()
+
+
+PREFERENCE_DICT = {"aggregation": "preference", "component": [
+    {"kind": "qed", "transform": {"type": "sigmoid", "low": 0.3, "high": 0.9}},
+    {"kind": "similarity", "name": "sim", "smiles": [ASPIRIN], "weight": 3.0},
+    {"kind": "substructure", "smarts": ["[NX3;!R][NX3;!R]", "[NH2]c"], "forbid": True}]}
+
+
+def test_preference_needs_two_objectives(tmp_path):
+    with pytest.raises(ScoringError, match=r"needs at least two; it has 1 \(forbidden substructures are constraints"):
+        load_scoring({"aggregation": "preference", "component": [
+            {"kind": "qed"}, {"kind": "alerts", "smarts": ["C#C"]}]})

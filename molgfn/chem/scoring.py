@@ -2,7 +2,7 @@
 
 A scoring file is TOML (``--scoring scoring.toml``); the library takes the same structure as a dict::
 
-    aggregation = "geometric"                  # or "sum" (default: geometric, as REINVENT)
+    aggregation = "geometric"                  # or "sum", or "preference" (default: geometric, as REINVENT)
     [[component]]
     kind = "qed"                               # a descriptor column (DESCRIPTORS)
     weight = 1.0                               # >= 0 (default 1)
@@ -32,6 +32,14 @@ A scoring file is TOML (``--scoring scoring.toml``); the library takes the same 
     exhaustiveness = 8                         # Vina's search effort (default 8) and its seed (default 0)
     seed = 0
     transform = { type = "reverse_sigmoid", low = -12, high = -6, k = 0.5 }   # required: lower is better
+
+``aggregation = "preference"`` makes the components the objectives of a preference-conditioned run
+(Jain et al., ICML 2023; ``molgfn.moo``): each component's score s_i(x) is one entry of the objective
+vector, the sampler is trained for every weighting w ~ Dirichlet (``--preference-dist``, dirichlet:1 by
+default) with R(x | w) = max(sum_i w_i s_i(x), floor)^b, and the file's weights are the fixed weighting
+of ``raw_score`` (the weighted sum, as ``"sum"``). Forbidden substructures (``substructure`` with
+``forbid = true``, ``alerts``) are not objectives there but hard constraints, as under the geometric
+mean: a hit gives the floor reward at every w. At least two components must be objectives.
 
 Every component may have a ``name`` (default: its kind, numbered when repeated); its raw value and
 its score become the columns ``NAME_raw`` and ``NAME_score`` of candidate lists and of ``molgfn score``.
@@ -75,6 +83,8 @@ ADMET_UNAVAILABLE = ("ADMET-AI predictions are not available: the admet-ai packa
                      "molgfn (its chemprop 2.x dependency pins another RDKit version, which would replace "
                      "molgfn's); score your ADMET model with kind = \"oracle\", oracle = \"package.module:function\"")
 TOP_KEYS = ("aggregation", "component")
+PREFERENCE = "preference"  # the components as the objectives of a preference-conditioned run
+SCORING_AGGREGATIONS = (*tf.AGGREGATIONS, PREFERENCE)
 
 
 class ScoringError(InputError):
@@ -292,8 +302,9 @@ def _validate(data, source: str, base_dir: Path) -> dict:
         raise where.error(f"has no key {unknown[0]!r}{_close(unknown[0], [*TOP_KEYS, 'components'])}; its keys "
                           "are aggregation and [[component]] tables")
     agg = data.get("aggregation", "geometric")
-    if agg not in tf.AGGREGATIONS:
-        raise where.error(f"aggregation must be \"geometric\" or \"sum\", got {agg!r}")
+    if agg not in SCORING_AGGREGATIONS:
+        raise where.error(f"aggregation must be \"geometric\" or \"sum\" (or \"preference\": the components as the "
+                          f"objectives of a preference-conditioned run), got {agg!r}")
     comps = data.get("component")
     if not isinstance(comps, list) or not comps:
         raise where.error("has no [[component]] tables; add at least one (kind = \"qed\" ...)")
@@ -311,7 +322,21 @@ def _validate(data, source: str, base_dir: Path) -> dict:
         seen[c["name"]] = i
     if sum(c["weight"] for c in out) <= 0:
         raise where.error("every component has weight 0; give at least one a weight > 0")
+    if agg == PREFERENCE:
+        objectives = [c for c in out if not is_constraint(c)]
+        if len(objectives) < 2:
+            raise where.error("aggregation = \"preference\" makes the components the objectives of a preference-"
+                              f"conditioned run, which needs at least two; it has {len(objectives)} (forbidden "
+                              "substructures are constraints, not objectives): add a component, or use \"sum\"")
+        if sum(c["weight"] for c in objectives) <= 0:
+            raise where.error("every objective has weight 0 (the weights are the fixed weighting of raw_score); "
+                              "give at least one a weight > 0")
     return {"aggregation": agg, "component": out}
+
+
+def is_constraint(c: dict) -> bool:
+    """A forbidden substructure: a hard constraint under the geometric mean and preference conditioning."""
+    return c["kind"] in ("substructure", "alerts") and c["forbid"]
 
 
 class Scoring:
@@ -325,6 +350,9 @@ class Scoring:
         self.names = [c["name"] for c in self.components]
         self.weights = np.array([c["weight"] for c in self.components], dtype=np.float64)
         self.aggregation = spec["aggregation"]
+        # preference: the components that are objectives (not forbidden substructures), by index
+        self.objectives = [i for i, c in enumerate(self.components) if not is_constraint(c)] \
+            if self.aggregation == PREFERENCE else []
 
     @property
     def raw_hash(self) -> str:
@@ -360,7 +388,17 @@ class Scoring:
         return self.scores(Y)
 
     def __call__(self, Y) -> np.ndarray:
-        return tf.aggregate(self.scores(Y), self.weights, self.aggregation)
+        S = self.scores(Y)
+        if self.aggregation != PREFERENCE:
+            return tf.aggregate(S, self.weights, self.aggregation)
+        # the fixed weighting: the weighted sum of the objectives, 0 where a constraint is violated
+        cons = [i for i, c in enumerate(self.components) if is_constraint(c) and c["weight"] > 0]
+        ok = np.all(S[:, cons] > 0, axis=1) if cons else np.ones(len(S), dtype=bool)
+        return np.where(ok, tf.aggregate(S[:, self.objectives], self.weights[self.objectives], "sum"), 0.0)
+
+    def objective_names(self) -> list[str]:
+        """Under preference: the objectives' columns, ``NAME_score`` (their transformed scores)."""
+        return [f"{self.names[i]}_score" for i in self.objectives]
 
     def columns(self, Y) -> dict[str, list]:
         """``NAME_raw`` and ``NAME_score`` of every component (NaN rows: unscored molecules)."""
