@@ -271,3 +271,34 @@ def test_preference_needs_two_objectives(tmp_path):
     with pytest.raises(ScoringError, match=r"needs at least two; it has 1 \(forbidden substructures are constraints"):
         load_scoring({"aggregation": "preference", "component": [
             {"kind": "qed"}, {"kind": "alerts", "smarts": ["C#C"]}]})
+
+
+def test_a_component_name_may_not_take_a_column_of_the_list():
+    for name in ("raw", "sa"):  # raw_score is the aggregate, sa_score a descriptor column
+        with pytest.raises(ScoringError, match=f"component 1 \\(kind qed\\): name '{name}' would give the column "
+                                               f"{name}_score, which candidate lists already have"):
+            load_scoring({"component": [{"kind": "qed", "name": name}]})
+
+
+def test_a_vina_component_takes_a_dockstring_target_and_may_override_its_box():
+    need_vina()
+    from molgfn.chem.docktargets import resolve_target, targets_dir
+
+    if targets_dir() is None:
+        pytest.skip('dockstring is not installed: pip install "molgfn[docking]"')
+    from molgfn.chem.scoring import dock_settings_of
+
+    tf = {"type": "reverse_sigmoid", "low": -12, "high": -6}
+    sc = load_scoring({"component": [{"kind": "vina", "target": "drd2", "exhaustiveness": 1, "transform": tf}]})
+    d = dock_settings_of(sc.components[0])
+    rec, center, size = resolve_target("DRD2")
+    assert (d.receptor, d.center, d.size, d.exhaustiveness) == (str(rec), center, size, 1)
+    assert sc.components[0]["target"] == "DRD2"  # dockstring's spelling, whatever the file's
+    same = load_scoring({"component": [{"kind": "vina", "target": "DRD2", "exhaustiveness": 1, "transform": tf}]})
+    assert same.raw_hash == sc.raw_hash
+    wider = load_scoring({"component": [{"kind": "vina", "target": "DRD2", "size": [30, 30, 30], "transform": tf}]})
+    assert dock_settings_of(wider.components[0]).size == (30.0, 30.0, 30.0)
+    other = load_scoring({"component": [{"kind": "vina", "target": "ABL1", "exhaustiveness": 1, "transform": tf}]})
+    assert len({sc.raw_hash, wider.raw_hash, other.raw_hash}) == 3  # the store keeps each one's rows apart
+    with pytest.raises(ScoringError, match=r"component 1 \(kind vina\): unknown docking target 'DRD9' \(did you mean"):
+        load_scoring({"component": [{"kind": "vina", "target": "DRD9", "transform": tf}]})

@@ -83,6 +83,8 @@ ADMET_UNAVAILABLE = ("ADMET-AI predictions are not available: the admet-ai packa
                      "molgfn (its chemprop 2.x dependency pins another RDKit version, which would replace "
                      "molgfn's); score your ADMET model with kind = \"oracle\", oracle = \"package.module:function\"")
 TOP_KEYS = ("aggregation", "component")
+# names whose NAME_score column is already a column of candidate lists
+RESERVED_NAMES = {"raw": "the aggregate score", "sa": "the SA score descriptor"}
 PREFERENCE = "preference"  # the components as the objectives of a preference-conditioned run
 SCORING_AGGREGATIONS = (*tf.AGGREGATIONS, PREFERENCE)
 
@@ -173,6 +175,9 @@ def _component(where: _Where, i: int, raw, base_dir: Path) -> dict:
     if not isinstance(name, str) or not name.strip() or not all(ch.isalnum() or ch in "_-" for ch in name):
         raise where.error(f"name must be letters, digits, _ or - (it names the columns NAME_raw, NAME_score), "
                           f"got {name!r}", i, kind)
+    if name in RESERVED_NAMES:
+        raise where.error(f"name {name!r} would give the column {name}_score, which candidate lists already have "
+                          f"({RESERVED_NAMES[name]}); give it another name", i, kind)
     c["name"] = name
     c["weight"] = _number(where, i, kind, "weight", raw.get("weight", 1.0), lo=0.0)
     if "transform" in raw:
@@ -278,6 +283,8 @@ def _vina_keys(where: _Where, i: int, raw: dict, base_dir: Path) -> dict:
     except ValueError as e:
         raise where.error(str(e).replace("target=", "target = ").replace("receptor=", "receptor = "), i,
                           "vina") from None
+    if "target" in out:  # dockstring's spelling (drd2 -> DRD2): one store version per target
+        out["target"] = Path(d.receptor).name[: -len("_target.pdbqt")]
     if "center" in out:
         out["center"] = list(d.center)
     if "size" in out:
