@@ -25,7 +25,7 @@ from .docktargets import resolve_target
 
 INSTALL = 'pip install "molgfn[docking]"'
 USAGE = ("--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ [exhaustiveness=8], or "
-         "--task-option target=NAME (a dockstring target, e.g. DRD2)")
+         "--task-option target=NAME (a dockstring target, e.g. DRD2) or target=FOLDER (of molgfn receptor prepare)")
 MAX_BOX = 126.0  # Angstrom per side: larger grids are unreasonable for a docking box
 
 
@@ -79,7 +79,7 @@ def dock_settings(receptor=None, center=None, size=None, exhaustiveness=8, seed=
     if target is not None:
         if receptor is not None:
             raise ValueError(f"give target={target} or receptor={receptor}, not both (target= docks into "
-                             "dockstring's prepared receptor, receptor= into your own)")
+                             "a prepared receptor with its box, receptor= into your own PDBQT)")
         receptor, t_center, t_size = resolve_target(str(target))
         center = t_center if center is None else center
         size = t_size if size is None else size

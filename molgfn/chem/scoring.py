@@ -283,8 +283,8 @@ def _vina_keys(where: _Where, i: int, raw: dict, base_dir: Path) -> dict:
     except ValueError as e:
         raise where.error(str(e).replace("target=", "target = ").replace("receptor=", "receptor = "), i,
                           "vina") from None
-    if "target" in out:  # dockstring's spelling (drd2 -> DRD2): one store version per target
-        out["target"] = Path(d.receptor).name[: -len("_target.pdbqt")]
+    if "target" in out and d.receptor.endswith("_target.pdbqt") and "/" not in out["target"]:
+        out["target"] = Path(d.receptor).name[: -len("_target.pdbqt")]  # dockstring's spelling: drd2 -> DRD2
     if "center" in out:
         out["center"] = list(d.center)
     if "size" in out:
