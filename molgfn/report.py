@@ -1,7 +1,7 @@
 """Run reports: PNG training curves and molecule grid, and one self-contained ``report.html``
 (training curves, top molecules with scores and alerts, the sortable candidate table, the
-Pareto front of multi-objective runs): inline CSS and JS, images as data URIs, so it opens
-offline and can be mailed as one file."""
+Pareto front of multi-objective runs, one line per component of a scoring-file run): inline
+CSS and JS, images as data URIs, so it opens offline and can be mailed as one file."""
 
 from __future__ import annotations
 
@@ -126,8 +126,14 @@ def _data_uri(png: bytes) -> str:
 
 def objective_columns(df: pd.DataFrame, config: dict) -> list[str]:
     """The objective columns of a multi-objective candidate table: those the run's config names
-    (``objectives``, top level or a task option), else ``obj_*`` columns, else raw score and QED."""
+    (``objectives``, top level or a task option; a preference scoring file's ``NAME_score``), else
+    ``obj_*`` columns, else raw score and QED."""
     named = config.get("objectives") or config.get("task_options", {}).get("objectives") or []
+    scoring = config.get("task_options", {}).get("scoring")
+    if not named and isinstance(scoring, dict) and scoring.get("aggregation") == "preference":
+        from .chem.scoring import is_constraint  # a scoring file's objectives: its components' scores
+
+        named = [f"{c['name']}_score" for c in scoring.get("component", []) if not is_constraint(c)]
     if isinstance(named, str):
         named = [n.strip() for n in named.split(",")]
     cols = [c for c in named if c in df.columns]
@@ -235,6 +241,55 @@ JS = """
 """
 
 
+def transform_text(c: dict) -> str:
+    """A scoring component's transform in one phrase: ``reverse_sigmoid(low=-12, high=-6, k=0.5)``."""
+    if c.get("kind") in ("substructure", "alerts"):
+        return "forbidden: a hit scores 0" if c.get("forbid") else "required: a hit scores 1"
+    from .chem.transforms import TRANSFORMS
+
+    t = c.get("transform")
+    if not t:
+        return "identity"
+    t = {**t, **{k: v for k, v in TRANSFORMS.get(t.get("type"), ((), {}))[1].items() if k not in t}}  # defaults too
+    args = ", ".join(f"{k}={_fmt(float(v)) if isinstance(v, int | float) else v}" for k, v in t.items()
+                     if k != "type")
+    return f"{t.get('type', '?')}({args})"
+
+
+def _spread(col: pd.Series) -> str:
+    """median [min, max] of a column's numbers (scored candidates only), or an empty string."""
+    v = pd.to_numeric(col, errors="coerce").dropna()
+    if v.empty:
+        return ""
+    return f"{_fmt(float(v.median()))} [{_fmt(float(v.min()))}, {_fmt(float(v.max()))}]"
+
+
+def components_html(cands: pd.DataFrame, config: dict) -> str | None:
+    """The components of a scoring-file run, one table row each: name, kind, weight, transform, and over
+    the candidates the raw value's and the score's median [min, max]; None for other runs."""
+    from html import escape
+
+    scoring = (config.get("task_options") or {}).get("scoring")
+    if not isinstance(scoring, dict) or not scoring.get("component"):
+        return None
+    heads = ("component", "kind", "weight", "transform", "raw: median [min, max]", "score: median [min, max]",
+             "scored")
+    rows = []
+    for c in scoring["component"]:
+        name = str(c.get("name", c.get("kind", "")))
+        raw, score = cands.get(f"{name}_raw"), cands.get(f"{name}_score")
+        n = int(pd.to_numeric(raw, errors="coerce").notna().sum()) if raw is not None else 0
+        cells = (name, str(c.get("kind", "")), _fmt(float(c.get("weight", 1.0))), transform_text(c),
+                 _spread(raw) if raw is not None else "", _spread(score) if score is not None else "", str(n))
+        rows.append(f'<tr data-component="{escape(name)}">' + "".join(
+            f'<td{" class=text" if i in (0, 1, 3) else ""}>{escape(v)}</td>' for i, v in enumerate(cells)) + "</tr>")
+    agg = scoring.get("aggregation", "geometric")
+    return (f"<p>Aggregation: {escape(str(agg))}; each component's raw value and score over the {len(cands)} "
+            "candidates (columns NAME_raw and NAME_score).</p>"
+            '<table id="components"><thead><tr>' + "".join(f"<th class=text>{escape(h)}</th>" for h in heads)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
 def _card(row: dict) -> str:
     from html import escape
 
@@ -295,6 +350,9 @@ def html_report(run: Path, path: Path, top: int = 24) -> Path:
     curves = curves_png(metrics) if not metrics.empty else None
     if curves is not None:
         sections.append(("curves", "Training", f'<img class="plot" alt="training curves" src="{_data_uri(curves)}">'))
+    comps = components_html(cands, config)
+    if comps is not None:
+        sections.append(("components", "Scoring components", comps))
     if "pareto_rank" in cands.columns:
         objs = objective_columns(cands, config)
         png = pareto_png(cands, objs)

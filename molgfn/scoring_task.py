@@ -12,6 +12,11 @@ kinds and kind-specific keys: another reference SMILES or SMARTS list gives new 
 transforms and the aggregation apply to the stored raw values and need none), and a code version
 hashing ``molgfn/chem/scoring.py`` and the code of every ``oracle`` component (as ``--oracle``'s).
 
+With ``aggregation = "preference"`` the task is multi-objective: ``components`` (``molgfn.moo``,
+identity transforms, the file's weights) name the objectives ``NAME_score`` and ``objective_vectors``
+gives their transformed scores, so the trainer conditions on preferences (``--preference-dist``) and the
+candidate list is Pareto-ranked, as for seh-frag-moo.
+
 A run records the normalised scoring in config.json (task option ``scoring``); a resumed run
 scores with that content. A run folder never makes molgfn import code: an ``oracle`` component
 recorded there is loaded only with ``--trust-oracle`` or when the same ``--scoring`` is given again.
@@ -23,8 +28,10 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from .api import MoleculeFunctionTask
-from .chem.scoring import Scoring, load_scoring
+from .chem.scoring import Scoring, is_constraint, load_scoring
 from .errors import InputError
 from .oracle import CachedVectorOracle
 from .oracle.loading import load_callable
@@ -36,6 +43,8 @@ def _code_version(fn, scoring: Scoring) -> str:
     from .oracle.cached import _module_source_hash, code_identity
 
     parts = [_module_source_hash("molgfn.chem.scoring") or "?"]
+    if scoring.docks:
+        parts.append(_module_source_hash("molgfn.chem.docking") or "?")
     parts += [f"{s}={code_identity(f)}" for s, f in sorted(fn.oracles.items())]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
@@ -43,10 +52,10 @@ def _code_version(fn, scoring: Scoring) -> str:
 class ScoringOracle(CachedVectorOracle):
     """The scoring function behind the memo, store and executors. ``--executor auto`` runs it
     in-process when every component is RDKit's (about a millisecond a molecule: starting a pool of
-    workers costs seconds and saves nothing); with an ``oracle`` component, as any oracle."""
+    workers costs seconds and saves nothing); with an ``oracle`` or ``vina`` component, as any oracle."""
 
     def _kind(self, n: int) -> str:
-        if self.settings.executor == "auto" and not self.fn.oracles:
+        if self.settings.executor == "auto" and not self.fn.oracles and not self.scoring.docks:
             return "local"
         return super()._kind(n)
 
@@ -54,10 +63,11 @@ class ScoringOracle(CachedVectorOracle):
 class ScoringMixin:
     """Scoring-file support for a ``MoleculeFunctionTask``: ``use_scoring`` sets the oracle.
 
-    Under the geometric mean a forbidden substructure is a hard constraint (its score 0 makes the
-    aggregate 0): such a molecule is treated as a filtered one (``molgfn.fragtask``): the floor
-    reward without an oracle call (its other components are not computed), counted under the
-    component's name in ``filtered``, and never a candidate. Under ``sum`` a hit only scores 0."""
+    Under the geometric mean (and preference conditioning) a forbidden substructure is a hard
+    constraint (its score 0 makes the aggregate 0): such a molecule is treated as a filtered one
+    (``molgfn.fragtask``): the floor reward without an oracle call (its other components are not
+    computed), counted under the component's name in ``filtered``, and never a candidate. Under
+    ``sum`` a hit only scores 0."""
 
     scoring: Scoring | None = None
     _forbid: tuple = ()  # (component name, SMARTS patterns) of the hard constraints
@@ -65,15 +75,21 @@ class ScoringMixin:
     def use_scoring(self, scoring: str | Path | dict | Scoring, load_oracle: Callable[[str], Callable] | None,
                     workers: int | None = 1) -> None:
         if getattr(self, "components", None):
-            raise InputError("a scoring file is one objective (its aggregate); --objectives / --weights / "
-                             "--transform belong to an --oracle returning vectors: drop them")
+            raise InputError("a scoring file names its own objectives (its components; aggregation = \"preference\" "
+                             "for a preference-conditioned run); --objectives / --weights / --transform belong to "
+                             "an --oracle returning vectors: drop them")
         sc = scoring if isinstance(scoring, Scoring) else load_scoring(scoring)
         self.scoring, self.spec = sc, None  # spec None: config.json records no --oracle to load
-        if sc.aggregation == "geometric":
+        if sc.objectives:  # preference: the objectives, known even when the oracle is not loaded (a stored run)
+            from .moo import Component
+
+            self.components = [Component(n, float(sc.weights[i]))
+                               for i, n in zip(sc.objectives, sc.objective_names(), strict=True)]
+        if sc.aggregation in ("geometric", "preference"):
             from rdkit import Chem
 
             self._forbid = tuple((c["name"], [Chem.MolFromSmarts(p) for p in c["smarts"]]) for c in sc.components
-                                 if c["kind"] in ("substructure", "alerts") and c["forbid"] and c["weight"] > 0)
+                                 if is_constraint(c) and c["weight"] > 0)
             self.constrained = bool(self._forbid)
         fn = sc.function(load_oracle)
         self.oracle = None  # None: a stored run opened without loading its oracle components
@@ -108,20 +124,42 @@ class ScoringMixin:
         """``NAME_raw`` / ``NAME_score`` of every component (memo or store: no new oracle call for a
         molecule scored before); NaN for objects that are not candidates (invalid, filtered, forbidden),
         which are never scored; {} without a scoring or with its oracle not loaded."""
-        import numpy as np
-
         if self.scoring is None or self.oracle is None:
             return {}
+        return self.scoring.columns(self._candidate_vectors(objs))
+
+    def _candidate_vectors(self, objs: list[str]) -> np.ndarray:
+        """(n, k) raw component values of the candidates among ``objs``, NaN rows for the others."""
         ok = [i for i, o in enumerate(objs) if self.is_candidate(o)]
         Y = np.full((len(objs), len(self.scoring.names)), np.nan)
         if ok:
             Y[ok] = self.oracle.vectors([objs[i] for i in ok])
-        return self.scoring.columns(Y)
+        return Y
+
+    def objective_vectors(self, objs: list[str]):
+        """Under preference: the (n, k) transformed scores of the objectives (NaN for objects that are not
+        candidates, which are never scored)."""
+        if self.scoring is None or not self.scoring.objectives:
+            return super().objective_vectors(objs)
+        if self.oracle is None:
+            raise InputError("this run's scoring names an oracle that was not loaded: pass --trust-oracle (or the "
+                             "same --scoring FILE again) to score")
+        Y = self._candidate_vectors(list(objs))
+        S = self.scoring.scores(np.nan_to_num(Y))
+        S[np.isnan(Y).any(axis=1)] = np.nan
+        return S[:, self.scoring.objectives]
 
     def extra_columns(self, objs: list[str]) -> dict[str, list]:
-        cols = super().extra_columns(objs)
+        cols = super().extra_columns(objs)  # under preference: the objectives' NAME_score columns, as below
         cols.update(self.scoring_columns(objs))
         return cols
+
+    def poses(self, smiles) -> dict[str, str] | None:
+        """With a vina component: the best docked pose (an SD mol block) of each of ``smiles`` docked, from
+        memory or the score store, as the vina task's; the 3-D coordinates of SDF lists. None without one."""
+        if self.scoring is None or self.oracle is None or not self.scoring.docks:
+            return None
+        return self.oracle.extras_of(list(smiles))
 
     def score_table(self, smiles: list[str], row_offset: int = 1):
         df = super().score_table(smiles, row_offset)

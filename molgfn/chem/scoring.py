@@ -2,7 +2,7 @@
 
 A scoring file is TOML (``--scoring scoring.toml``); the library takes the same structure as a dict::
 
-    aggregation = "geometric"                  # or "sum" (default: geometric, as REINVENT)
+    aggregation = "geometric"                  # or "sum", or "preference" (default: geometric, as REINVENT)
     [[component]]
     kind = "qed"                               # a descriptor column (DESCRIPTORS)
     weight = 1.0                               # >= 0 (default 1)
@@ -24,10 +24,30 @@ A scoring file is TOML (``--scoring scoring.toml``); the library takes the same 
     [[component]]
     kind = "oracle"                            # your function, list of SMILES -> one number each
     oracle = "package.module:function"
+    [[component]]
+    kind = "vina"                              # AutoDock Vina score in kcal/mol (molgfn.chem.docking)
+    target = "DRD2"                            # a dockstring target, or receptor = "FILE.pdbqt" with
+    center = [9.9, 5.1, -10.4]                 # center and size (Angstrom; optional with a target:
+    size = [20, 20, 20]                        # they override its box)
+    exhaustiveness = 8                         # Vina's search effort (default 8) and its seed (default 0)
+    seed = 0
+    transform = { type = "reverse_sigmoid", low = -12, high = -6, k = 0.5 }   # required: lower is better
+
+``aggregation = "preference"`` makes the components the objectives of a preference-conditioned run
+(Jain et al., ICML 2023; ``molgfn.moo``): each component's score s_i(x) is one entry of the objective
+vector, the sampler is trained for every weighting w ~ Dirichlet (``--preference-dist``, dirichlet:1 by
+default) with R(x | w) = max(sum_i w_i s_i(x), floor)^b, and the file's weights are the fixed weighting
+of ``raw_score`` (the weighted sum, as ``"sum"``). Forbidden substructures (``substructure`` with
+``forbid = true``, ``alerts``) are not objectives there but hard constraints, as under the geometric
+mean: a hit gives the floor reward at every w. At least two components must be objectives.
 
 Every component may have a ``name`` (default: its kind, numbered when repeated); its raw value and
 its score become the columns ``NAME_raw`` and ``NAME_score`` of candidate lists and of ``molgfn score``.
-A component whose raw values are not scores in [0, 1] (molecular weight, cLogP ...) needs a transform.
+A component whose raw values are not scores in [0, 1] (molecular weight, cLogP, a Vina score ...) needs a
+transform. A ``vina`` component docks each molecule (the slowest kind by far: seconds a molecule, run in
+worker processes); its best pose is kept beside the scores in the score store and becomes the molecule's
+coordinates in SDF lists (of the first ``vina`` component, when there are several). ``kind = "admet"``
+(ADMET-AI's models) is reserved: see ``ADMET_UNAVAILABLE``.
 Every error names the file, the component (1-based) and its kind, and what to do, in one line.
 
 The normalised structure (``Scoring.spec``: alert files read into ``smarts``, defaults filled in) is
@@ -51,11 +71,22 @@ from . import transforms as tf
 DESCRIPTORS = ("qed", "sa_score", "clogp", "tpsa", "mol_weight", "hbd", "hba", "rotatable_bonds",
                "lipinski_violations", "lipinski_pass", "veber_pass")
 UNIT_KINDS = ("qed", "lipinski_pass", "veber_pass", "similarity", "oracle")  # usable without a transform
-KINDS = (*DESCRIPTORS, "similarity", "substructure", "alerts", "oracle")
+KINDS = (*DESCRIPTORS, "similarity", "substructure", "alerts", "oracle", "vina", "admet")
 COMMON_KEYS = ("kind", "name", "weight", "transform")
 KIND_KEYS = {"similarity": ("smiles", "mode", "radius", "bits"), "substructure": ("smarts", "file", "forbid"),
-             "alerts": ("smarts", "file", "forbid"), "oracle": ("oracle",)}
+             "alerts": ("smarts", "file", "forbid"), "oracle": ("oracle",),
+             "vina": ("target", "receptor", "center", "size", "exhaustiveness", "seed"), "admet": ("property",)}
+VINA_TRANSFORM = 'transform = {type = "reverse_sigmoid", low = -12, high = -6, k = 0.5}'
+# admet-ai 2.0.1 (PyPI's newest when this was written) needs chemprop >= 2.2.2, whose dependency
+# cuik_molmaker_pin pins rdkit == 2026.03.6: installing it would replace molgfn's RDKit (see the README)
+ADMET_UNAVAILABLE = ("ADMET-AI predictions are not available: the admet-ai package cannot be installed beside "
+                     "molgfn (its chemprop 2.x dependency pins another RDKit version, which would replace "
+                     "molgfn's); score your ADMET model with kind = \"oracle\", oracle = \"package.module:function\"")
 TOP_KEYS = ("aggregation", "component")
+# names whose NAME_score column is already a column of candidate lists
+RESERVED_NAMES = {"raw": "the aggregate score", "sa": "the SA score descriptor"}
+PREFERENCE = "preference"  # the components as the objectives of a preference-conditioned run
+SCORING_AGGREGATIONS = (*tf.AGGREGATIONS, PREFERENCE)
 
 
 class ScoringError(InputError):
@@ -132,6 +163,8 @@ def _component(where: _Where, i: int, raw, base_dir: Path) -> dict:
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         raise where.error(f"kind {kind!r} is unknown{_close(kind, KINDS)}; choose from {', '.join(KINDS)}", i)
+    if kind == "admet":
+        raise where.error(ADMET_UNAVAILABLE, i, kind)
     allowed = (*COMMON_KEYS, *KIND_KEYS.get(kind, ()))
     unknown = [k for k in raw if k not in allowed]
     if unknown:
@@ -142,6 +175,9 @@ def _component(where: _Where, i: int, raw, base_dir: Path) -> dict:
     if not isinstance(name, str) or not name.strip() or not all(ch.isalnum() or ch in "_-" for ch in name):
         raise where.error(f"name must be letters, digits, _ or - (it names the columns NAME_raw, NAME_score), "
                           f"got {name!r}", i, kind)
+    if name in RESERVED_NAMES:
+        raise where.error(f"name {name!r} would give the column {name}_score, which candidate lists already have "
+                          f"({RESERVED_NAMES[name]}); give it another name", i, kind)
     c["name"] = name
     c["weight"] = _number(where, i, kind, "weight", raw.get("weight", 1.0), lo=0.0)
     if "transform" in raw:
@@ -154,6 +190,9 @@ def _component(where: _Where, i: int, raw, base_dir: Path) -> dict:
                           for k, v in raw["transform"].items()}
         if "mapping" in c["transform"]:
             c["transform"]["mapping"] = {str(k): float(v) for k, v in c["transform"]["mapping"].items()}
+    elif kind == "vina":
+        raise where.error(f"Vina scores are kcal/mol, lower binding better: give a transform to a score in [0, 1], "
+                          f"e.g. {VINA_TRANSFORM}", i, kind)
     elif kind not in (*UNIT_KINDS, "substructure", "alerts"):
         raise where.error(f"{kind} values are not scores in [0, 1]: give a transform, e.g. transform = "
                           "{type = \"sigmoid\", low = ..., high = ...} (or reverse_sigmoid, double_sigmoid, step, "
@@ -210,7 +249,55 @@ def _component(where: _Where, i: int, raw, base_dir: Path) -> dict:
             raise where.error(f"needs oracle = \"package.module:function\" (a function of a list of SMILES "
                               f"returning one number each), got {spec!r}", i, kind)
         c["oracle"] = spec
+    elif kind == "vina":
+        c.update(_vina_keys(where, i, raw, base_dir))
     return c
+
+
+def _vina_keys(where: _Where, i: int, raw: dict, base_dir: Path) -> dict:
+    """A vina component's docking keys, checked as the vina task checks its options (receptor paths made
+    absolute, from the scoring file's folder; center and size as lists of three numbers)."""
+    from .docking import dock_settings
+
+    out: dict = {}
+    for key in ("target", "receptor"):
+        if key in raw:
+            if not isinstance(raw[key], str) or not raw[key].strip():
+                raise where.error(f"{key} must be a string, got {raw[key]!r}", i, "vina")
+            out[key] = raw[key].strip()
+    if "receptor" in out:
+        path = Path(out["receptor"]).expanduser()
+        out["receptor"] = str(path if path.is_absolute() else (base_dir / path).resolve())
+    for key in ("center", "size"):
+        if key in raw:
+            v = raw[key]
+            out[key] = [float(x) for x in v] if isinstance(v, list) and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in v) else v
+    out["exhaustiveness"] = raw.get("exhaustiveness", 8)
+    out["seed"] = raw.get("seed", 0)
+    usage = ('target = "NAME" (a dockstring target, e.g. "DRD2"), or receptor = "FILE.pdbqt" with center = [X, Y, Z] '
+             "and size = [SX, SY, SZ]")
+    try:
+        d = dock_settings(out.get("receptor"), out.get("center"), out.get("size"), out["exhaustiveness"],
+                          out["seed"], out.get("target"), usage=usage)
+    except ValueError as e:
+        raise where.error(str(e).replace("target=", "target = ").replace("receptor=", "receptor = "), i,
+                          "vina") from None
+    if "target" in out and d.receptor.endswith("_target.pdbqt") and "/" not in out["target"]:
+        out["target"] = Path(d.receptor).name[: -len("_target.pdbqt")]  # dockstring's spelling: drd2 -> DRD2
+    if "center" in out:
+        out["center"] = list(d.center)
+    if "size" in out:
+        out["size"] = list(d.size)
+    return out
+
+
+def dock_settings_of(c: dict):
+    """The checked ``DockSettings`` of a normalised vina component."""
+    from .docking import dock_settings
+
+    return dock_settings(c.get("receptor"), c.get("center"), c.get("size"), c["exhaustiveness"], c["seed"],
+                         c.get("target"))
 
 
 def _validate(data, source: str, base_dir: Path) -> dict:
@@ -222,8 +309,9 @@ def _validate(data, source: str, base_dir: Path) -> dict:
         raise where.error(f"has no key {unknown[0]!r}{_close(unknown[0], [*TOP_KEYS, 'components'])}; its keys "
                           "are aggregation and [[component]] tables")
     agg = data.get("aggregation", "geometric")
-    if agg not in tf.AGGREGATIONS:
-        raise where.error(f"aggregation must be \"geometric\" or \"sum\", got {agg!r}")
+    if agg not in SCORING_AGGREGATIONS:
+        raise where.error(f"aggregation must be \"geometric\" or \"sum\" (or \"preference\": the components as the "
+                          f"objectives of a preference-conditioned run), got {agg!r}")
     comps = data.get("component")
     if not isinstance(comps, list) or not comps:
         raise where.error("has no [[component]] tables; add at least one (kind = \"qed\" ...)")
@@ -241,7 +329,21 @@ def _validate(data, source: str, base_dir: Path) -> dict:
         seen[c["name"]] = i
     if sum(c["weight"] for c in out) <= 0:
         raise where.error("every component has weight 0; give at least one a weight > 0")
+    if agg == PREFERENCE:
+        objectives = [c for c in out if not is_constraint(c)]
+        if len(objectives) < 2:
+            raise where.error("aggregation = \"preference\" makes the components the objectives of a preference-"
+                              f"conditioned run, which needs at least two; it has {len(objectives)} (forbidden "
+                              "substructures are constraints, not objectives): add a component, or use \"sum\"")
+        if sum(c["weight"] for c in objectives) <= 0:
+            raise where.error("every objective has weight 0 (the weights are the fixed weighting of raw_score); "
+                              "give at least one a weight > 0")
     return {"aggregation": agg, "component": out}
+
+
+def is_constraint(c: dict) -> bool:
+    """A forbidden substructure: a hard constraint under the geometric mean and preference conditioning."""
+    return c["kind"] in ("substructure", "alerts") and c["forbid"]
 
 
 class Scoring:
@@ -255,13 +357,24 @@ class Scoring:
         self.names = [c["name"] for c in self.components]
         self.weights = np.array([c["weight"] for c in self.components], dtype=np.float64)
         self.aggregation = spec["aggregation"]
+        # preference: the components that are objectives (not forbidden substructures), by index
+        self.objectives = [i for i, c in enumerate(self.components) if not is_constraint(c)] \
+            if self.aggregation == PREFERENCE else []
 
     @property
     def raw_hash(self) -> str:
         """What the raw values depend on (kinds and their keys, not weights, transforms or the
         aggregation, which are applied to stored raw values): the score store's version."""
         raw = [{k: v for k, v in c.items() if k not in ("name", "weight", "transform")} for c in self.components]
+        for r in raw:
+            if r["kind"] == "vina":  # the receptor's content and the box, as the vina task's store version
+                r["docking"] = dock_settings_of(r).version
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def docks(self) -> bool:
+        """Whether a component docks (kind vina): slow, and it gives poses."""
+        return any(c["kind"] == "vina" for c in self.components)
 
     @property
     def oracle_specs(self) -> list[str]:
@@ -282,7 +395,17 @@ class Scoring:
         return self.scores(Y)
 
     def __call__(self, Y) -> np.ndarray:
-        return tf.aggregate(self.scores(Y), self.weights, self.aggregation)
+        S = self.scores(Y)
+        if self.aggregation != PREFERENCE:
+            return tf.aggregate(S, self.weights, self.aggregation)
+        # the fixed weighting: the weighted sum of the objectives, 0 where a constraint is violated
+        cons = [i for i, c in enumerate(self.components) if is_constraint(c) and c["weight"] > 0]
+        ok = np.all(S[:, cons] > 0, axis=1) if cons else np.ones(len(S), dtype=bool)
+        return np.where(ok, tf.aggregate(S[:, self.objectives], self.weights[self.objectives], "sum"), 0.0)
+
+    def objective_names(self) -> list[str]:
+        """Under preference: the objectives' columns, ``NAME_score`` (their transformed scores)."""
+        return [f"{self.names[i]}_score" for i in self.objectives]
 
     def columns(self, Y) -> dict[str, list]:
         """``NAME_raw`` and ``NAME_score`` of every component (NaN rows: unscored molecules)."""
@@ -343,6 +466,11 @@ class ScoringFunction:
     def __getstate__(self) -> dict:
         return {"spec": self.spec, "oracles": self.oracles, "_ready": None}
 
+    @property
+    def fork_safe(self) -> bool:
+        """Vina runs its own threads: with a vina component, process workers are spawned, not forked."""
+        return not any(c["kind"] == "vina" for c in self.spec["component"])
+
     def _prepare(self) -> dict:
         if self._ready is None:
             from rdkit import Chem
@@ -356,13 +484,15 @@ class ScoringFunction:
                     ready[i] = (gen, [gen.GetFingerprint(mol_from_smiles(s)) for s in c["smiles"]])
                 elif c["kind"] in ("substructure", "alerts"):
                     ready[i] = [Chem.MolFromSmarts(s) for s in c["smarts"]]
+                elif c["kind"] == "vina":
+                    ready[i] = dock_settings_of(c).oracle()  # its grid maps are computed at the first docking
             self._ready = ready
         return self._ready
 
     def __call__(self, smiles: list[str]) -> list:
         from rdkit import DataStructs
 
-        from ..oracle.contract import Invalid
+        from ..oracle.contract import Invalid, Scored
         from .descriptors import mol_from_smiles
 
         ready = self._prepare()
@@ -370,6 +500,7 @@ class ScoringFunction:
         mols = [mol_from_smiles(s) for s in smiles]
         ok = [i for i, m in enumerate(mols) if m is not None]
         cols = []
+        poses: dict[int, str] = {}  # molecule index -> the best pose of the first vina component
         for ci, c in enumerate(self.spec["component"]):
             col = [math.nan] * len(smiles)
             kind = c["kind"]
@@ -390,6 +521,11 @@ class ScoringFunction:
                     raise ValueError(f"oracle {c['oracle']} returned {len(vals)} values for {len(ok)} SMILES")
                 for i, v in zip(ok, vals, strict=True):
                     col[i] = v if isinstance(v, Invalid) else float(v)
+            elif kind == "vina":
+                for i, v in zip(ok, ready[ci]([smiles[i] for i in ok]), strict=True):
+                    col[i] = v if isinstance(v, Invalid) else float(v.value)
+                    if isinstance(v, Scored) and v.extra is not None:
+                        poses.setdefault(i, v.extra)
             cols.append(col)
         out = []
         for i in range(len(smiles)):
@@ -397,5 +533,6 @@ class ScoringFunction:
                 out.append(Invalid(f"{smiles[i]!r} is not a molecule"))
                 continue
             bad = next((v for col in cols for v in [col[i]] if isinstance(v, Invalid)), None)
-            out.append(bad if bad is not None else tuple(col[i] for col in cols))
+            vec = tuple(col[i] for col in cols)
+            out.append(bad if bad is not None else Scored(vec, poses[i]) if i in poses else vec)
         return out
