@@ -165,7 +165,7 @@ def test_evaluation_samples_are_the_trainers():
 def test_importance_log_z_on_an_enumerable_fragment_space(tmp_path):
     """The graph environment (GNN policy, variable-length trajectories): within a few standard errors of
     the exact log Z over its 66 molecules, and logged in metrics.csv rows."""
-    from molgfn.envs.fragments import exact_terminal_distribution
+    from molgfn.envs.fragment_exact import exact_terminal_distribution
 
     from .fragment_helpers import TinyFragTask, write_vocab
 

@@ -10,7 +10,8 @@ import torch
 from rdkit import Chem
 
 from molgfn.config import TrainConfig
-from molgfn.envs.fragments import FragmentEnv, exact_terminal_distribution, load_vocab
+from molgfn.envs.fragment_exact import exact_terminal_distribution
+from molgfn.envs.fragments import FragmentEnv, load_vocab
 from molgfn.gnn import FragmentGNNPolicy
 from molgfn.local_search import local_search_step
 from molgfn.sampling import sample_backward, sample_forward

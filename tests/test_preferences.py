@@ -262,7 +262,7 @@ def test_preference_conditioned_gnn_matches_the_exact_targets_on_a_tiny_fragment
 
     from molgfn.api import MoleculeFunctionTask, make_config
     from molgfn.conditioning import make_cond
-    from molgfn.envs.fragments import exact_terminal_distribution
+    from molgfn.envs.fragment_exact import exact_terminal_distribution
     from molgfn.trainer import Trainer
 
     from .fragment_helpers import write_vocab

@@ -16,7 +16,8 @@ import torch
 from rdkit import Chem
 
 from molgfn.config import TrainConfig
-from molgfn.envs.fragments import FragmentEnv, exact_terminal_distribution, load_vocab
+from molgfn.envs.fragment_exact import exact_terminal_distribution
+from molgfn.envs.fragments import FragmentEnv, load_vocab
 from molgfn.errors import InputError
 from molgfn.fragtask import FragmentTask
 from molgfn.gnn import FragmentGNNPolicy
