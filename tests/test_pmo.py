@@ -120,3 +120,25 @@ def test_scoring_smiles_with_a_fragment_task_needs_no_block_vocabulary(tmp_path,
     res = CliRunner().invoke(app, ["design", "--task", "pmo-qed", "--rounds", "1", "--out", str(tmp_path / "run")])
     assert res.exit_code != 0 and "seh-frag-blocks" in res.output  # building molecules does need it
     assert not (tmp_path / "run").exists()  # and says so before writing anything
+
+
+def test_reward_exponent_is_used_by_fragment_tasks_and_refused_where_fixed(tmp_path):
+    """--reward-exponent on a built-in task: a fragment task takes it (R = r^b, recorded for --resume);
+    a task whose exponent is fixed refuses it in one line instead of ignoring it."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from molgfn.cli import app
+
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["design", "--task", "pmo-qed", "--reward-exponent", "4", "--rounds", "1",
+                                   "--batch-size", "8", "--num-samples", "16", "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    assert json.loads((run / "config.json").read_text())["task_options"]["reward_exponent"] == 4.0
+    df = pd.read_csv(run / "candidates.csv")
+    assert np.allclose(df["reward"], np.maximum(df["raw_score"], 1e-3) ** 4, rtol=1e-6)
+    res = CliRunner().invoke(app, ["design", "--task", "tfbind8", "--reward-exponent", "4", "--rounds", "1",
+                                   "--out", str(tmp_path / "t8")])
+    assert res.exit_code == 2 and "fixed reward exponent" in res.output and not (tmp_path / "t8").exists()

@@ -62,6 +62,8 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
             opts["workers"] = workers
     elif workers is not None and task.startswith("rna"):
         opts["workers"] = workers
+    if task not in ("custom", "custom-frag") and "reward_exponent" in _explicit_options():
+        _builtin_exponent(task, reward_exponent, opts)
     moo = {k: frag.pop(k) for k in ("objectives", "weights", "transforms") if frag and k in frag}
     opts.update(moo)  # --objectives, --weights, --transform: checked to be a custom task by the caller
     if frag:  # --vocab / --max-blocks go to fragment tasks only
@@ -71,6 +73,24 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
             opts.update(frag)
     opts.update(parse_task_options(task_option))
     return task, opts, get_task(task, **opts)
+
+
+def _builtin_exponent(task: str, reward_exponent: float, opts: dict) -> None:
+    """--reward-exponent typed for a built-in task: passed on where the task takes one (fragment tasks,
+    recorded with the run's task options); refused, never ignored, where its exponent is fixed."""
+    import inspect
+
+    from molgfn.errors import InputError
+    from molgfn.tasks import registry
+
+    cls = registry().get(task)
+    if cls is None:
+        return  # an unknown task: get_task names it
+    if "reward_exponent" not in inspect.signature(cls.__init__).parameters:
+        raise InputError(f"task {task!r} has a fixed reward exponent (b = {cls.reward_exponent:g}, the papers' "
+                         "setting its modes and benchmarks rely on); --reward-exponent sets it for custom tasks and "
+                         "fragment tasks (seh-frag, pmo-*, ...): leave it out here")
+    opts["reward_exponent"] = reward_exponent
 
 
 def _oracle_settings(executor, workers, ray_address, chunk_size, oracle_timeout, oracle_retries, on_oracle_error,

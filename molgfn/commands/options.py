@@ -51,7 +51,7 @@ ScoringOpt = Annotated[Path | None, typer.Option(help="A scoring file (TOML: com
                                                  "README 'Your objective as a scoring file'); --task custom-frag.")]
 AlphabetOpt = Annotated[str, typer.Option(help="Alphabet of a custom task (one character per token).")]
 LengthOpt = Annotated[int, typer.Option(help="Sequence length of a custom task.")]
-ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom task, in (0, 100]: R = R_max * "
+ExpOpt = Annotated[float, typer.Option(help="Reward exponent b of a custom or fragment task, in (0, 100]: R = R_max * "
                                        "(max(r, 0.001)/raw_max)^b. Raw scores at or below the floor 0.001 all get "
                                        "the same reward (a warning says so); negative scores are refused unless "
                                        "--task-option allow_negative=true.")]
