@@ -2,7 +2,8 @@
 
 ``--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ exhaustiveness=N``, or
 ``--task-option target=NAME`` for one of the 58 targets dockstring prepared (receptor and box from the
-installed ``dockstring`` package's files; ``center=``/``size=`` may still override its box).
+installed ``dockstring`` package's files), or ``target=FOLDER`` for a folder written by ``molgfn receptor
+prepare`` (its receptor.pdbqt and box.json); ``center=``/``size=`` may still override a target's box.
 Each molecule gets one RDKit ETKDG + MMFF94 conformer (fixed seed), is prepared with meeko
 (Gasteiger charges, AutoDock atom types, rotatable bonds) and docked in the box with the
 Vina scoring function (Eberhardt et al. 2021; Trott & Olson 2010). Raw score = the best
@@ -28,7 +29,7 @@ from molgfn.oracle import CachedOracle, Invalid, Scored
 
 INSTALL = 'pip install "molgfn[docking]"'
 USAGE = ("--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ [exhaustiveness=8], or "
-         "--task-option target=NAME (a dockstring target, e.g. DRD2)")
+         "--task-option target=NAME (a dockstring target, e.g. DRD2) or target=FOLDER (of molgfn receptor prepare)")
 MAX_BOX = 126.0  # Angstrom per side: larger grids are unreasonable for a docking box
 
 
@@ -129,7 +130,7 @@ class VinaDock(FragmentTask):
         if target is not None:
             if receptor is not None:
                 raise ValueError(f"give target={target} or receptor={receptor}, not both (target= docks into "
-                                 "dockstring's prepared receptor, receptor= into your own)")
+                                 "a prepared receptor with its box, receptor= into your own PDBQT)")
             receptor, t_center, t_size = resolve_target(str(target))
             center = t_center if center is None else center
             size = t_size if size is None else size
