@@ -151,11 +151,20 @@ def test_target_folder_docks_end_to_end_like_its_explicit_options(tmp_path):
     assert by_folder.oracle.settings_hash == explicit.oracle.settings_hash  # the same receptor and box
 
 
-def test_target_folder_that_is_not_one_is_a_clear_error(tmp_path):
+def test_target_folder_that_is_not_one_is_a_clear_error(tmp_path, monkeypatch):
     from molgfn.chem.docktargets import resolve_target
 
     with pytest.raises(ValueError, match="holds no box.json; prepare one with: molgfn receptor prepare"):
         resolve_target(str(tmp_path))
+    shipped = tmp_path / "targets"  # a dockstring-style folder of prepared targets
+    shipped.mkdir()
+    (shipped / "DRD2_target.pdbqt").write_text("ATOM\n")
+    (shipped / "DRD2_conf.txt").write_text("center_x=1\ncenter_y=2\ncenter_z=3\nsize_x=20\nsize_y=20\nsize_z=20\n")
+    monkeypatch.chdir(tmp_path)
+    Path("DRD2").mkdir()  # a folder of that name without a box.json does not hide dockstring's DRD2
+    assert resolve_target("DRD2", shipped)[0] == shipped / "DRD2_target.pdbqt"
+    Path("DRD2/box.json").write_text('{"center": [4, 5, 6], "size": [22, 22, 22]}')  # with one, it wins
+    assert resolve_target("DRD2", shipped) == (Path("DRD2/receptor.pdbqt"), (4.0, 5.0, 6.0), (22.0, 22.0, 22.0))
     (tmp_path / "box.json").write_text("{not json")
     with pytest.raises(ValueError, match="box.json cannot be read"):
         resolve_target(str(tmp_path))

@@ -69,9 +69,10 @@ def resolve_target(name: str, folder: Path | None = None):
     """NAME (case-insensitive) -> (receptor PDBQT path, center, size). A one-line ValueError names the known
     targets (and the nearest ones) when NAME is not one of them, and the install command when dockstring is
     not installed. NAME may also be a folder written by ``molgfn receptor prepare`` (a path with a ``/``, or
-    an existing folder): its receptor.pdbqt and the box of its box.json (molgfn.chem.receptor)."""
+    a folder holding a box.json, which wins over a dockstring name): its receptor.pdbqt and the box of its
+    box.json (molgfn.chem.receptor)."""
     given = Path(str(name)).expanduser()
-    if "/" in str(name) or given.is_dir():
+    if "/" in str(name) or (given / "box.json").is_file():
         from .receptor import read_target_folder
 
         return read_target_folder(given)
