@@ -63,6 +63,16 @@ def test_box_around_is_the_extents_midpoint_padded_with_a_minimum_side():
         box_around([(0, 0, 0), (200, 0, 0)], padding=4.0)
 
 
+def test_a_box_over_vinas_volume_is_named_in_the_report():
+    from molgfn.chem.receptor import report_lines
+
+    data = {"center": [0.0, 0.0, 0.0], "atoms": 10, "removed": {"waters": 0, "hetero": [], "no_template": []},
+            "source": {"kind": "residues", "residues": ["ALA A:1"], "atoms": 5, "padding": 4.0, "min_side": 20.0}}
+    for size, warned in (([30.0, 30.0, 30.0], False), ([30.0, 30.0, 31.0], True)):
+        lines = report_lines("rec", {**data, "size": size})
+        assert any("Vina warns above 27,000 A^3" in ln for ln in lines) == warned
+
+
 def test_prepare_from_the_cocrystallised_ligand_docks(tmp_path):
     need_docking()
     r, out = prepare(tmp_path, "--ligand-resname", "LIG", "--padding", "10")
@@ -122,6 +132,7 @@ def test_residue_selection_box_and_kept_zinc_and_waters(tmp_path):
     center, size = expected_box(peptide_coords({5, 6, 7, 9}), padding=6.0)
     assert box["center"] == pytest.approx(center, abs=1e-3) and box["size"] == pytest.approx(size, abs=1e-3)
     assert box["source"]["residues"] == ["PHE A:5", "TYR A:6", "LYS A:7", "GLU A:9"]
+
     assert box["removed"]["waters"] == 0 and box["removed"]["hetero"] == ["LIG A:101", "SO4 A:302"]
     names = {res for res, _, _ in records(out / "receptor.pdbqt")}
     assert {"ZN", "HOH"} <= names and not {"LIG", "SO4"} & names

@@ -40,7 +40,9 @@ INSTALL = 'pip install "molgfn[docking]"'
 # ligand it is drawn around: Feinstein & Brylinski (J. Cheminform. 2015, 7:18) found Vina most accurate with a
 # cubic box of 2.9 x the ligand's radius of gyration, and 20 A is that box for a radius of gyration of ~7 A,
 # a larger drug-like molecule (Vina's own --autobox, the ligand's extent + 4 A, fits only the ligand itself).
-# Sides above 30 A (dockstring's boxes) make the search slower, so more padding stays the user's choice.
+# Vina itself warns above 27,000 A^3 (a 30 A cube: dockstring's boxes) that the search gets less reliable;
+# between the two, the padding is the user's choice.
+VINA_WARNS = 27000.0  # A^3
 MIN_SIDE = 20.0
 MAX_SIDE = 126.0  # as tasks/vina.py: larger grids are no docking box
 MAX_PADDING = 30.0
@@ -487,11 +489,15 @@ def report_lines(out: str | Path, data: dict) -> list[str]:
     if rm["no_template"]:
         gone.append(f"without a meeko template {', '.join(rm['no_template'][:10])}")
     folder = shlex.quote(str(out))
+    volume = math.prod(data["size"])
+    warn = [f"note: the box is {volume:,.0f} A^3; Vina warns above {VINA_WARNS:,.0f} A^3 (a 30 A cube) that its "
+            "search gets less reliable: select fewer residues or use less --padding"] if volume > VINA_WARNS else []
     return [
         f"wrote {out / RECEPTOR} ({data['atoms']} atoms), {out / RECEPTOR_PDB} and {out / BOX}",
         f"box: center {_fmt(data['center'])}, size {_fmt(data['size'])} A, around {what} ({src['atoms']} heavy atoms, "
         f"padding {src['padding']:g} A, sides at least {src['min_side']:g} A)",
         "removed: " + ("; ".join(gone) if gone else "nothing"),
+        *warn,
         f"next: molgfn design --task vina --task-option target={folder}",
         f"  (the same as --task-option receptor={shlex.quote(str(out / RECEPTOR))} --task-option "
         f"center={_fmt(data['center'])} --task-option size={_fmt(data['size'])})",
