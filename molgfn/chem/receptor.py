@@ -61,6 +61,12 @@ def _need(*modules: str) -> None:
         raise InputError(f"receptor preparation needs {' and '.join(missing)}, which is not installed: {INSTALL}")
 
 
+def _shown(value, n: int = 24) -> str:
+    """The user's value quoted for a message, cut to n characters."""
+    text = str(value)
+    return repr(text if len(text) <= n else text[:n] + "...")
+
+
 def _short(text: str, n: int = 240) -> str:
     """A message on one line, at most n characters."""
     line = "; ".join(s.strip() for s in str(text).splitlines() if s.strip())
@@ -90,17 +96,17 @@ def parse_residues(spec: str) -> list[tuple[str, int, str, int, str]]:
     """``A:45,A:78,B:101A,A:50-55`` -> (chain, first number, insertion code, last number, insertion code)."""
     items = [s for s in str(spec).split(",") if s.strip()]
     if not items:
-        raise InputError(f"--residues {spec!r} names no residue; give CHAIN:NUMBER items, e.g. A:45,A:78,A:80-84")
+        raise InputError(f"--residues {_shown(spec)} names no residue; give CHAIN:NUMBER items, e.g. A:45,A:78,A:80-84")
     out = []
     for item in items:
         m = RESIDUE.match(item)
         if m is None:
-            raise InputError(f"--residues item {item.strip()!r} is not CHAIN:NUMBER (or CHAIN:FIRST-LAST), e.g. "
+            raise InputError(f"--residues item {_shown(item.strip())} is not CHAIN:NUMBER (or CHAIN:FIRST-LAST), e.g. "
                              "A:45 or A:80-84")
         chain, a, ia, b, ib = m.groups()
         last, last_icode = (int(b), ib or "") if b is not None else (int(a), ia or "")
         if last < int(a):
-            raise InputError(f"--residues item {item.strip()!r} runs backwards; write the range as FIRST-LAST")
+            raise InputError(f"--residues item {_shown(item.strip())} runs backwards; write the range as FIRST-LAST")
         out.append((chain, int(a), (ia or "").upper(), last, last_icode.upper()))
     return out
 
@@ -219,7 +225,7 @@ def box_from_resname(st, resname: str, chain: str | None, padding: float):
     """The box around the co-crystallised HETATM residue ``resname`` (in ``chain``): (center, size, source)."""
     name = str(resname).strip().upper()
     if not name or len(name) > 5 or not name.isprintable():
-        raise InputError(f"--ligand-resname {resname!r} is no residue name; give the ligand's 1-5 character "
+        raise InputError(f"--ligand-resname {_shown(resname)} is no residue name; give the ligand's 1-5 character "
                          f"residue name (its HETATM records), e.g. {_het_hint(st)}")
     hits = [(ch, r) for ch in st[0] for r in ch if r.name.upper() == name and (chain is None or ch.name == chain)]
     if not hits:
@@ -392,13 +398,13 @@ def prepare(protein: str | Path, out: str | Path, ligand: str | Path | None = No
         raise InputError("--chain picks a copy of --ligand-resname's ligand; with --residues the chain is part of "
                          "each item (A:45)")
     if chain is not None and (not str(chain).strip() or not str(chain).isprintable() or len(str(chain)) > 4):
-        raise InputError(f"--chain {chain!r} is no chain name; give the chain's name as in the file, e.g. A")
+        raise InputError(f"--chain {_shown(chain)} is no chain name; give the chain's name as in the file, e.g. A")
     if not (isinstance(padding, int | float) and math.isfinite(padding) and 0 <= padding <= MAX_PADDING):
         raise InputError(f"--padding must be a number of Angstrom in [0, {MAX_PADDING:g}], got {padding}")
     keep = {s.strip().upper() for s in str(keep_hetero or "").split(",") if s.strip()}
     bad_names = sorted(k for k in keep if len(k) > 5 or not k.isprintable() or not k.replace("_", "").isalnum())
     if bad_names:
-        raise InputError(f"--keep-hetero {keep_hetero!r}: {bad_names[0]!r} is no residue name; give residue names "
+        raise InputError(f"--keep-hetero: {_shown(bad_names[0])} is no residue name; give residue names "
                          "separated by commas, e.g. ZN,MG")
     if ligand_resname is not None and str(ligand_resname).strip().upper() in keep:
         raise InputError(f"--ligand-resname {ligand_resname} is the ligand to draw the box around and to remove; do "
