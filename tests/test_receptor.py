@@ -124,6 +124,24 @@ def test_the_ligand_file_gives_the_same_box_as_its_residue(tmp_path):
         assert box["source"]["kind"] == "ligand-file" and box["source"]["atoms"] == 7
 
 
+def test_mmcif_input_gives_the_same_receptor_and_box(tmp_path):
+    need_docking()
+    import gemmi
+
+    pdb = complex_pdb(tmp_path / "complex.pdb")
+    st = gemmi.read_structure(str(pdb))
+    st.setup_entities()
+    st.make_mmcif_document().write_file(str(tmp_path / "complex.cif"))
+    boxes, atoms = [], []
+    for name in ("complex.pdb", "complex.cif"):
+        r, out = prepare(tmp_path, "--ligand-resname", "LIG", "--force", pdb=tmp_path / name)
+        assert r.exit_code == 0, r.output
+        box = json.loads((out / "box.json").read_text())
+        boxes.append((box["center"], box["size"], box["removed"]))
+        atoms.append(records(out / "receptor.pdbqt"))
+    assert boxes[0] == boxes[1] and atoms[0] == atoms[1]
+
+
 def test_residue_selection_box_and_kept_zinc_and_waters(tmp_path):
     need_docking()
     r, out = prepare(tmp_path, "--residues", "A:5-7,A:9", "--padding", "6", "--keep-hetero", "zn", "--keep-waters")

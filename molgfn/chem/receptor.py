@@ -277,7 +277,11 @@ def box_from_residues(st, spec: str, padding: float):
 
 
 def _supported_names() -> set[str]:
-    from meeko import ResidueChemTemplates
+    try:
+        from meeko import ResidueChemTemplates
+    except ImportError:
+        raise InputError(f"receptor preparation needs meeko >= 0.6 (its residue templates): pip install -U meeko, "
+                         f"or {INSTALL}") from None
 
     t = ResidueChemTemplates.create_from_defaults()
     return set(t.residue_templates) | set(t.ambiguous)
@@ -329,7 +333,11 @@ def clean(st, keep_waters: bool, keep_hetero: set[str], center, size, drop_bad: 
 
 def meeko_receptor(pdb: str, center, size, drop_bad: bool) -> tuple[str, str, list[str]]:
     """meeko's receptor preparation of a cleaned PDB string: (PDBQT, PDB with hydrogens, residues left out)."""
-    from meeko import MoleculePreparation, PDBQTWriterLegacy, Polymer, ResidueChemTemplates
+    try:
+        from meeko import MoleculePreparation, PDBQTWriterLegacy, Polymer, ResidueChemTemplates
+    except ImportError:  # meeko < 0.6 has no Polymer (tested with meeko 0.8)
+        raise InputError(f"receptor preparation needs meeko >= 0.6 (its Polymer API): pip install -U meeko, or "
+                         f"{INSTALL}") from None
 
     sink = io.StringIO()  # meeko prints and logs its template matching; the user gets one line instead
     log = logging.getLogger("meeko")
