@@ -115,8 +115,16 @@ def test_the_ligand_file_gives_the_same_box_as_its_residue(tmp_path):
     pdb = tmp_path / "lig.pdb"
     pdb.write_text("\n".join(het_line(i + 1, f"{el}{i + 1}", "LIG", "X", 1, xyz, el)
                              for i, (el, xyz) in enumerate(atoms)) + "\nEND\n")
+    mol2 = tmp_path / "lig.mol2"  # Tripos MOL2 by hand (RDKit reads it, does not write it)
+    bonds = [(b.GetBeginAtomIdx() + 1, b.GetEndAtomIdx() + 1, "ar" if b.GetIsAromatic() else "1")
+             for b in mol.GetBonds()]
+    mol2.write_text("@<TRIPOS>MOLECULE\nphenol\n" + f"{len(atoms)} {len(bonds)} 0 0 0\nSMALL\nNO_CHARGES\n\n"
+                    + "@<TRIPOS>ATOM\n" + "".join(
+                        f"{i + 1} {el}{i + 1} {x:.3f} {y:.3f} {z:.3f} {el}{'.ar' if el == 'C' else '.3'} 1 LIG 0.0\n"
+                        for i, (el, (x, y, z)) in enumerate(atoms))
+                    + "@<TRIPOS>BOND\n" + "".join(f"{i + 1} {a} {b} {t}\n" for i, (a, b, t) in enumerate(bonds)))
     center, size = expected_box([xyz for _, xyz in atoms], padding=4.0)
-    for lig in (sdf, pdb):
+    for lig in (sdf, pdb, mol2):
         r, out = prepare(tmp_path, "--ligand", str(lig), "--force")
         assert r.exit_code == 0, r.output
         box = json.loads((out / "box.json").read_text())
