@@ -30,6 +30,7 @@ from molgfn.commands.options import (
     Preset,
     ProgressMode,
 )
+from molgfn.commands.receptor import receptor_prepare
 from molgfn.commands.reports import info, report
 from molgfn.commands.sampling import evaluate, sample
 from molgfn.commands.scoring import score, scores_cmd
@@ -45,6 +46,8 @@ data_app = typer.Typer(cls=Group, help="Third-party data assets: list, fetch, im
 app.add_typer(data_app, name="data")
 fragments_app = typer.Typer(cls=Group, help="Block vocabularies from your own molecules.", no_args_is_help=True)
 app.add_typer(fragments_app, name="fragments")
+receptor_app = typer.Typer(cls=Group, help="Receptors for docking from your own structures.", no_args_is_help=True)
+app.add_typer(receptor_app, name="receptor")
 
 
 def _print_version(value: bool) -> None:
@@ -72,6 +75,7 @@ data_app.command("list", cls=Command)(data_list)
 data_app.command("fetch", cls=Command)(data_fetch)
 data_app.command("import", cls=Command)(data_import)
 fragments_app.command("build", cls=Command)(fragments_build)
+receptor_app.command("prepare", cls=renamed(OUT_DIR_RENAMED))(receptor_prepare)
 app.command(cls=renamed(OUT_DIR_RENAMED))(report)
 app.command(cls=Command)(info)
 app.command("scores", cls=Command)(scores_cmd)

@@ -2,7 +2,8 @@
 
 ``--task-option receptor=FILE.pdbqt center=X,Y,Z size=SX,SY,SZ exhaustiveness=N``, or
 ``--task-option target=NAME`` for one of the 58 targets dockstring prepared (receptor and box from the
-installed ``dockstring`` package's files; ``center=``/``size=`` may still override its box).
+installed ``dockstring`` package's files), or ``target=FOLDER`` for a folder written by ``molgfn receptor
+prepare`` (its receptor.pdbqt and box.json); ``center=``/``size=`` may still override a target's box.
 Each molecule gets one RDKit ETKDG + MMFF94 conformer (fixed seed), is prepared with meeko
 (Gasteiger charges, AutoDock atom types, rotatable bonds) and docked in the box with the
 Vina scoring function (Eberhardt et al. 2021; Trott & Olson 2010): ``molgfn.chem.docking``, which

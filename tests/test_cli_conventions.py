@@ -184,7 +184,7 @@ def test_one_naming_convention_on_every_command():
             folders += 1
         for p in cmd.params:  # the old spellings are not options any more (they are renamed())
             assert not {"--n", "--k"} & set(p.opts), (name, p.name)
-    assert (counted, files, folders) == (3, 4, 4)  # design sample evaluate; sample score scores fragments-build; ...
+    assert (counted, files, folders) == (3, 4, 5)  # design sample evaluate; ...; folders: ... and receptor prepare
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ import typer
 
 from . import faultlib as F
 from .faultlib import Case
+from .receptor_helpers import complex_pdb
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork, /proc and mounts: Linux only")
 
@@ -57,6 +58,7 @@ def base_setup(d: Path) -> None:
     (d / "adir" / "thesis.tex").write_text("years of work\n")
     (d / "in.csv").write_text("sequence\nACGT\nGGCC\nTTTT\nCAGA\n")
     (d / "lib.smi").write_text("CC(=O)Nc1ccc(O)cc1\nCC(=O)Oc1ccccc1C(=O)O\nCN1CCC[C@H]1c1cccnc1\n")  # fragments build
+    complex_pdb(d / "protein.pdb")  # receptor prepare: a peptide with a ligand LIG, waters and ions
     for name, text in TOMLS.items():
         (d / f"{name}.toml").write_bytes(text if isinstance(text, bytes) else text.encode())
 
@@ -138,11 +140,12 @@ BASE = {
     "data fetch": ["no-such-asset"],
     "data import": ["{D}/nope"],
     "fragments build": ["{D}/lib.smi", "-o", "{D}/blocks.json"],
+    "receptor prepare": ["{D}/protein.pdb", "--out", "{D}/rec", "--ligand-resname", "LIG"],
 }
 STORE = "run/scores.sqlite*"  # scoring with a run's oracle adds to the run's own score store
 OUTPUTS = {"train": ("out/",), "design": ("out/",), "sample": ("s.csv", STORE), "score": ("scored.csv",),
            "evaluate": ("run/evaluation.json", STORE), "bench": ("bench/",), "report": ("rep/",), "scores": ("sc.csv",),
-           "fragments build": ("blocks.json",)}
+           "fragments build": ("blocks.json",), "receptor prepare": ("rec/",)}
 OWNER_BY_OPTION = {"oracle_timeout": "procs", "workers": "procs", "executor": "procs", "chunk_size": "procs",
                    "oracle_retries": "procs", "ray_address": "procs", "score_store": "oracle", "print_config": "bounds",
                    "output": "files", "out_dir": "files", "config": "files", "resume": "files", "overwrite": "files"}
@@ -806,6 +809,16 @@ def summarize(res: dict, wall: float) -> str:
     return "\n".join(lines)
 
 
+def receptor_template(d: Path) -> list[list[str]]:
+    """`receptor prepare` once, where meeko and gemmi are installed (their imports then come preloaded)."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("meeko", "gemmi")):
+        return []
+    return [["receptor", "prepare", str(complex_pdb(d / "protein.pdb")), "--out", f"{d}/rec", "--ligand-resname",
+             "LIG"]]
+
+
 def make_templates(root: Path) -> None:
     """The run the cases copy, made in a child; that child also runs each command once and lists
     the modules they import, which this process then imports so that every forked case starts
@@ -822,7 +835,7 @@ def make_templates(root: Path) -> None:
                      ["evaluate", f"{d}/vrun", "-n", "8", "--trust-oracle"],
                      ["report", f"{d}/run", "--out", f"{d}/rep"], ["info", f"{d}/run"],
                      ["score", "--task", "custom", "--oracle", GC, "--length", "4", "-i", f"{d}/in.csv"],
-                     ["scores", f"{d}/run/scores.sqlite"], ["tasks"]):
+                     ["scores", f"{d}/run/scores.sqlite"], ["tasks"], *receptor_template(d)):
             try:
                 app(argv, prog_name="molgfn", standalone_mode=True)
             except SystemExit as e:

@@ -28,6 +28,8 @@ NOT_RUN = {
     "pip": "installs packages from an index",
     "column": "a viewer of the candidate CSV (util-linux), not molgfn",
     "head": "a viewer, not molgfn",
+    "curl": "downloads a file (a PDB entry) from the network",
+    "echo": "writes a small input file",
 }
 SEPARATORS = {"&&", "||", "|", ";"}
 REDIRECTS = {">", ">>", "<", "2>"}

@@ -1,4 +1,5 @@
-"""Prepared docking targets shipped by the ``dockstring`` package (García-Ortegón et al. 2022, J. Chem. Inf.
+"""Prepared docking targets: the user's own folders of ``molgfn receptor prepare``, and those shipped by the
+``dockstring`` package (García-Ortegón et al. 2022, J. Chem. Inf.
 Model. 62, 3486): 58 receptors as PDBQT files with a Vina box each (``NAME_target.pdbqt`` and
 ``NAME_conf.txt`` under ``dockstring/resources/targets``).
 
@@ -67,7 +68,14 @@ def parse_conf(text: str, source: str = "conf") -> tuple[tuple[float, float, flo
 def resolve_target(name: str, folder: Path | None = None):
     """NAME (case-insensitive) -> (receptor PDBQT path, center, size). A one-line ValueError names the known
     targets (and the nearest ones) when NAME is not one of them, and the install command when dockstring is
-    not installed."""
+    not installed. NAME may also be a folder written by ``molgfn receptor prepare`` (a path with a ``/``, or
+    a folder holding a box.json, which wins over a dockstring name): its receptor.pdbqt and the box of its
+    box.json (molgfn.chem.receptor)."""
+    given = Path(str(name)).expanduser()
+    if "/" in str(name) or (given / "box.json").is_file():
+        from .receptor import read_target_folder
+
+        return read_target_folder(given)
     folder = targets_dir() if folder is None else folder
     known = list_targets(folder) if folder is not None else []
     if not known:
