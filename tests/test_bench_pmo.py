@@ -20,8 +20,9 @@ def test_the_preset_covers_every_pmo_oracle_and_each_is_a_task():
     preset = B.PRESETS["pmo"]
     assert preset.max_oracle_calls == 10_000 and preset.methods == ["design"] and len(preset.seeds) >= 3
     assert set(preset.tasks) <= set(registry()) and len(preset.tasks) == 20
-    # the sums of the published rows (GFlowNet 7.45, REINVENT 11.60, Genetic GFN 13.59)
-    assert [round(sum(v[i] for v in PUBLISHED.values()), 2) for i in range(3)] == [7.45, 11.60, 13.59]
+    # the sums of the printed rows over these 20 tasks (the 7.45 and 11.60 used the PMO values
+    # rounded instead of cut off: 20 of them 0.001 higher)
+    assert [round(sum(v[i] for v in PUBLISHED.values()), 3) for i in range(3)] == [7.440, 11.591, 13.594]
 
 
 def test_budgeted_grid_jobs_get_rounds_from_the_budget():

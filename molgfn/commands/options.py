@@ -366,13 +366,8 @@ SEED_MAX = 2**32 - 1
 
 
 def _check_ranges(*specs) -> None:
-    """(flag, value, lo, hi) tuples, either bound None: refuse NaN/inf and values outside [lo, hi]."""
-    import math
+    """(flag, value, lo, hi) tuples, either bound None: ``molgfn.limits.check_ranges`` (one rule for the
+    CLI's flags and the library's arguments)."""
+    from molgfn.limits import check_ranges
 
-    from molgfn.errors import InputError
-
-    for flag, v, lo, hi in specs:
-        finite = not isinstance(v, float) or math.isfinite(v)
-        if not finite or (lo is not None and v < lo) or (hi is not None and v > hi):
-            rng = f">= {lo}" if hi is None else f"<= {hi}" if lo is None else f"in [{lo}, {hi}]"
-            raise InputError(f"{flag} must be a finite number {rng}, got {v}")
+    check_ranges(*specs)
