@@ -90,10 +90,13 @@ def rule_bounds(filters: tuple[str, ...]) -> tuple[tuple[tuple[str, float], ...]
     property only grows as blocks are added (MW > 500, N + O > 10). ``lipinski`` allows one
     violation, so only both together are masked; ``ro5-strict`` allows none, so each is. cLogP
     and HBD can fall when a block is added and stay the filter's to check on the finished molecule."""
+    from .chem.descriptors import RO5_LIMITS
+
+    mw, hba = ("mol_weight", float(RO5_LIMITS["mol_weight"])), ("hba", float(RO5_LIMITS["hba"]))
     if "ro5-strict" in filters:
-        return ((("mol_weight", 500.0),), (("hba", 10.0),))
+        return ((mw,), (hba,))
     if "lipinski" in filters:
-        return ((("mol_weight", 500.0), ("hba", 10.0)),)
+        return ((mw, hba),)
     return ()
 
 
@@ -132,6 +135,8 @@ class FragmentTask(Task):
             self.max_heavy_atoms = int(max_heavy_atoms)
         self._vocab, self._max_blocks = vocab, int(max_blocks)
         self._env: FragmentEnv | None = None
+        if vocab is not None:  # the user's file is read now (cached): a bad one fails before anything is written
+            load_vocab(vocab)
         self.reward_calls = 0
         self.num_blocks: dict[str, int] = {}  # SMILES -> blocks of the state it was first seen as
 
@@ -145,6 +150,10 @@ class FragmentTask(Task):
             bounds = rule_bounds(self.filters) if self.mask_alert_blocks else ()
             self._env = FragmentEnv(blocks, self._max_blocks, self.max_heavy_atoms, blocked, bounds)
         return self._env
+
+    @env.setter
+    def env(self, env: FragmentEnv) -> None:  # a plugin may build its own environment
+        self._env = env
 
     # -- the oracle ------------------------------------------------------------------------
     def raw_scores(self, smiles: list[str]) -> Sequence[float]:

@@ -339,6 +339,14 @@ class _Search:
         return b, [stem_by_rank[rank_p[d]] for d in pd]
 
 
+def _masked_reason(env, row: list[int]) -> str:
+    """Why a tree lies outside the environment's masks (its filters' blocked blocks or rule-of-five limits)."""
+    s = torch.tensor([row])
+    if env.blocked and bool(torch.isin(s[:, : env.M], torch.tensor(env.blocked)).any()):
+        return "it holds a block that carries an alert of the task's --filter (masked in the environment)"
+    return "it is over the rule-of-five limits that the task's --filter masks in the environment (MW > 500, N + O > 10)"
+
+
 def decompose(smiles: str, env, index: _Index | None = None, steps: int = SEARCH_STEPS) -> Decomposition:
     """The molecule as a done state of ``env`` (a ``FragmentEnv``), or the reason it cannot be one."""
     index = index or _Index(env)
@@ -353,6 +361,7 @@ def decompose(smiles: str, env, index: _Index | None = None, steps: int = SEARCH
         d.reason = f"{mol.GetNumHeavyAtoms()} heavy atoms (> max_heavy_atoms {limit} of this task)"
         return d
     search = _Search(mol, index, env.max_blocks, steps)
+    masked = ""
     for parts in search.partitions():
         row = search.tree(parts)
         if row is None:
@@ -361,7 +370,13 @@ def decompose(smiles: str, env, index: _Index | None = None, steps: int = SEARCH
         if built != d.canonical:  # a safeguard: the tree must give back the molecule itself
             search.incompatible = search.incompatible or f"rebuilt as {built}, not the same molecule"
             continue
+        if not bool(env.within_limits(torch.tensor([row]))[0]):  # a state the sampler can never reach
+            masked = masked or _masked_reason(env, row)
+            continue
         d.row = row
+        return d
+    if masked:
+        d.reason = masked
         return d
     if search.used >= steps:
         d.reason = f"the search gave up after {steps} pieces tried"

@@ -34,6 +34,7 @@ class VinaDock(FragmentTask):
     raw_max = 12.0  # of the negated score
     allow_negative = True  # Vina scores are negative; the reward negates them
     higher_is_better = False  # the best docking score is the lowest (best_raw, evaluate's top-k)
+    path_options = ("receptor", "target")  # recorded as absolute paths (a bare target name stays a name)
 
     def __init__(self, receptor: str | None = None, center=None, size=None, exhaustiveness: int = 8, seed: int = 0,
                  max_blocks: int = 8, vocab: str | None = None, reward_exponent: float | None = None,

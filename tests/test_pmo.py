@@ -120,6 +120,9 @@ def test_scoring_smiles_with_a_fragment_task_needs_no_block_vocabulary(tmp_path,
     res = CliRunner().invoke(app, ["design", "--task", "pmo-qed", "--rounds", "1", "--out", str(tmp_path / "run")])
     assert res.exit_code != 0 and "seh-frag-blocks" in res.output  # building molecules does need it
     assert not (tmp_path / "run").exists()  # and says so before writing anything
+    res = CliRunner().invoke(app, ["bench", "--tasks", "pmo-qed", "--seeds", "0", "--rounds", "1",
+                                   "--out", str(tmp_path / "grid")])
+    assert res.exit_code != 0 and "seh-frag-blocks" in res.output and not (tmp_path / "grid").exists()
 
 
 def test_reward_exponent_is_used_by_fragment_tasks_and_refused_where_fixed(tmp_path):
@@ -139,6 +142,13 @@ def test_reward_exponent_is_used_by_fragment_tasks_and_refused_where_fixed(tmp_p
     assert json.loads((run / "config.json").read_text())["task_options"]["reward_exponent"] == 4.0
     df = pd.read_csv(run / "candidates.csv")
     assert np.allclose(df["reward"], np.maximum(df["raw_score"], 1e-3) ** 4, rtol=1e-6)
+    plain = tmp_path / "plain"  # started with the task's own b = 8: typing 8 again on --resume is no contradiction
+    args = ["design", "--task", "pmo-qed", "--batch-size", "8", "--num-samples", "16", "--out", str(plain)]
+    assert CliRunner().invoke(app, [*args, "--rounds", "1"]).exit_code == 0
+    res = CliRunner().invoke(app, [*args, "--resume", "--rounds", "2", "--reward-exponent", "8"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, [*args, "--resume", "--rounds", "3", "--reward-exponent", "5"])
+    assert res.exit_code == 2 and "the run has 8.0" in res.output
     res = CliRunner().invoke(app, ["design", "--task", "tfbind8", "--reward-exponent", "4", "--rounds", "1",
                                    "--out", str(tmp_path / "t8")])
     assert res.exit_code == 2 and "fixed reward exponent" in res.output and not (tmp_path / "t8").exists()

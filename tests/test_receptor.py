@@ -200,8 +200,11 @@ def test_target_folder_that_is_not_one_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("DRD2").mkdir()  # a folder of that name without a box.json does not hide dockstring's DRD2
     assert resolve_target("DRD2", shipped)[0] == shipped / "DRD2_target.pdbqt"
-    Path("DRD2/box.json").write_text('{"center": [4, 5, 6], "size": [22, 22, 22]}')  # with one, it wins
-    assert resolve_target("DRD2", shipped) == (Path("DRD2/receptor.pdbqt"), (4.0, 5.0, 6.0), (22.0, 22.0, 22.0))
+    Path("DRD2/box.json").write_text('{"center": [4, 5, 6], "size": [22, 22, 22]}')  # nor with one: a dockstring
+    assert resolve_target("DRD2", shipped)[0] == shipped / "DRD2_target.pdbqt"  # name means dockstring's target
+    assert resolve_target("./DRD2", shipped) == (Path("DRD2/receptor.pdbqt"), (4.0, 5.0, 6.0), (22.0, 22.0, 22.0))
+    Path("DRD2").rename("mine")  # a bare name that is no dockstring target: the folder
+    assert resolve_target("mine", shipped) == (Path("mine/receptor.pdbqt"), (4.0, 5.0, 6.0), (22.0, 22.0, 22.0))
     (tmp_path / "box.json").write_text("{not json")
     with pytest.raises(ValueError, match="box.json cannot be read"):
         resolve_target(str(tmp_path))
@@ -329,3 +332,15 @@ def test_a_folder_molgfn_wrote_is_replaced(tmp_path):
     r, out = prepare(tmp_path, "--residues", "A:1-3")  # the same folder again: its files are molgfn's
     assert r.exit_code == 0, r.output
     assert json.loads((out / "box.json").read_text())["source"]["kind"] == "residues"
+
+
+def test_vina_path_options_are_recorded_as_absolute_paths(tmp_path, monkeypatch):
+    # a run's config.json must name the same receptor whatever folder a later --resume runs from
+    from molgfn.commands.common import _absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    Path("rec.pdbqt").write_text("ATOM\n")
+    out = _absolute_paths("vina", {"receptor": "rec.pdbqt", "target": "./site", "exhaustiveness": 4})
+    assert out == {"receptor": str(tmp_path / "rec.pdbqt"), "target": str(tmp_path / "site"), "exhaustiveness": 4}
+    assert _absolute_paths("vina", {"target": "DRD2"}) == {"target": "DRD2"}  # a dockstring name stays a name
+    assert _absolute_paths("pmo-qed", {"vocab_like": "./x"}) == {"vocab_like": "./x"}  # tasks without path options

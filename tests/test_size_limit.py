@@ -254,3 +254,30 @@ def test_rule_bounds_mask_only_molecules_the_rule_rejects(rule):
     t = random_rollout(bounded, 300, 2)
     assert bool((t[:, -1, -1] == 1).all())
     assert sum(over(*_ro5(x)) for x in bounded.to_strings(t[:, -1])) <= 3
+
+
+def test_a_seed_molecule_over_a_rule_bound_is_refused_with_its_reason():
+    # the same as the heavy-atom seed test, for a bound on an additive property (here MW, on the QM9 blocks)
+    from molgfn.seeding import decompose
+
+    free = FragmentEnv(load_vocab(QM9_BLOCKS), 6)
+    bounded = FragmentEnv(free.vocab, 6, bounds=((("mol_weight", 100.0),),))
+    smiles = [s for s in free.to_strings(random_rollout(free, 64, 3)[:, -1]) if s]
+    big = next(s for s in smiles if _ro5(s)[0] > 105)
+    fits = next(s for s in smiles if _ro5(s)[0] < 95)
+    assert decompose(big, free).row is not None
+    d = decompose(big, bounded)
+    assert d.row is None and "rule-of-five" in d.reason
+    assert decompose(fits, bounded).row is not None
+
+
+def test_exact_terminals_under_a_bound_are_the_unbounded_ones_inside_it(tmp_path):
+    vocab = load_vocab(str(write_vocab(tmp_path)))  # benzene (78 Da), methanol (32), ammonia (17)
+    torch.manual_seed(0)
+    full, lim = FragmentEnv(vocab, 3), FragmentEnv(vocab, 3, bounds=((("mol_weight", 110.0),),))
+    p_full, rows_full = exact_terminal_distribution(full, FragmentGNNPolicy(full, hidden=16, n_layers=1).eval())
+    p_lim, _ = exact_terminal_distribution(lim, FragmentGNNPolicy(lim, hidden=16, n_layers=1).eval())
+    inside = {k for k, r in rows_full.items() if _ro5(full.to_strings(r[None])[0])[0] <= 110}
+    assert 0 < len(inside) < len(p_full)  # the bound removes some terminal states, not all
+    assert set(p_lim) == inside  # and exactly those over it, by RDKit's own molecular weight
+    assert abs(sum(p_lim.values()) - 1) < 1e-9

@@ -165,9 +165,15 @@ def alerts(mol: Chem.Mol) -> dict[str, list[str]]:
     return {name: sorted({e.GetDescription() for e in cat.GetMatches(mol)}) for name, cat in _catalogs().items()}
 
 
+# Lipinski et al. 1997's limits (a violation is a value above them); the fragment environment masks the
+# two that only grow as blocks are added (molgfn.fragtask.rule_bounds)
+RO5_LIMITS = {"mol_weight": 500.0, "clogp": 5.0, "hbd": 5, "hba": 10}
+
+
 def lipinski_violations(mw: float, clogp: float, hbd: int, hba: int) -> int:
-    """Rule-of-five violations: MW > 500, cLogP > 5, HBD > 5, HBA > 10."""
-    return int(mw > 500) + int(clogp > 5) + int(hbd > 5) + int(hba > 10)
+    """Rule-of-five violations: MW > 500, cLogP > 5, HBD > 5, HBA > 10 (``RO5_LIMITS``)."""
+    lim = RO5_LIMITS
+    return int(mw > lim["mol_weight"]) + int(clogp > lim["clogp"]) + int(hbd > lim["hbd"]) + int(hba > lim["hba"])
 
 
 def veber_pass(rotatable_bonds: int, tpsa: float) -> bool:

@@ -68,16 +68,19 @@ def parse_conf(text: str, source: str = "conf") -> tuple[tuple[float, float, flo
 def resolve_target(name: str, folder: Path | None = None):
     """NAME (case-insensitive) -> (receptor PDBQT path, center, size). A one-line ValueError names the known
     targets (and the nearest ones) when NAME is not one of them, and the install command when dockstring is
-    not installed. NAME may also be a folder written by ``molgfn receptor prepare`` (a path with a ``/``, or
-    a folder holding a box.json, which wins over a dockstring name): its receptor.pdbqt and the box of its
-    box.json (molgfn.chem.receptor)."""
-    given = Path(str(name)).expanduser()
-    if "/" in str(name) or (given / "box.json").is_file():
-        from .receptor import read_target_folder
+    not installed. NAME may also be a folder written by ``molgfn receptor prepare``: a path with a ``/``, or
+    a bare name that is no dockstring target and names a folder holding a box.json (a dockstring name always
+    means dockstring's target, whatever folders the working directory holds); its receptor.pdbqt and the
+    box of its box.json (molgfn.chem.receptor)."""
+    from .receptor import read_target_folder
 
+    given = Path(str(name)).expanduser()
+    if "/" in str(name):
         return read_target_folder(given)
     folder = targets_dir() if folder is None else folder
     known = list_targets(folder) if folder is not None else []
+    if str(name).strip().upper() not in {k.upper() for k in known} and (given / "box.json").is_file():
+        return read_target_folder(given)
     if not known:
         raise ValueError(f"target={name} needs dockstring's prepared targets, which are not installed: {INSTALL}")
     by_upper = {k.upper(): k for k in known}

@@ -30,12 +30,13 @@ import warnings
 from pathlib import Path
 
 from ..errors import InputError
+from .docking import INSTALL
+from .docking import MAX_BOX as MAX_SIDE  # larger grids are no docking box
 
 RECEPTOR, RECEPTOR_PDB, BOX = "receptor.pdbqt", "receptor.pdb", "box.json"
 OUTPUTS = (RECEPTOR, RECEPTOR_PDB, BOX)
 SIGNATURE = "molgfn_receptor"  # box.json's first key: the folder is molgfn's to replace
 REMARK = "REMARK   molgfn receptor prepare"  # the first line of the receptor files molgfn writes
-INSTALL = 'pip install "molgfn[docking]"'
 # The smallest box side (Angstrom). The box must fit the molecules to be designed, not only the co-crystallised
 # ligand it is drawn around: Feinstein & Brylinski (J. Cheminform. 2015, 7:18) found Vina most accurate with a
 # cubic box of 2.9 x the ligand's radius of gyration, and 20 A is that box for a radius of gyration of ~7 A,
@@ -44,7 +45,6 @@ INSTALL = 'pip install "molgfn[docking]"'
 # between the two, the padding is the user's choice.
 VINA_WARNS = 27000.0  # A^3
 MIN_SIDE = 20.0
-MAX_SIDE = 126.0  # as tasks/vina.py: larger grids are no docking box
 MAX_PADDING = 30.0
 # Residues meeko cannot type are left out beyond this distance from the box: Vina's interaction terms end at
 # 8 A, so an atom farther than that from every point of the box cannot change a docking score.

@@ -268,6 +268,9 @@ def _vina_keys(where: _Where, i: int, raw: dict, base_dir: Path) -> dict:
     if "receptor" in out:
         path = Path(out["receptor"]).expanduser()
         out["receptor"] = str(path if path.is_absolute() else (base_dir / path).resolve())
+    if "/" in out.get("target", ""):  # a folder of molgfn receptor prepare: from the scoring file's folder too
+        path = Path(out["target"]).expanduser()
+        out["target"] = str(path if path.is_absolute() else (base_dir / path).resolve())
     for key in ("center", "size"):
         if key in raw:
             v = raw[key]

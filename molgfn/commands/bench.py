@@ -83,6 +83,7 @@ def bench(
         _, opts, task_obj = _task(t, oracle if t in ("custom", "custom-frag") else None, alphabet, length,
                                   reward_exponent, 1 if t in ("custom", "custom-frag") else None,
                                   task_option=task_option)
+        getattr(task_obj, "env", None)  # a fragment task builds its blocks on first use: its asset is checked now
         task_obj.close()
         task_opts[t] = opts
     jobs = B.grid_jobs(B.PRESETS[preset], task_list, split(methods), seed_list, rounds, budget)

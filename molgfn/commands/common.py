@@ -71,8 +71,23 @@ def _task(task: str, oracle: str | None, alphabet: str, length: int, reward_expo
 
         if getattr(registry().get(task), "kind", None) == "fragment":
             opts.update(frag)
-    opts.update(parse_task_options(task_option))
+    opts.update(_absolute_paths(task, parse_task_options(task_option)))
     return task, opts, get_task(task, **opts)
+
+
+def _absolute_paths(task: str, options: dict) -> dict:
+    """A task's path options (``path_options``, e.g. vina's receptor= and target=) as absolute paths, so the
+    run's config.json names the same files whatever folder a later --resume runs from. A value without a
+    ``/`` that names no file stays as typed (a dockstring target name)."""
+    from molgfn.tasks import registry
+
+    keys = getattr(registry().get(task), "path_options", ())
+    out = dict(options)
+    for k in keys:
+        v = out.get(k)
+        if isinstance(v, str) and v and ("/" in v or Path(v).expanduser().is_file()):
+            out[k] = str(Path(v).expanduser().resolve())
+    return out
 
 
 def _builtin_exponent(task: str, reward_exponent: float, opts: dict) -> None:
@@ -86,10 +101,12 @@ def _builtin_exponent(task: str, reward_exponent: float, opts: dict) -> None:
     cls = registry().get(task)
     if cls is None:
         return  # an unknown task: get_task names it
-    if "reward_exponent" not in inspect.signature(cls.__init__).parameters:
-        raise InputError(f"task {task!r} has a fixed reward exponent (b = {cls.reward_exponent:g}, the papers' "
-                         "setting its modes and benchmarks rely on); --reward-exponent sets it for custom tasks and "
-                         "fragment tasks (seh-frag, pmo-*, ...): leave it out here")
+    params = inspect.signature(cls.__init__).parameters
+    takes = "reward_exponent" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    if not takes:
+        raise InputError(f"task {task!r} has a fixed reward exponent (b = {cls.reward_exponent:g}; its modes and "
+                         "benchmarks are defined with it); --reward-exponent sets it for custom and fragment tasks "
+                         "(seh-frag, pmo-*, ...): leave it out here")
     opts["reward_exponent"] = reward_exponent
 
 

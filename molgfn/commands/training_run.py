@@ -209,13 +209,19 @@ def _check_resume_options(cfg, given: dict) -> None:
             stored = cfg.objective_options.get(name)
         elif name in _TASK_FIELDS:
             stored = cfg.task_options.get(name, _TASK_FIELDS[name])
+            if name == "reward_exponent" and stored is None:  # a built-in task run with its own exponent
+                from molgfn.tasks import registry
+
+                stored = getattr(registry().get(cfg.task), "reward_exponent", None)
             if name == "vocab" and given[name] is not None:
                 given = {**given, name: str(Path(given[name]).resolve())}
         elif name == "seed_molecules":  # used in round one only: another file on resume would be ignored
             stored = cfg.seed_molecules or None
             given = {**given, name: str(Path(given[name]).resolve()) if given[name] else None}
         elif name == "task_option":
-            for k, v in parse_task_options(given[name]).items():
+            from .common import _absolute_paths
+
+            for k, v in _absolute_paths(cfg.task, parse_task_options(given[name])).items():
                 if cfg.task_options.get(k) != v:
                     bad.append(f"--task-option {k}={v} (the run has {cfg.task_options.get(k)!r})")
             continue
