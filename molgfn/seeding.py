@@ -399,31 +399,11 @@ def decompose_all(smiles: list[str], env) -> list[Decomposition]:
 
 def read_smiles_file(path: str | Path, flag: str = "") -> list[str]:
     """SMILES of a .smi file (first field of each line; blank lines and # comments skipped) or of a
-    CSV's ``smiles`` column."""
-    from .errors import InputError
-    from .paths import input_error
+    CSV's ``smiles`` column (``molgfn.inputs``, the reader of `score --input` too)."""
+    from .inputs import read_objects
 
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise input_error(e, f"cannot read {flag}".strip()) from None
-    except UnicodeDecodeError:
-        raise InputError(f"{flag} {path}: not a text file; give one SMILES per line".strip()) from None
-    lines = [ln.strip() for ln in text.splitlines()]
-    if path.suffix.lower() == ".csv":
-        import csv
-        import io
-
-        rows = list(csv.DictReader(io.StringIO(text)))
-        col = next((c for c in (rows[0] if rows else {}) if c and c.strip().lower() == "smiles"), None)
-        if col is None:
-            raise InputError(f"{path}: a CSV needs a 'smiles' column")
-        return [r[col].strip() for r in rows if r[col] and r[col].strip()]
-    out = [ln.split()[0] for ln in lines if ln and not ln.startswith("#")]
-    if out and out[0].lower() == "smiles":
-        out = out[1:]
-    return out
+    objs, _ = read_objects(path, None, "smiles", flag or "file", require_column=True)
+    return [s for s in objs if s]
 
 
 def seed_states(path: str | Path, env, log=print) -> tuple[list[list[int]], list[Decomposition]]:

@@ -180,7 +180,7 @@ def test_seed_file_errors_are_one_line_and_name_the_option(tmp_path, vocab_file)
     env = FragmentEnv(FragmentVocab.load(vocab_file(build_vocabulary(DRUGS[:2], "brics", 50, 4)[0])), 4)
     task = SimpleNamespace(kind="fragment", env=env, name="qed-frag")
     f = tmp_path / "actives.smi"
-    with pytest.raises(InputError, match=r"cannot read --seed-molecules .*actives.smi"):
+    with pytest.raises(InputError, match=r"--seed-molecules .*actives.smi does not exist"):
         check_seed_file(f, task)
     f.write_text("c1ccccc1[Se][Se]c1ccccc1\n")
     lines: list[str] = []

@@ -84,40 +84,10 @@ def score(
 
 def _read_objects(input: Path, column: str | None, default_column: str) -> tuple[list[str], int]:
     """Objects of a --input file (one per line, or a CSV column) and the file row of the first one."""
-    import io
-
-    import pandas as pd
-
     from molgfn.errors import InputError
+    from molgfn.inputs import read_objects
 
-    if not input.exists():
-        raise InputError(f"input file {input} does not exist")
-    if input.is_dir():
-        raise InputError(f"--input {input} is a folder; give a text file (one object per line) or a CSV")
-    try:
-        data = input.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read --input {input}: {e.strerror or e}") from None
-    try:
-        if b"\x00" in data:
-            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL bytes")
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"--input {input} is not UTF-8 text (binary, or UTF-16?); save it as UTF-8 text, "
-                         "one object per line or a CSV") from None
-    lines = [ln.strip() for ln in text.splitlines()]
-    first = lines[0] if lines else ""
-    if "," in first or input.suffix.lower() == ".csv":
-        try:
-            df_in = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-            raise InputError(f"--input {input} is not a readable CSV: {str(e).strip()[:120]}") from None
-        col = column or (default_column if default_column in df_in.columns else df_in.columns[0])
-        if col not in df_in.columns:
-            raise InputError(f"column {col!r} not in {input}; columns: {', '.join(df_in.columns)}")
-        objs, row_offset = [s.strip() for s in df_in[col].tolist()], 2  # header is line 1
-    else:
-        objs, row_offset = [ln for ln in lines if ln], 1
+    objs, row_offset = read_objects(input, column, default_column)
     if not objs:
         raise InputError(f"{input} holds no objects")
     return objs, row_offset
