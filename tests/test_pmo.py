@@ -125,10 +125,14 @@ def test_scoring_smiles_with_a_fragment_task_needs_no_block_vocabulary(tmp_path,
     assert res.exit_code != 0 and "seh-frag-blocks" in res.output and not (tmp_path / "grid").exists()
 
 
-def test_reward_exponent_is_used_by_fragment_tasks_and_refused_where_fixed(tmp_path):
+def test_reward_exponent_is_used_by_fragment_tasks_and_refused_where_fixed(tmp_path, request):
     """--reward-exponent on a built-in task: a fragment task takes it (R = r^b, recorded for --resume);
     a task whose exponent is fixed refuses it in one line instead of ignoring it."""
     import json
+
+    from tests.conftest import real_or_synthetic
+
+    real_or_synthetic(request, "seh-frag-blocks")  # the blocks: the reference ones, or synthetic stand-ins
 
     import pandas as pd
     from typer.testing import CliRunner
