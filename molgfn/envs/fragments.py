@@ -224,13 +224,13 @@ class FragmentEnv:
             raise ValueError("max_blocks must be >= 1")
         V, S = self.vocab.size, self.vocab.max_stems
         nst = torch.tensor([len(r) for r in self.vocab.stems], dtype=torch.long)
-        heavy = torch.tensor([Chem.MolFromSmiles(smi).GetNumHeavyAtoms() for smi in self.vocab.smiles],
-                             dtype=torch.long)
+        mols = [Chem.MolFromSmiles(smi) for smi in self.vocab.smiles]  # each block parsed once
+        heavy = torch.tensor([m.GetNumHeavyAtoms() for m in mols], dtype=torch.long)
         root_ok = torch.zeros(V, dtype=torch.bool)
         child_ok = torch.zeros(V, dtype=torch.bool)
         seen_root, seen_child = set(), set()
-        for b, (smi, r) in enumerate(zip(self.vocab.smiles, self.vocab.stems, strict=True)):
-            canon = Chem.MolToSmiles(Chem.MolFromSmiles(smi))
+        for b, (mol, r) in enumerate(zip(mols, self.vocab.stems, strict=True)):
+            canon = Chem.MolToSmiles(mol)
             kr = (canon, tuple(sorted(r)))
             if kr not in seen_root:
                 seen_root.add(kr)
@@ -263,7 +263,6 @@ class FragmentEnv:
         unknown = [p for p in props if p not in ADDITIVE]
         if unknown:
             raise ValueError(f"bounds on {unknown}: only additive properties can be bounded ({', '.join(ADDITIVE)})")
-        mols = [Chem.MolFromSmiles(smi) for smi in self.vocab.smiles]
         pvals = torch.tensor([[_block_property(p, m) for m in mols] for p in props],
                              dtype=torch.float64).reshape(len(props), V)
         limits = torch.full((len(bounds), max(len(props), 1)), float("inf"), dtype=torch.float64)
